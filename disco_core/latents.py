@@ -73,3 +73,17 @@ class LatentDropout(nn.Module):
 def classifier_free_guidance(conditional: torch.Tensor, unconditional: torch.Tensor, weight: float) -> torch.Tensor:
     """D = D(z) + w (D(z) - D(null)); w = 0 is the plain conditional model."""
     return conditional + weight * (conditional - unconditional)
+
+
+def bounded_logits(features: torch.Tensor, scale: float = 5.0) -> torch.Tensor:
+    """Logits with a fixed norm (scale * unit vector). An encoder with unbounded logits can saturate its
+    softmax before the denoiser has learned to use the codes, which freezes a collapsed codebook; bounded
+    logits keep the straight-through gradient alive."""
+    return scale * nn.functional.normalize(features, dim=-1)
+
+
+def codebook_usage_kl(logits: torch.Tensor) -> torch.Tensor:
+    """KL(batch-average code distribution || uniform), per latent, averaged. A small multiple of it added to
+    the loss discourages codebook collapse without forcing any single example's code."""
+    usage = torch.softmax(logits, dim=-1).flatten(0, -3).mean(0) if logits.dim() > 2 else torch.softmax(logits, -1).mean(0)
+    return (usage * usage.clamp(min=1e-12).log()).sum(-1).mean() + torch.log(torch.tensor(float(logits.shape[-1])))

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..edm import EDMPrecond, edm_loss
-from ..latents import LatentDropout, gumbel_softmax_st
+from ..latents import LatentDropout, bounded_logits, codebook_usage_kl, gumbel_softmax_st
 
 
 @dataclass
@@ -21,6 +21,10 @@ class ToyConfig:
     latent_dropout: float = 0.1
     gumbel_tau: float = 1.0
     sigma_data: float = 2.1     # std of the data per coordinate (radius 3 circle)
+    P_mean: float = 0.3         # log-normal training sigmas, shifted from EDM's image default (-1.2)
+    P_std: float = 1.2          # by ln(2.1 / 0.5) because this data is 4x wider than EDM's sigma_data
+    logit_scale: float = 5.0    # bounded encoder logits (see disco_core.latents.bounded_logits)
+    usage_weight: float = 0.1   # codebook-usage regulariser (disco_core.latents.codebook_usage_kl)
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
@@ -28,7 +32,7 @@ def mlp(sizes: list[int]) -> nn.Sequential:
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(nn.SiLU())
+            layers.append(nn.ReLU())   # SiLU stalls on this data's angular structure; ReLU learns it at once
     return nn.Sequential(*layers)
 
 
@@ -67,15 +71,17 @@ class ToyDisco(nn.Module):
             self.encoder = mlp([2, cfg.hidden, cfg.hidden, cfg.codebook_size])
             self.latent_dropout = LatentDropout((1, cfg.codebook_size), cfg.latent_dropout)
 
-    def encode(self, x: torch.Tensor, tau: float | None = None, hard: bool = True) -> torch.Tensor:
-        logits = self.encoder(x)[:, None]                            # (B, K=1, V)
-        return gumbel_softmax_st(logits, self.cfg.gumbel_tau if tau is None else tau, hard)
+    def encoder_logits(self, x: torch.Tensor) -> torch.Tensor:
+        return bounded_logits(self.encoder(x), self.cfg.logit_scale)[:, None]      # (B, K=1, V)
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.cfg.use_latents:
-            return edm_loss(self.denoiser, x, self.cfg.sigma_data).mean()
-        z = self.latent_dropout(self.encode(x))
-        return edm_loss(self.denoiser, x, self.cfg.sigma_data, z=z).mean()
+        cfg = self.cfg
+        if not cfg.use_latents:
+            return edm_loss(self.denoiser, x, cfg.sigma_data, cfg.P_mean, cfg.P_std).mean()
+        logits = self.encoder_logits(x)
+        z = self.latent_dropout(gumbel_softmax_st(logits, cfg.gumbel_tau))
+        denoising = edm_loss(self.denoiser, x, cfg.sigma_data, cfg.P_mean, cfg.P_std, z=z).mean()
+        return denoising + cfg.usage_weight * codebook_usage_kl(logits)
 
     def denoise(self, x: torch.Tensor, sigma: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         return self.denoiser(x, sigma, z=z) if self.cfg.use_latents else self.denoiser(x, sigma)

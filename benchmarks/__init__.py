@@ -1,0 +1,1 @@
+"""Reproducible measurements: every figure the project claims comes from a command here."""
