@@ -22,6 +22,7 @@ geodesic random-walk step), the torsion increment is added on the circle.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -113,7 +114,7 @@ def score_matching_loss(tr_pred: torch.Tensor, rot_pred: torch.Tensor, tor_pred:
 @dataclass(frozen=True)
 class SamplerSettings:
     num_steps: int = 20
-    stochasticity: float = 1.0          # psi: 1 reverse SDE, 0 probability-flow ODE, > 1 extra churn
+    stochasticity: float = 1.0          # psi: 1 reverse SDE, 0 probability-flow ODE, > 1 extra Langevin churn
     temperature_tr: float = 1.0         # T per component (< 1: sharper)
     temperature_rot: float = 1.0
     temperature_tor: float = 1.0
@@ -131,44 +132,50 @@ def sample_initial_poses(conformer_pos: torch.Tensor, rot_bonds: torch.Tensor, r
     torsions = math.pi * (2 * torch.rand((num_poses, rot_bonds.shape[0]), generator=generator, dtype=torch.float64,
                                          device=generator.device if generator is not None else "cpu") - 1)
     pos = apply_torsion_changes(pos, rot_bonds, rot_masks, torsions.to(pos))
-    pos = rotate_about_centroid(pos, uniform_rotation_matrices(num_poses, generator).to(pos))
+    pos = rotate_about_centroid(pos, uniform_rotation_matrices(num_poses, generator, torch.float64).to(pos))
     offset = schedule.translation.sigma_max * _standard_normal((num_poses, 3), generator, pos)
     return pos + (center.to(pos) + offset)[:, None, :]
 
 
-def _increment(score: torch.Tensor, component: GeometricSchedule, t: float, dt: float, temperature: float,
-               sigma_data: float | None, psi: float, noise: torch.Tensor | None) -> torch.Tensor:
+def _increment(score: torch.Tensor, component: GeometricSchedule, temperature: float, sigma_data: float | None,
+               noise: torch.Tensor | None, t: float, dt: float, psi: float) -> torch.Tensor:
     """One reverse step of one component (see the module docstring for the equation)."""
-    sigma_sq, data_sq = float(component.sigma(t)) ** 2, (sigma_data or component.sigma_data) ** 2
+    data_sq = (component.sigma_data if sigma_data is None else sigma_data) ** 2
+    sigma_sq = float(component.sigma(t)) ** 2
     kappa = (data_sq + sigma_sq) / (temperature * data_sq + sigma_sq)
     g_sq_dt = float(component.g_squared(t)) * dt
     drift = 0.5 * (1 + psi) * kappa * g_sq_dt * score
     return drift if noise is None else drift + math.sqrt(psi * g_sq_dt) * noise
 
 
-def reverse_step(pos: torch.Tensor, scores: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None], t: float, dt: float,
-                 rot_bonds: torch.Tensor, rot_masks: torch.Tensor, schedule: PoseNoiseSchedule,
+def reverse_step(pos: torch.Tensor, scores: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None], t: float,
+                 dt: float, rot_bonds: torch.Tensor, rot_masks: torch.Tensor, schedule: PoseNoiseSchedule,
                  settings: SamplerSettings, generator: torch.Generator | None, add_noise: bool) -> torch.Tensor:
     """Move poses (B, N, 3) from time t to t - dt given the scores at t."""
     tr_score, rot_score, tor_score = scores
-    num_poses, num_bonds, psi = pos.shape[0], rot_bonds.shape[0], settings.stochasticity
-    noisy = add_noise and psi > 0
-    z = (lambda *shape: _standard_normal(shape, generator, pos)) if noisy else (lambda *shape: None)
-    tr = _increment(tr_score, schedule.translation, t, dt, settings.temperature_tr, settings.sigma_data_tr, psi,
-                    z(num_poses, 3))
-    rot = _increment(rot_score, schedule.rotation, t, dt, settings.temperature_rot, settings.sigma_data_rot, psi,
-                     z(num_poses, 3))
+    num_poses, num_bonds = pos.shape[0], rot_bonds.shape[0]
+    noisy = add_noise and settings.stochasticity > 0
+
+    def noise(*shape: int) -> torch.Tensor | None:
+        return _standard_normal(shape, generator, pos) if noisy else None
+
+    step = functools.partial(_increment, t=t, dt=dt, psi=settings.stochasticity)
+    tr = step(tr_score.to(pos), schedule.translation, settings.temperature_tr, settings.sigma_data_tr,
+              noise(num_poses, 3))
+    rot = step(rot_score.to(pos), schedule.rotation, settings.temperature_rot, settings.sigma_data_rot,
+               noise(num_poses, 3))
     tor = None
     if num_bonds > 0:
-        tor = _increment(tor_score.reshape(num_poses, num_bonds), schedule.torsion, t, dt, settings.temperature_tor,
-                         settings.sigma_data_tor, psi, z(num_poses, num_bonds))
+        tor = step(tor_score.reshape(num_poses, num_bonds).to(pos), schedule.torsion, settings.temperature_tor,
+                   settings.sigma_data_tor, noise(num_poses, num_bonds))
     return apply_pose_update(pos, tr, rot, tor, rot_bonds, rot_masks)
 
 
 @torch.no_grad()
 def sample_poses(score_fn: ScoreFn, initial_pos: torch.Tensor, rot_bonds: torch.Tensor, rot_masks: torch.Tensor,
                  schedule: PoseNoiseSchedule = PoseNoiseSchedule(), settings: SamplerSettings = SamplerSettings(),
-                 generator: torch.Generator | None = None, return_trajectory: bool = False):
+                 generator: torch.Generator | None = None,
+                 return_trajectory: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Integrate the reverse diffusion from t = 1 to t = 0 for a batch of poses of one ligand.
 
     score_fn(pos (B, N, 3), t) -> (tr_score (B, 3), rot_score (B, 3), tor_score (B*R,) or (B, R) or None).

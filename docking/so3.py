@@ -73,16 +73,17 @@ def matrix_to_quaternion(matrix: torch.Tensor) -> torch.Tensor:
     that rotations near pi stay accurate."""
     m = matrix
     m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
-    # 4 q_i^2 for each component, from the diagonal
+    # 4 q_i^2 for each component (w, x, y, z), from the diagonal
     four_sq = torch.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22,
                            1 - m00 + m11 - m22, 1 - m00 - m11 + m22], -1)
     q_abs = four_sq.clamp_min(0).sqrt()  # 2 |q_i|
-    # candidate i: q scaled by 4 q_i, built from the off-diagonal sums/differences
-    candidates = torch.stack([
-        torch.stack([four_sq[..., 0], m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
-        torch.stack([m[..., 2, 1] - m[..., 1, 2], four_sq[..., 1], m[..., 1, 0] + m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0]], -1),
-        torch.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] + m[..., 0, 1], four_sq[..., 2], m[..., 2, 1] + m[..., 1, 2]], -1),
-        torch.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 2, 0] + m[..., 0, 2], m[..., 2, 1] + m[..., 1, 2], four_sq[..., 3]], -1),
+    wx, wy, wz = m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]  # 4 w x, ...
+    xy, xz, yz = m[..., 1, 0] + m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 2, 1] + m[..., 1, 2]  # 4 x y, ...
+    candidates = torch.stack([  # row i is 4 q_i * (w, x, y, z)
+        torch.stack([four_sq[..., 0], wx, wy, wz], -1),
+        torch.stack([wx, four_sq[..., 1], xy, xz], -1),
+        torch.stack([wy, xy, four_sq[..., 2], yz], -1),
+        torch.stack([wz, xz, yz, four_sq[..., 3]], -1),
     ], -2) / (2.0 * q_abs.clamp_min(1e-12))[..., None]
     best = q_abs.argmax(-1)
     quat = torch.gather(candidates, -2, best[..., None, None].expand(*best.shape, 1, 4)).squeeze(-2)
@@ -98,7 +99,8 @@ def quaternion_to_axis_angle(quat: torch.Tensor) -> torch.Tensor:
     angle = 2.0 * torch.atan2(sin_half, quat[..., :1])
     small = sin_half < 1e-6
     # angle / sin(angle/2) -> 2 + angle^2/12 as angle -> 0
-    scale = torch.where(small, 2.0 + angle * angle / 12.0, angle / torch.where(small, torch.ones_like(sin_half), sin_half))
+    safe = torch.where(small, torch.ones_like(sin_half), sin_half)
+    scale = torch.where(small, 2.0 + angle * angle / 12.0, angle / safe)
     return xyz * scale
 
 
@@ -117,8 +119,10 @@ def quaternion_to_matrix(quat: torch.Tensor) -> torch.Tensor:
 
 
 def uniform_rotation_matrices(num: int, generator: torch.Generator | None = None,
-                              dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Haar-uniform rotations: a standard normal 4-vector, normalised, is a uniform unit quaternion."""
+                              dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Haar-uniform rotations (on the generator's device): a standard normal 4-vector, normalised, is a
+    uniform unit quaternion."""
+    device = generator.device if generator is not None else "cpu"
     quat = torch.randn(num, 4, generator=generator, dtype=torch.float64, device=device)
     return quaternion_to_matrix(quat).to(dtype)
 

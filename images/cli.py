@@ -32,7 +32,9 @@ def run_train(args) -> int:
     if args.steps:
         run = replace(run, trainer=replace(run.trainer, max_steps=args.steps))
     path = train_images(run, args.out)
-    print(f"model written to {path}")
+    from disco_core.trainer import distributed_context
+    if distributed_context()[0] == 0:
+        print(f"model written to {path}")
     return 0
 
 

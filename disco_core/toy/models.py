@@ -24,7 +24,7 @@ class ToyConfig:
     P_mean: float = 0.3         # log-normal training sigmas, shifted from EDM's image default (-1.2)
     P_std: float = 1.2          # by ln(2.1 / 0.5) because this data is 4x wider than EDM's sigma_data
     logit_scale: float = 5.0    # bounded encoder logits (see disco_core.latents.bounded_logits)
-    usage_weight: float = 0.1   # codebook-usage regulariser (disco_core.latents.codebook_usage_kl)
+    usage_weight: float = 1.0   # codebook-usage regulariser (disco_core.latents.codebook_usage_kl)
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:

@@ -70,7 +70,8 @@ def bond_and_angle_triples(mol: Chem.Mol) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor(pairs), torch.tensor(triples)
 
 
-def bond_lengths_and_angles(pos: torch.Tensor, pairs: torch.Tensor, triples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def bond_lengths_and_angles(pos: torch.Tensor, pairs: torch.Tensor,
+                            triples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     lengths = (pos[..., pairs[:, 0], :] - pos[..., pairs[:, 1], :]).norm(dim=-1)
     e1 = pos[..., triples[:, 0], :] - pos[..., triples[:, 1], :]
     e2 = pos[..., triples[:, 2], :] - pos[..., triples[:, 1], :]

@@ -66,7 +66,8 @@ def test_torsion_change_adds_no_rigid_motion(ligand):
     assert torch.allclose(rotation, torch.eye(3, dtype=torch.float64).expand_as(rotation), atol=1e-9)
     assert translation.abs().max() < 1e-9
     # without realignment the same change does move the ligand rigidly
-    raw = P.apply_torsion_changes(pos.expand(3, -1, -1), bonds, masks, _random_angles((3, len(bonds)), 1), realign=False)
+    raw = P.apply_torsion_changes(pos.expand(3, -1, -1), bonds, masks, _random_angles((3, len(bonds)), 1),
+                                  realign=False)
     assert torch.cross(arm.expand_as(raw), raw - pos, dim=-1).sum(-2).abs().max() > 1e-2
 
 

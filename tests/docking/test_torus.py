@@ -58,3 +58,6 @@ def test_expected_score_norm_limits_and_batching():
     assert torch.allclose(norms[:2], 1 / sigma[:2] ** 2, rtol=1e-6)  # no wrapping at small sigma
     assert norms[2] < 0.01  # nearly uniform at sigma = pi
     assert torus.expected_score_norm_sq(sigma.float()).dtype == torch.float32
+    off_grid = torch.tensor([0.0314, 0.2718, 1.234, math.pi], dtype=torch.float64)  # table vs direct quadrature
+    direct = torus._score_norm_sq_by_quadrature(off_grid)
+    assert torch.allclose(torus.expected_score_norm_sq(off_grid), direct, rtol=1e-4)
