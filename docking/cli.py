@@ -1,0 +1,62 @@
+"""`disco train docking`: train the docking models (score + pointer encoder, prior, confidence) from a
+processed cache. `train` is a parent command so that other packages can add their own models to it."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+STAGE_CHOICES = ("score", "prior", "confidence", "all")
+
+
+def register_train(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train models", description="Train a model family.")
+    models = parser.add_subparsers(title="models", metavar="MODEL")
+    models.required = True
+    docking = models.add_parser(
+        "docking", help="DiffDock-style docking with DisCo pointer latents",
+        description="Train the docking models in stages: score (score model + pointer encoder), prior "
+                    "(pointer prior), confidence. Each stage writes RUN/<stage>/ (checkpoint.pt, metrics.csv, "
+                    "config.yaml) and resumes from its checkpoint when rerun.")
+    docking.add_argument("--config", required=True, metavar="YAML", help="preset, e.g. configs/docking/disco_s.yaml")
+    docking.add_argument("--data", required=True, metavar="CACHE", help="processed cache from `disco prep`")
+    docking.add_argument("--out", required=True, metavar="RUN", help="run folder (created or resumed)")
+    docking.add_argument("--stage", choices=STAGE_CHOICES, default="all", help="stage to train (default: all)")
+    docking.add_argument("--split-dir", metavar="DIR",
+                         help="folder with train.txt and val.txt (default: train on the whole cache, no validation)")
+    docking.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: the config's)")
+    docking.add_argument("--max-steps", type=int, default=None, metavar="N", help="override the steps of each stage")
+    docking.set_defaults(run=run_train_docking)
+
+
+def run_train_docking(args: argparse.Namespace) -> int:
+    from disco_core.config import load_config
+    from disco_core.errors import DiscoError, InputError
+
+    from .training import DockingTrainConfig, load_split_items, train_docking
+
+    config = load_config(DockingTrainConfig, args.config)
+    if args.device is not None:
+        config.trainer = dataclasses.replace(config.trainer, device=args.device)
+    if args.max_steps is not None:
+        config.trainer = dataclasses.replace(config.trainer, max_steps=args.max_steps)
+        config.prior = dataclasses.replace(config.prior, max_steps=args.max_steps)
+        config.confidence = dataclasses.replace(config.confidence, max_steps=args.max_steps)
+    if args.split_dir is not None:
+        split_dir = Path(args.split_dir)
+        for name in ("train.txt", "val.txt"):
+            if not (split_dir / name).is_file():
+                raise InputError(str(split_dir), f"no {name} in the split folder")
+        train_items = load_split_items(args.data, split_dir / "train.txt", config.data.target_pose)
+        val_items = load_split_items(args.data, split_dir / "val.txt", "crystal")
+    else:
+        train_items, val_items = load_split_items(args.data, None, config.data.target_pose), []
+    stages = ("score", "prior", "confidence") if args.stage == "all" else (args.stage,)
+    if config.model.num_latents == 0:
+        if args.stage == "prior":
+            raise DiscoError(f"{args.config}: num_latents is 0, so there is no pointer prior to train")
+        stages = tuple(s for s in stages if s != "prior")
+    train_docking(config, train_items, val_items, args.out, stages)
+    print(f"trained {', '.join(stages)} -> {args.out}")
+    return 0

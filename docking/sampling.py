@@ -1,0 +1,289 @@
+"""Docking one complex with trained models, and rebuilding those models from a training run.
+
+    picks   z ~ prior(complex with the ligand unposed)          (one draw per sample; none when K = 0)
+    poses   x_1 ~ random pose around the centre; reverse diffusion x_1 -> x_0 with the score model(z)
+    rank    confidence model: P(RMSD < 2 A) per final pose, best first
+
+All samples of a complex run as one batch of copies of its graph, built once; each reverse step only
+swaps the ligand coordinates. A training run folder holds one checkpoint per stage:
+RUN/score/checkpoint.pt ("score.*" and, for K > 0, "encoder.*" weights), RUN/prior/checkpoint.pt
+("prior.*"), RUN/confidence/checkpoint.pt ("confidence.*"); each stores its network config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from torch import nn
+from torch_geometric.data import Batch, HeteroData
+
+from data_prep.dataset import item_to_heterodata
+from disco_core.checkpoint import load_checkpoint
+from disco_core.config import config_from_dict
+from disco_core.device import resolve_device
+from disco_core.errors import CheckpointError, DiscoError, InputError
+from docking import torus
+from docking.model import (ConfidenceModel, PointerEncoder, PointerPrior, ScoreModel, ScoreModelConfig,
+                           complex_node_graph_index, guided_scores, sample_pointer_latents)
+from docking.noise_schedule import PoseNoiseSchedule
+from docking.pose import centroid, rotate_about_centroid
+from docking.pose_diffusion import SamplerSettings, sample_initial_poses, sample_poses
+from docking.so3 import igso3_table, uniform_rotation_matrices
+
+STAGES = ("score", "prior", "confidence")
+RESIDUE_KEYS = ("rec_pos", "rec_n_pos", "rec_c_pos", "rec_residue_type", "rec_esm")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Models of a run
+
+
+def build_score_model(config: ScoreModelConfig) -> ScoreModel:
+    """A score model whose rotation / torsion outputs are scaled by the exact expected score norms."""
+    return ScoreModel(config, rot_norm_sq=igso3_table().expected_score_norm_sq,
+                      tor_norm_sq=torus.expected_score_norm_sq)
+
+
+class ScoreStage(nn.Module):
+    """What the score stage trains end to end: the score model and, when K > 0, the pointer encoder
+    that reads the clean pose. One forward, so DistributedDataParallel sees a single call per step."""
+
+    def __init__(self, config: ScoreModelConfig):
+        super().__init__()
+        self.score = build_score_model(config)
+        self.encoder = PointerEncoder(config) if config.num_latents > 0 else None
+
+    def forward(self, clean: Batch, noised: Batch, sigmas: dict[str, torch.Tensor],
+                tau: float = 1.0) -> dict[str, torch.Tensor]:
+        picks = self.encoder.encode(clean, tau=tau)[0] if self.encoder is not None else None
+        return self.score(noised, sigmas, picks)
+
+
+@dataclass
+class DockingModels:
+    """Everything `dock_complex` needs (prior and confidence may be missing: no picks / no ranking)."""
+
+    score: ScoreModel
+    encoder: PointerEncoder | None = None
+    prior: PointerPrior | None = None
+    confidence: ConfidenceModel | None = None
+    schedule: PoseNoiseSchedule = dataclasses.field(default_factory=PoseNoiseSchedule)
+    pocket_radius: float | None = None     # the receptor crop radius used in pocket-conditioned training
+
+    @property
+    def num_latents(self) -> int:
+        return self.score.config.num_latents
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.score.parameters()).device
+
+
+def _prefixed(state: dict, prefix: str) -> dict:
+    return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
+
+
+def _load_stage(path: Path, device: torch.device) -> tuple[ScoreModelConfig, dict, dict]:
+    """(network config, EMA weights, the stage's model_config dict) of one stage checkpoint."""
+    config, state = load_checkpoint(path, map_location=device)
+    try:
+        stage_config = config["model"]
+        network = config_from_dict(ScoreModelConfig, dict(stage_config["network"]), str(path))
+        return network, state["ema"], stage_config
+    except (KeyError, TypeError) as exc:
+        raise CheckpointError(f"{path}: not a docking stage checkpoint (missing {exc})") from None
+
+
+def _restore(module: nn.Module, weights: dict, path: Path) -> nn.Module:
+    try:
+        module.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit the stored config ({str(exc).splitlines()[0][:160]})") \
+            from None
+    return module.eval()
+
+
+def load_docking_models(run_dir: str | Path, device: str | torch.device = "cpu") -> DockingModels:
+    """Rebuild the EMA networks of a training run (configs from the checkpoints, weights_only loading).
+    The score stage is required; prior and confidence are loaded when their checkpoints exist."""
+    run_dir, device = Path(run_dir), resolve_device(str(device)) if isinstance(device, str) else device
+    path = run_dir / "score" / "checkpoint.pt"
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir}: no score-stage checkpoint (expected {path})")
+    network, weights, stage_config = _load_stage(path, device)
+    stage = _restore(ScoreStage(network).to(device), weights, path)
+    models = DockingModels(score=stage.score, encoder=stage.encoder, pocket_radius=stage_config.get("pocket_radius"))
+    for name, cls in (("prior", PointerPrior), ("confidence", ConfidenceModel)):
+        path = run_dir / name / "checkpoint.pt"
+        if path.is_file():
+            network, weights, _ = _load_stage(path, device)
+            setattr(models, name, _restore(cls(network).to(device), _prefixed(weights, f"{name}."), path))
+    return models
+
+
+# ----------------------------------------------------------------------------------------------------
+# Complex preparation
+
+
+def crop_receptor(item: dict, center: torch.Tensor, radius: float | None = None,
+                  max_residues: int | None = None) -> dict:
+    """A copy of a cached item keeping the residues whose C-alpha lies within `radius` of `center`, and
+    of those at most the `max_residues` nearest (chain order is kept). A pocket-conditioned model sees
+    only this part of the receptor."""
+    distance = (item["rec_pos"].float() - torch.as_tensor(center, dtype=torch.float32)).norm(dim=-1)
+    keep = torch.ones_like(distance, dtype=torch.bool) if radius is None else distance <= radius
+    if max_residues is not None and int(keep.sum()) > max_residues:
+        keep = torch.zeros_like(keep)
+        keep[distance.argsort()[:max_residues]] = True
+    if not keep.any():
+        raise InputError(item.get("name", "?"), f"no receptor residue within {radius} A of the pocket centre "
+                                                f"{[round(float(x), 2) for x in center]}")
+    index = torch.nonzero(keep).flatten()
+    cropped = dict(item)
+    for key in RESIDUE_KEYS:
+        if key in item:
+            cropped[key] = item[key][index]
+    if "rec_residue_ids" in item:
+        cropped["rec_residue_ids"] = [item["rec_residue_ids"][i] for i in index.tolist()]
+    return cropped
+
+
+def unposed_ligand(conformer: torch.Tensor, num_copies: int, center: torch.Tensor,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """(num_copies, N, 3): the RDKit conformer at a uniformly random orientation, centroid at `center`.
+    This is how the pointer prior sees a ligand whose pose is unknown."""
+    pos = (conformer - centroid(conformer)[None]).expand(num_copies, -1, -1)
+    rotations = uniform_rotation_matrices(num_copies, generator, torch.float64).to(pos)
+    return rotate_about_centroid(pos, rotations) + center.to(pos)
+
+
+def docking_graph(complex_: dict | HeteroData, pocket_center: torch.Tensor | None = None,
+                  pocket_radius: float | None = None) -> HeteroData:
+    """The graph to dock: a cached item (cropped to the pocket when a centre and radius are given)
+    or an already built HeteroData, used as is."""
+    if isinstance(complex_, HeteroData):
+        return complex_
+    if pocket_center is not None and pocket_radius is not None:
+        complex_ = crop_receptor(complex_, pocket_center, pocket_radius)
+    return item_to_heterodata(complex_, "conformer", receptor_radius=None)
+
+
+def node_indices_as_picks(indices: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """The inverse of `picks_as_node_indices`: (num_graphs, K) node indices of copies of one complex ->
+    one-hot picks (N_total, K) in the batch's pointer node order."""
+    num_graphs = batch.num_graphs
+    n_lig_total = batch["ligand"].num_nodes
+    n_lig, n_rec = n_lig_total // num_graphs, batch["receptor"].num_nodes // num_graphs
+    graph = torch.arange(num_graphs, device=indices.device)[:, None].expand_as(indices)
+    rows = torch.where(indices < n_lig, graph * n_lig + indices, n_lig_total + graph * n_rec + indices - n_lig)
+    picks = torch.zeros(n_lig_total + batch["receptor"].num_nodes, indices.shape[1], device=indices.device)
+    picks[rows, torch.arange(indices.shape[1], device=indices.device).expand_as(rows)] = 1.0
+    return picks
+
+
+def picks_as_node_indices(picks: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Picks (N_total, K) of a batch of copies -> (num_graphs, K) node indices into one complex's
+    [ligand atoms; receptor residues] list."""
+    num_graphs, num_latents = batch.num_graphs, picks.shape[1]
+    n_lig_total = batch["ligand"].num_nodes
+    n_lig, n_rec = n_lig_total // num_graphs, batch["receptor"].num_nodes // num_graphs
+    graph = complex_node_graph_index(batch)
+    rows = torch.arange(picks.shape[0], device=picks.device)
+    local = torch.where(rows < n_lig_total, rows - graph * n_lig, n_lig + rows - n_lig_total - graph * n_rec)
+    out = torch.empty(num_graphs, num_latents, dtype=torch.long, device=picks.device)
+    for k in range(num_latents):
+        chosen = torch.nonzero(picks[:, k] > 0.5).flatten()
+        out[graph[chosen], k] = local[chosen]
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# Docking
+
+
+class DockedPoses(NamedTuple):
+    poses: torch.Tensor         # (S, N, 3) Angstrom, in the receptor's frame, best confidence first
+    confidences: torch.Tensor   # (S,) P(RMSD < 2 A); NaN without a confidence model (then in sampling order)
+    picks: torch.Tensor         # (S, K) long: node picked by each latent, index into [ligand atoms; residues]
+
+
+def draw_picks(prior: PointerPrior, copies: Batch, conformer: torch.Tensor, center: torch.Tensor,
+               temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    """One prior draw per copy, the prior seeing each copy's ligand unposed at the centre."""
+    unposed = copies.clone()
+    unposed["ligand"].pos = unposed_ligand(conformer, copies.num_graphs, center, generator).reshape(-1, 3)
+    return sample_pointer_latents(prior, unposed, prior.config.num_latents, temperature, generator)
+
+
+def reverse_diffusion(score_model: ScoreModel, copies: Batch, initial_pos: torch.Tensor, rot_bonds: torch.Tensor,
+                      rot_masks: torch.Tensor, picks: torch.Tensor | None, schedule: PoseNoiseSchedule,
+                      settings: SamplerSettings, generator: torch.Generator | None,
+                      guidance_weight: float = 0.0) -> torch.Tensor:
+    """Integrate poses (B, N, 3) of the B copies of one complex from t = 1 to 0, conditioned on their
+    picks (None: no latents); rot_bonds (R, 2) / rot_masks (R, N) are those of one copy."""
+    num_copies, device = initial_pos.shape[0], initial_pos.device
+
+    def score_fn(pos: torch.Tensor, t: float):
+        copies["ligand"].pos = pos.reshape(-1, 3)
+        sigmas = {name: torch.full((num_copies,), float(component.sigma(t)), device=device)
+                  for name, component in (("tr", schedule.translation), ("rot", schedule.rotation),
+                                          ("tor", schedule.torsion))}
+        if picks is None:
+            out = score_model(copies, sigmas)
+        else:
+            out = guided_scores(score_model, copies, sigmas, picks, guidance_weight)
+        return out["tr_score"], out["rot_score"], out["tor_score"]
+
+    return sample_poses(score_fn, initial_pos, rot_bonds, rot_masks, schedule, settings, generator)
+
+
+@torch.no_grad()
+def dock_complex(models: DockingModels, complex_: dict | HeteroData, num_samples: int = 10, steps: int | None = None,
+                 settings: SamplerSettings | None = None, generator: torch.Generator | None = None,
+                 pocket_center: torch.Tensor | None = None, pocket_radius: float | None = None,
+                 guidance_weight: float = 0.0, prior_temperature: float = 1.0,
+                 picks: torch.Tensor | None = None) -> DockedPoses:
+    """Sample `num_samples` poses of one ligand and rank them.
+
+    `complex_` is a cached item (dict) or its HeteroData. With `pocket_center` the poses start around
+    it (and a dict item is cropped to `pocket_radius`, default the radius the models were trained
+    with); blind docking starts around the receptor's C-alpha centroid with the whole receptor.
+    `picks` (num_samples, K) node indices fix the latents instead of drawing them from the prior."""
+    settings = settings or SamplerSettings()
+    if steps is not None:
+        settings = dataclasses.replace(settings, num_steps=steps)
+    device = models.device
+    if pocket_center is not None:
+        pocket_center = torch.as_tensor(pocket_center, dtype=torch.float32).reshape(3)
+        pocket_radius = pocket_radius if pocket_radius is not None else models.pocket_radius
+    graph = docking_graph(complex_, pocket_center, pocket_radius)
+    center = (pocket_center if pocket_center is not None else graph["receptor"].pos.float().mean(0)).to(device)
+    conformer = graph["ligand"].pos_conformer.float().to(device)
+    copies = Batch.from_data_list([graph] * num_samples).to(device)
+
+    if picks is not None:
+        picks = node_indices_as_picks(picks.to(device), copies)
+    elif models.num_latents > 0:
+        if models.prior is None:
+            raise DiscoError("these models use pointer latents but the run has no prior checkpoint "
+                             "(train the prior stage first)")
+        picks = draw_picks(models.prior, copies, conformer, center, prior_temperature, generator)
+    rot_bonds = graph["ligand", "rot", "ligand"].edge_index.T.to(device)
+    rot_masks = graph["ligand"].rot_mask_flat.reshape(rot_bonds.shape[0], graph["ligand"].num_nodes).to(device)
+    initial = sample_initial_poses(conformer, rot_bonds, rot_masks, num_samples, center, models.schedule, generator)
+    poses = reverse_diffusion(models.score, copies, initial, rot_bonds, rot_masks, picks, models.schedule, settings,
+                              generator, guidance_weight)
+
+    confidences = torch.full((num_samples,), float("nan"), device=device)
+    order = torch.arange(num_samples, device=device)
+    if models.confidence is not None:
+        copies["ligand"].pos = poses.reshape(-1, 3)
+        confidences = torch.sigmoid(models.confidence(copies))
+        order = confidences.argsort(descending=True, stable=True)
+    node_picks = (picks_as_node_indices(picks, copies) if picks is not None
+                  else torch.zeros(num_samples, 0, dtype=torch.long, device=device))
+    return DockedPoses(poses[order], confidences[order], node_picks[order])

@@ -1,0 +1,465 @@
+"""Training the docking models in three stages, each one run of the shared Trainer (disco_core.trainer):
+
+    score       ScoreModel + PointerEncoder end to end. Per complex: t ~ U(0, 1), noise the matched pose
+                (docking.pose_diffusion.noise_pose); the encoder reads the clean pose and picks K nodes
+                (straight-through Gumbel-softmax, tau 1); the score model reads the noised pose and the
+                picks (latent dropout inside it); loss = denoising score matching. K = 0: no encoder.
+    prior       PointerPrior by cross-entropy against the frozen encoder's pick distribution
+                softmax(logits) per graph, seeing the ligand unposed (its RDKit conformer at a random
+                orientation at the pocket / receptor centre, as at docking time).
+    confidence  Sample poses of training complexes with the trained score model (+ prior), label
+                RMSD < 2 A against the crystal pose, train the ConfidenceModel with binary cross-entropy.
+
+Receptors: with probability `pocket_probability` a training example keeps only the residues within
+`pocket_radius` of a jittered ligand centroid (pocket-conditioned docking), otherwise the whole receptor
+(blind docking), so one model serves both. Batches are pure functions of the step (exact resume).
+Validation docks a few held-out complexes every `validation.every` steps and logs success rates and the
+median RMSD to RUN/<stage>/metrics.csv.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import torch
+from rdkit import Chem
+from torch import nn
+from torch.nn import functional as F
+from torch_geometric.data import Batch, HeteroData
+
+from data_prep.cache import load_item
+from data_prep.dataset import ComplexDataset, item_to_heterodata
+from disco_core.errors import InputError
+from disco_core.graph_ops import segment_softmax
+from disco_core.io import atomic_write_bytes
+from disco_core.trainer import Trainer, TrainerConfig, distributed_context, epoch_indices
+from docking.model import (ConfidenceModel, PointerEncoder, PointerPrior, ScoreModelConfig, complex_node_graph_index,
+                           pointer_prior_loss)
+from docking.noise_schedule import PoseNoiseSchedule
+from docking.pose_diffusion import NoisedPose, noise_pose, score_matching_loss
+from docking.sampling import (DockingModels, ScoreStage, crop_receptor, dock_complex, load_docking_models,
+                              picks_as_node_indices, unposed_ligand)
+
+# ----------------------------------------------------------------------------------------------------
+# Configuration
+
+
+@dataclass
+class DataOptions:
+    target_pose: str = "matched"          # the pose the score model learns ("matched" or "crystal")
+    pocket_probability: float = 0.5       # share of examples cropped to the pocket (the rest: whole receptor)
+    pocket_radius: float = 20.0           # A around the pocket centre
+    pocket_center_jitter: float = 2.0     # A, std of the noise on the ligand centroid used as pocket centre
+    max_residues: int = 1000              # larger receptors keep the residues nearest the ligand
+    batch_size: int = 4
+
+
+@dataclass
+class ValidationOptions:
+    every: int = 1000                     # steps between validations (0: never)
+    complexes: int = 8                    # first N complexes of the validation split
+    samples: int = 10                     # poses per complex
+    sampling_steps: int = 20
+    pocket: bool = True                   # dock into the crystal pocket (else blind)
+
+
+@dataclass
+class PriorStageOptions:
+    max_steps: int = 2000
+    lr: float = 1e-3
+
+
+@dataclass
+class ConfidenceStageOptions:
+    max_steps: int = 2000
+    lr: float = 1e-3
+    complexes: int = 0                    # training complexes to sample poses for (0: all)
+    samples_per_complex: int = 4
+    sampling_steps: int = 10
+    rmsd_threshold: float = 2.0
+
+
+@dataclass
+class DockingTrainConfig:
+    model: ScoreModelConfig = field(default_factory=ScoreModelConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    data: DataOptions = field(default_factory=DataOptions)
+    validation: ValidationOptions = field(default_factory=ValidationOptions)
+    prior: PriorStageOptions = field(default_factory=PriorStageOptions)
+    confidence: ConfidenceStageOptions = field(default_factory=ConfidenceStageOptions)
+
+
+def load_split_items(cache_dir: str | Path, split: str | Path | list[str] | None, pose: str = "matched") -> list[dict]:
+    """The cached items (plain dicts) of a split that have the pose, in index order."""
+    dataset = ComplexDataset(cache_dir, split, pose=pose)
+    if len(dataset) == 0:
+        raise InputError(str(split or cache_dir), f"no cached complex with a {pose} pose in {cache_dir}")
+    return [load_item(dataset.cache_dir / row["file"]) for row in dataset.rows]
+
+
+# ----------------------------------------------------------------------------------------------------
+# Examples
+
+
+class TrainingComplex(NamedTuple):
+    graph: HeteroData         # ligand at the target pose, receptor cropped or whole
+    center: torch.Tensor      # (3,) where docking would start: the pocket centre, or the receptor centroid
+    pocket: bool
+
+
+def training_complex(item: dict, options: DataOptions, generator: torch.Generator,
+                     pocket: bool | None = None) -> TrainingComplex:
+    """One example: a pocket crop (probability `pocket_probability`, or as forced) or the whole receptor.
+    The receptor cap `max_residues` keeps the residues nearest the (jittered) ligand centroid."""
+    pose = item[f"lig_pos_{options.target_pose}"].float()
+    if pocket is None:
+        pocket = bool(torch.rand((), generator=generator) < options.pocket_probability)
+    jitter = options.pocket_center_jitter * torch.randn(3, generator=generator)
+    center = pose.mean(0) + (jitter if pocket else 0.0)
+    cropped = crop_receptor(item, center, options.pocket_radius if pocket else None, options.max_residues)
+    graph = item_to_heterodata(cropped, options.target_pose, receptor_radius=None)
+    if not pocket:
+        center = graph["receptor"].pos.mean(0)
+    return TrainingComplex(graph, center, pocket)
+
+
+def _step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 64 + rank)
+
+
+class ScoreBatch(NamedTuple):
+    clean: Batch                   # ligands at the target pose (for the encoder)
+    noised: Batch                  # ligands at the noised pose (for the score model)
+    targets: list[NoisedPose]      # per complex
+
+
+class PriorBatch(NamedTuple):
+    clean: Batch                   # for the frozen encoder
+    unposed: Batch                 # the same complexes with the ligand unposed (for the prior)
+
+
+def _batch_items(items: list[dict], options: DataOptions, seed: int, step: int, rank: int,
+                 world_size: int) -> tuple[list[TrainingComplex], torch.Generator]:
+    generator = _step_generator(seed, step, rank)
+    indices = epoch_indices(len(items), options.batch_size, step, seed, rank, world_size)
+    return [training_complex(items[i], options, generator) for i in indices.tolist()], generator
+
+
+def score_batch_maker(items: list[dict], options: DataOptions, schedule: PoseNoiseSchedule, seed: int,
+                      rank: int = 0, world_size: int = 1) -> Callable[[int], ScoreBatch]:
+    def make_batch(step: int) -> ScoreBatch:
+        examples, generator = _batch_items(items, options, seed, step, rank, world_size)
+        targets = []
+        for example in examples:
+            lig = example.graph["ligand"]
+            rot_bonds = example.graph["ligand", "rot", "ligand"].edge_index.T
+            rot_masks = lig.rot_mask_flat.reshape(rot_bonds.shape[0], lig.num_nodes)
+            t = torch.rand((), generator=generator)
+            targets.append(noise_pose(lig.pos, t, rot_bonds, rot_masks, schedule, generator))
+        clean = Batch.from_data_list([e.graph for e in examples])
+        noised = clean.clone()
+        noised["ligand"].pos = torch.cat([target.pos for target in targets]).float()
+        return ScoreBatch(clean, noised, targets)
+
+    return make_batch
+
+
+def prior_batch_maker(items: list[dict], options: DataOptions, seed: int, rank: int = 0,
+                      world_size: int = 1) -> Callable[[int], PriorBatch]:
+    def make_batch(step: int) -> PriorBatch:
+        examples, generator = _batch_items(items, options, seed, step, rank, world_size)
+        clean = Batch.from_data_list([e.graph for e in examples])
+        unposed = clean.clone()
+        unposed["ligand"].pos = torch.cat([unposed_ligand(e.graph["ligand"].pos_conformer.float(), 1, e.center,
+                                                          generator)[0] for e in examples])
+        return PriorBatch(clean, unposed)
+
+    return make_batch
+
+
+# ----------------------------------------------------------------------------------------------------
+# Losses
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def score_stage_loss(model: nn.Module, batch: ScoreBatch, step: int) -> tuple[torch.Tensor, dict]:
+    """Denoising score matching, each component normalised by its expected score norm; per complex,
+    then averaged (torsions over the complexes that have rotatable bonds)."""
+    device = _model_device(model)
+    clean, noised = batch.clean.to(device), batch.noised.to(device)
+    targets = [NoisedPose(**{k: v.to(device) for k, v in vars(t).items()}) for t in batch.targets]
+    sigmas = {name: torch.stack([getattr(t, f"sigma_{name}") for t in targets]).float()
+              for name in ("tr", "rot", "tor")}
+    out = model(clean, noised, sigmas)
+    sums = {"tr": [], "rot": [], "tor": []}
+    bond_start = 0
+    for g, target in enumerate(targets):
+        num_bonds = target.tor_score.shape[-1]
+        tor = out["tor_score"][bond_start:bond_start + num_bonds]
+        bond_start += num_bonds
+        for name, value in score_matching_loss(out["tr_score"][g], out["rot_score"][g], tor, target).items():
+            sums[name].append(value)
+    losses = {name: torch.stack(values).mean() for name, values in sums.items() if values}
+    total = sum(losses.values())
+    return total, {f"loss_{name}": value.item() for name, value in losses.items()}
+
+
+class PriorStage(nn.Module):
+    """What the prior stage trains: the pointer prior, with its loss as the one forward."""
+
+    def __init__(self, config: ScoreModelConfig):
+        super().__init__()
+        self.prior = PointerPrior(config)
+
+    def forward(self, unposed: Batch, target_probs: torch.Tensor) -> torch.Tensor:
+        return pointer_prior_loss(self.prior, unposed, target_probs)
+
+
+def encoder_pick_distribution(encoder: PointerEncoder, batch: Batch) -> torch.Tensor:
+    """q(z_k = node | complex) = softmax over each graph's nodes of the encoder's logits: (N, K)."""
+    logits = encoder(batch)
+    index = complex_node_graph_index(batch)
+    return torch.stack([segment_softmax(logits[:, k], index, batch.num_graphs) for k in range(logits.shape[1])], 1)
+
+
+def prior_stage_loss(encoder: PointerEncoder) -> Callable:
+    def loss_fn(model: nn.Module, batch: PriorBatch, step: int) -> tuple[torch.Tensor, dict]:
+        device = _model_device(model)
+        clean, unposed = batch.clean.to(device), batch.unposed.to(device)
+        with torch.no_grad():
+            target = encoder_pick_distribution(encoder.to(device), clean)
+        entropy = -(target * target.clamp_min(1e-12).log()).sum() / (clean.num_graphs * target.shape[1])
+        return model(unposed, target), {"encoder_entropy": entropy.item()}
+
+    return loss_fn
+
+
+def confidence_stage_loss(model: nn.Module, batch: tuple[Batch, torch.Tensor], step: int) -> tuple[torch.Tensor, dict]:
+    device = _model_device(model)
+    graphs, labels = batch[0].to(device), batch[1].to(device)
+    logits = model(graphs)
+    accuracy = ((logits > 0).float() == labels).float().mean()
+    return F.binary_cross_entropy_with_logits(logits, labels), {"accuracy": accuracy.item()}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Validation
+
+
+def symmetry_corrected_rmsd(molblock: str, poses: torch.Tensor, reference: torch.Tensor,
+                            max_matches: int = 1000) -> torch.Tensor:
+    """RMSD (no alignment) minimised over the ligand's graph automorphisms, so that a flipped phenyl or
+    swapped carboxylate oxygens count as the same pose: (S, N, 3) poses vs (N, 3) -> (S,)."""
+    mol = Chem.MolFromMolBlock(molblock)
+    if mol is None or mol.GetNumAtoms() != reference.shape[0]:
+        raise InputError("ligand_molblock", f"does not describe the {reference.shape[0]} atoms of the poses")
+    matches = mol.GetSubstructMatches(mol, uniquify=False, useChirality=False, maxMatches=max_matches)
+    permutations = torch.tensor(matches, dtype=torch.long) if matches else torch.arange(reference.shape[0])[None]
+    candidates = reference.to(poses)[permutations]                               # (P, N, 3)
+    return ((poses[:, None] - candidates[None]) ** 2).sum(-1).mean(-1).sqrt().min(dim=1).values
+
+
+@torch.no_grad()
+def evaluate_docking(models: DockingModels, items: list[dict], options: DataOptions, samples: int, steps: int,
+                     pocket: bool = True, encoder_picks: bool = False, seed: int = 0) -> dict[str, float]:
+    """Dock each complex `samples` times and compare with its crystal pose (symmetry-corrected RMSD):
+    success = share of all poses under 2 A, top1 = the best-ranked pose (by confidence, else the first
+    sample), best = the best of the samples. `encoder_picks` takes the latents from the encoder reading
+    the true pose (the score stage's check, an upper bound) instead of the prior."""
+    rmsds, top1, best, seconds = [], [], [], 0.0
+    for i, item in enumerate(items):
+        generator = torch.Generator(device=models.device).manual_seed(seed * 7919 + i)
+        example = training_complex(item, dataclasses.replace(options, pocket_center_jitter=0.0),
+                                   torch.Generator().manual_seed(seed), pocket=pocket)
+        picks = None
+        if encoder_picks and models.encoder is not None:
+            copies = Batch.from_data_list([example.graph] * samples).to(models.device)
+            picks = picks_as_node_indices(models.encoder.encode(copies, generator=generator)[0], copies)
+        start = time.perf_counter()
+        docked = dock_complex(models, example.graph, samples, steps, generator=generator,
+                              pocket_center=example.center if pocket else None, picks=picks)
+        seconds += time.perf_counter() - start
+        pose_rmsd = symmetry_corrected_rmsd(item["ligand_molblock"], docked.poses.cpu(),
+                                            item["lig_pos_crystal"].float()).tolist()
+        rmsds += pose_rmsd
+        top1.append(pose_rmsd[0] < 2.0)
+        best.append(min(pose_rmsd) < 2.0)
+    return {"val_success": sum(r < 2.0 for r in rmsds) / len(rmsds), "val_top1_success": sum(top1) / len(top1),
+            "val_best_success": sum(best) / len(best), "val_median_rmsd": statistics.median(rmsds),
+            "val_seconds_per_pose": seconds / len(rmsds)}
+
+
+def validation_hook(items: list[dict], config: DockingTrainConfig,
+                    models_from_ema: Callable[[nn.Module], DockingModels], encoder_picks: bool, max_steps: int,
+                    rank: int = 0) -> Callable[[int, nn.Module], dict] | None:
+    """The Trainer's on_log: validate every `validation.every` steps and at the end; between
+    validations repeat the last figures (with the step they are from) so metrics.csv keeps its columns."""
+    options = config.validation
+    if not items or options.every <= 0 or options.complexes <= 0:
+        return None
+    items = items[:options.complexes]
+    last: dict[str, float] = {}
+
+    def on_log(step: int, ema_model: nn.Module) -> dict:
+        nonlocal last
+        if not last or step % options.every == 0 or step == max_steps:
+            if rank == 0:
+                was_training = ema_model.training
+                metrics = evaluate_docking(models_from_ema(ema_model.eval()), items, config.data, options.samples,
+                                           options.sampling_steps, options.pocket, encoder_picks, config.trainer.seed)
+                ema_model.train(was_training)
+            else:
+                metrics = dict.fromkeys(["val_success", "val_top1_success", "val_best_success", "val_median_rmsd",
+                                         "val_seconds_per_pose"], math.nan)
+            last = {"val_step": step, **metrics}
+        return last
+
+    return on_log
+
+
+# ----------------------------------------------------------------------------------------------------
+# Stages
+
+
+def _stage_model_config(config: DockingTrainConfig, stage: str) -> dict:
+    pocket_radius = config.data.pocket_radius if config.data.pocket_probability > 0 else None
+    return {"stage": stage, "network": dataclasses.asdict(config.model), "pocket_radius": pocket_radius}
+
+
+def _trainer_config(config: DockingTrainConfig, max_steps: int | None = None, lr: float | None = None) -> TrainerConfig:
+    changes = {"max_steps": max_steps, "lr": lr}
+    return dataclasses.replace(config.trainer, **{k: v for k, v in changes.items() if v is not None})
+
+
+def score_trainer(config: DockingTrainConfig, train_items: list[dict], val_items: list[dict],
+                  run_dir: str | Path) -> Trainer:
+    """Stage 1 -> RUN/score/: the score model and (K > 0) the pointer encoder, end to end."""
+    rank, world_size = distributed_context()
+    schedule = PoseNoiseSchedule()
+    trainer_config = _trainer_config(config)
+    hook = validation_hook(val_items, config,
+                           lambda ema: DockingModels(score=ema.score, encoder=ema.encoder, schedule=schedule),
+                           encoder_picks=True, max_steps=trainer_config.max_steps, rank=rank)
+    torch.manual_seed(trainer_config.seed)   # reproducible initial weights
+    trainer = Trainer(ScoreStage(config.model), score_stage_loss,
+                      score_batch_maker(train_items, config.data, schedule, trainer_config.seed, rank, world_size),
+                      trainer_config, Path(run_dir) / "score", model_config=_stage_model_config(config, "score"),
+                      on_log=hook, run_config=config)
+    return trainer
+
+
+def prior_trainer(config: DockingTrainConfig, train_items: list[dict], val_items: list[dict],
+                  run_dir: str | Path) -> Trainer | None:
+    """Stage 2 -> RUN/prior/: the pointer prior against the frozen encoder (None when K = 0)."""
+    if config.model.num_latents == 0:
+        return None
+    rank, world_size = distributed_context()
+    trainer_config = _trainer_config(config, config.prior.max_steps, config.prior.lr)
+    frozen = dataclasses.replace(load_docking_models(run_dir, trainer_config.device), prior=None, confidence=None)
+    encoder = frozen.encoder.requires_grad_(False)
+    hook = validation_hook(val_items, config, lambda ema: dataclasses.replace(frozen, prior=ema.prior),
+                           encoder_picks=False, max_steps=trainer_config.max_steps, rank=rank)
+    torch.manual_seed(trainer_config.seed)   # reproducible initial weights
+    trainer = Trainer(PriorStage(config.model), prior_stage_loss(encoder),
+                      prior_batch_maker(train_items, config.data, trainer_config.seed + 1, rank, world_size),
+                      trainer_config, Path(run_dir) / "prior", model_config=_stage_model_config(config, "prior"),
+                      on_log=hook, run_config=config)
+    return trainer
+
+
+class ConfidenceStage(nn.Module):
+    """What the confidence stage trains and saves ("confidence.*" weights)."""
+
+    def __init__(self, config: ScoreModelConfig):
+        super().__init__()
+        self.confidence = ConfidenceModel(config)
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.confidence(batch)
+
+
+def _complex_generator(seed: int, index: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + 500_009 * (index + 1))
+
+
+def sample_confidence_poses(models: DockingModels, items: list[dict], config: DockingTrainConfig,
+                            path: Path) -> dict[str, torch.Tensor]:
+    """Poses of training complexes sampled with the trained models, and their (symmetry-corrected) RMSD
+    to the crystal pose;
+    saved to `path` (reused on resume). Each complex's receptor crop is reproducible from its index."""
+    if path.is_file():
+        return torch.load(path, map_location="cpu", weights_only=True)
+    options, seed = config.confidence, config.trainer.seed
+    count = len(items) if options.complexes <= 0 else min(options.complexes, len(items))
+    entries: dict[str, list] = {"complex": [], "poses": [], "rmsd": []}
+    for i in range(count):
+        example = training_complex(items[i], config.data, _complex_generator(seed, i))
+        generator = torch.Generator(device=models.device).manual_seed(seed * 7919 + i)
+        docked = dock_complex(models, example.graph, options.samples_per_complex, options.sampling_steps,
+                              generator=generator, pocket_center=example.center if example.pocket else None)
+        entries["complex"] += [i] * options.samples_per_complex
+        entries["poses"] += list(docked.poses.cpu())
+        entries["rmsd"] += symmetry_corrected_rmsd(items[i]["ligand_molblock"], docked.poses.cpu(),
+                                                   items[i]["lig_pos_crystal"].float()).tolist()
+    poses = {"complex": torch.tensor(entries["complex"]), "rmsd": torch.tensor(entries["rmsd"]),
+             "poses": entries["poses"]}
+    buffer = io.BytesIO()
+    torch.save(poses, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+    return poses
+
+
+def confidence_batch_maker(items: list[dict], poses: dict, config: DockingTrainConfig, rank: int = 0,
+                           world_size: int = 1) -> Callable[[int], tuple[Batch, torch.Tensor]]:
+    seed, threshold = config.trainer.seed, config.confidence.rmsd_threshold
+
+    def make_batch(step: int) -> tuple[Batch, torch.Tensor]:
+        chosen = epoch_indices(len(poses["complex"]), config.data.batch_size, step, seed + 2, rank, world_size)
+        graphs = []
+        for j in chosen.tolist():
+            i = int(poses["complex"][j])
+            graph = training_complex(items[i], config.data, _complex_generator(seed, i)).graph
+            graph["ligand"].pos = poses["poses"][j].float()
+            graphs.append(graph)
+        return Batch.from_data_list(graphs), (poses["rmsd"][chosen] < threshold).float()
+
+    return make_batch
+
+
+def confidence_trainer(config: DockingTrainConfig, train_items: list[dict], val_items: list[dict],
+                       run_dir: str | Path) -> Trainer:
+    """Stage 3 -> RUN/confidence/ (poses.pt holds the sampled training poses, made on first use)."""
+    rank, world_size = distributed_context()
+    trainer_config = _trainer_config(config, config.confidence.max_steps, config.confidence.lr)
+    models = dataclasses.replace(load_docking_models(run_dir, trainer_config.device), confidence=None)
+    out_dir = Path(run_dir) / "confidence"
+    poses = sample_confidence_poses(models, train_items, config, out_dir / "poses.pt")
+    hook = validation_hook(val_items, config, lambda ema: dataclasses.replace(models, confidence=ema.confidence),
+                           encoder_picks=False, max_steps=trainer_config.max_steps, rank=rank)
+    torch.manual_seed(trainer_config.seed)   # reproducible initial weights
+    trainer = Trainer(ConfidenceStage(config.model), confidence_stage_loss,
+                      confidence_batch_maker(train_items, poses, config, rank, world_size), trainer_config, out_dir,
+                      model_config=_stage_model_config(config, "confidence"), on_log=hook, run_config=config)
+    return trainer
+
+
+STAGE_TRAINERS = {"score": score_trainer, "prior": prior_trainer, "confidence": confidence_trainer}
+
+
+def train_docking(config: DockingTrainConfig, train_items: list[dict], val_items: list[dict], run_dir: str | Path,
+                  stages: tuple[str, ...] = ("score", "prior", "confidence")) -> None:
+    """Run the given stages in order (each resumes from its own checkpoint; the prior is skipped at K = 0)."""
+    for stage in stages:
+        trainer = STAGE_TRAINERS[stage](config, train_items, val_items, run_dir)
+        if trainer is not None:
+            trainer.fit()
