@@ -91,10 +91,11 @@ def _resolve(path_text: str, base: Path) -> str:
     return str(base / path)
 
 
-def csv_jobs(csv_path: str | Path) -> list[ComplexJob]:
+def csv_jobs(csv_path: str | Path, allow_duplicate_names: bool = False) -> list[ComplexJob]:
     """DiffDock's CSV: complex_name, protein_path, ligand_description[, protein_sequence].
 
-    A repeated complex_name is an input error for the later rows (their outputs would collide)."""
+    A repeated complex_name is an input error for the later rows (their cache items would collide),
+    unless `allow_duplicate_names` (the caller makes output names unique itself)."""
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise InputError(str(csv_path), "CSV file not found")
@@ -114,10 +115,10 @@ def csv_jobs(csv_path: str | Path) -> list[ComplexJob]:
         protein = row.get("protein_path", "")
         ligand = row.get("ligand_description", "")
         error = None
-        if name in first_row:
+        if name in first_row and not allow_duplicate_names:
             error = f"duplicate complex_name {name!r} (first on CSV line {first_row[name]}); names must be unique"
             name = f"{name}@line{line}"
-        else:
+        elif name not in first_row:
             first_row[name] = line
         if not protein:
             error = error or "empty protein_path"

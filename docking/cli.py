@@ -29,6 +29,19 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     docking.add_argument("--max-steps", type=int, default=None, metavar="N", help="override the steps of each stage")
     docking.set_defaults(run=run_train_docking)
 
+    export = models.add_parser(
+        "docking-export", help="turn a docking training run into a model folder for `disco dock --model`",
+        description="Copy each stage's config and EMA weights from RUN into DIR (no optimizer state), and with "
+                    "--calibrate-data fit the confidence calibration (Platt scaling) on held-out complexes docked "
+                    "into their crystal pocket, writing DIR/calibration.json.")
+    export.add_argument("--run", dest="run_dir", required=True, metavar="RUN", help="training run folder")
+    export.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
+    export.add_argument("--calibrate-data", metavar="CACHE", help="processed cache holding the held-out complexes")
+    export.add_argument("--calibrate-split", metavar="FILE", help="ids to calibrate on (e.g. splits/val.txt)")
+    export.add_argument("--samples", type=int, default=10, help="poses per complex for the calibration")
+    export.add_argument("--steps", type=int, default=20, help="reverse-diffusion steps for the calibration")
+    export.set_defaults(run=run_export_docking)
+
 
 def run_train_docking(args: argparse.Namespace) -> int:
     from disco_core.config import load_config
@@ -59,4 +72,24 @@ def run_train_docking(args: argparse.Namespace) -> int:
         stages = tuple(s for s in stages if s != "prior")
     train_docking(config, train_items, val_items, args.out, stages)
     print(f"trained {', '.join(stages)} -> {args.out}")
+    return 0
+
+
+def run_export_docking(args: argparse.Namespace) -> int:
+    import json
+
+    from disco_core.errors import InputError
+
+    from .model_folder import calibrate_model_folder, export_model_folder
+    from .training import load_split_items
+
+    written = export_model_folder(args.run_dir, args.out)
+    print(f"exported {len(written)} stage(s) -> {args.out}")
+    if args.calibrate_data:
+        if not args.calibrate_split:
+            raise InputError("--calibrate-split", "needed with --calibrate-data (the held-out ids)")
+        items = load_split_items(args.calibrate_data, args.calibrate_split, "crystal")
+        calibration, figures = calibrate_model_folder(args.out, items, Path(args.calibrate_split).name,
+                                                      args.samples, args.steps)
+        print(json.dumps({"a": calibration.a, "b": calibration.b, **figures}, indent=2))
     return 0

@@ -41,3 +41,21 @@ class PoseNoiseSchedule:
     translation: GeometricSchedule = field(default_factory=lambda: GeometricSchedule(0.1, 19.0))
     rotation: GeometricSchedule = field(default_factory=lambda: GeometricSchedule(0.03, 1.55, 2.0))
     torsion: GeometricSchedule = field(default_factory=lambda: GeometricSchedule(0.0314, math.pi))
+
+
+@dataclass
+class ScheduleOptions:
+    """The noise ranges as a config section. Pocket-conditioned models can shrink the translation range:
+    the ligand starts within a few Angstrom of a known site, and a narrower range is easier to learn."""
+
+    tr_sigma_min: float = 0.1
+    tr_sigma_max: float = 19.0
+    rot_sigma_min: float = 0.03
+    rot_sigma_max: float = 1.55
+    tor_sigma_min: float = 0.0314
+    tor_sigma_max: float = math.pi
+
+    def build(self) -> PoseNoiseSchedule:
+        return PoseNoiseSchedule(GeometricSchedule(self.tr_sigma_min, self.tr_sigma_max),
+                                 GeometricSchedule(self.rot_sigma_min, self.rot_sigma_max, 2.0),
+                                 GeometricSchedule(self.tor_sigma_min, self.tor_sigma_max))

@@ -29,7 +29,7 @@ from disco_core.errors import CheckpointError, DiscoError, InputError
 from docking import torus
 from docking.model import (ConfidenceModel, PointerEncoder, PointerPrior, ScoreModel, ScoreModelConfig,
                            complex_node_graph_index, guided_scores, sample_pointer_latents)
-from docking.noise_schedule import PoseNoiseSchedule
+from docking.noise_schedule import PoseNoiseSchedule, ScheduleOptions
 from docking.pose import centroid, rotate_about_centroid
 from docking.pose_diffusion import SamplerSettings, sample_initial_poses, sample_poses
 from docking.so3 import igso3_table, uniform_rotation_matrices
@@ -73,6 +73,7 @@ class DockingModels:
     confidence: ConfidenceModel | None = None
     schedule: PoseNoiseSchedule = dataclasses.field(default_factory=PoseNoiseSchedule)
     pocket_radius: float | None = None     # the receptor crop radius used in pocket-conditioned training
+    max_residues: int | None = None        # ... and the cap on the residues of a crop
 
     @property
     def num_latents(self) -> int:
@@ -116,7 +117,9 @@ def load_docking_models(run_dir: str | Path, device: str | torch.device = "cpu")
         raise CheckpointError(f"{run_dir}: no score-stage checkpoint (expected {path})")
     network, weights, stage_config = _load_stage(path, device)
     stage = _restore(ScoreStage(network).to(device), weights, path)
-    models = DockingModels(score=stage.score, encoder=stage.encoder, pocket_radius=stage_config.get("pocket_radius"))
+    schedule = config_from_dict(ScheduleOptions, dict(stage_config.get("schedule") or {}), str(path)).build()
+    models = DockingModels(score=stage.score, encoder=stage.encoder, schedule=schedule,
+                           pocket_radius=stage_config.get("pocket_radius"), max_residues=stage_config.get("max_residues"))
     for name, cls in (("prior", PointerPrior), ("confidence", ConfidenceModel)):
         path = run_dir / name / "checkpoint.pt"
         if path.is_file():
@@ -162,13 +165,13 @@ def unposed_ligand(conformer: torch.Tensor, num_copies: int, center: torch.Tenso
 
 
 def docking_graph(complex_: dict | HeteroData, pocket_center: torch.Tensor | None = None,
-                  pocket_radius: float | None = None) -> HeteroData:
+                  pocket_radius: float | None = None, max_residues: int | None = None) -> HeteroData:
     """The graph to dock: a cached item (cropped to the pocket when a centre and radius are given)
     or an already built HeteroData, used as is."""
     if isinstance(complex_, HeteroData):
         return complex_
     if pocket_center is not None and pocket_radius is not None:
-        complex_ = crop_receptor(complex_, pocket_center, pocket_radius)
+        complex_ = crop_receptor(complex_, pocket_center, pocket_radius, max_residues)
     return item_to_heterodata(complex_, "conformer", receptor_radius=None)
 
 
@@ -209,6 +212,7 @@ class DockedPoses(NamedTuple):
     poses: torch.Tensor         # (S, N, 3) Angstrom, in the receptor's frame, best confidence first
     confidences: torch.Tensor   # (S,) P(RMSD < 2 A); NaN without a confidence model (then in sampling order)
     picks: torch.Tensor         # (S, K) long: node picked by each latent, index into [ligand atoms; residues]
+    sample_index: torch.Tensor  # (S,) long: which sample each ranked pose is
 
 
 def draw_picks(prior: PointerPrior, copies: Batch, conformer: torch.Tensor, center: torch.Tensor,
@@ -260,7 +264,7 @@ def dock_complex(models: DockingModels, complex_: dict | HeteroData, num_samples
     if pocket_center is not None:
         pocket_center = torch.as_tensor(pocket_center, dtype=torch.float32).reshape(3)
         pocket_radius = pocket_radius if pocket_radius is not None else models.pocket_radius
-    graph = docking_graph(complex_, pocket_center, pocket_radius)
+    graph = docking_graph(complex_, pocket_center, pocket_radius, models.max_residues)
     center = (pocket_center if pocket_center is not None else graph["receptor"].pos.float().mean(0)).to(device)
     conformer = graph["ligand"].pos_conformer.float().to(device)
     copies = Batch.from_data_list([graph] * num_samples).to(device)
@@ -286,4 +290,4 @@ def dock_complex(models: DockingModels, complex_: dict | HeteroData, num_samples
         order = confidences.argsort(descending=True, stable=True)
     node_picks = (picks_as_node_indices(picks, copies) if picks is not None
                   else torch.zeros(num_samples, 0, dtype=torch.long, device=device))
-    return DockedPoses(poses[order], confidences[order], node_picks[order])
+    return DockedPoses(poses[order], confidences[order], node_picks[order], order)

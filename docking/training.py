@@ -42,7 +42,7 @@ from disco_core.io import atomic_write_bytes
 from disco_core.trainer import Trainer, TrainerConfig, distributed_context, epoch_indices
 from docking.model import (ConfidenceModel, PointerEncoder, PointerPrior, ScoreModelConfig, complex_node_graph_index,
                            pointer_prior_loss)
-from docking.noise_schedule import PoseNoiseSchedule
+from docking.noise_schedule import PoseNoiseSchedule, ScheduleOptions
 from docking.pose_diffusion import NoisedPose, noise_pose, score_matching_loss
 from docking.sampling import (DockingModels, ScoreStage, crop_receptor, dock_complex, load_docking_models,
                               picks_as_node_indices, unposed_ligand)
@@ -91,6 +91,7 @@ class DockingTrainConfig:
     model: ScoreModelConfig = field(default_factory=ScoreModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     data: DataOptions = field(default_factory=DataOptions)
+    schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
     validation: ValidationOptions = field(default_factory=ValidationOptions)
     prior: PriorStageOptions = field(default_factory=PriorStageOptions)
     confidence: ConfidenceStageOptions = field(default_factory=ConfidenceStageOptions)
@@ -333,7 +334,8 @@ def validation_hook(items: list[dict], config: DockingTrainConfig,
 
 def _stage_model_config(config: DockingTrainConfig, stage: str) -> dict:
     pocket_radius = config.data.pocket_radius if config.data.pocket_probability > 0 else None
-    return {"stage": stage, "network": dataclasses.asdict(config.model), "pocket_radius": pocket_radius}
+    return {"stage": stage, "network": dataclasses.asdict(config.model), "pocket_radius": pocket_radius,
+            "max_residues": config.data.max_residues, "schedule": dataclasses.asdict(config.schedule)}
 
 
 def _trainer_config(config: DockingTrainConfig, max_steps: int | None = None, lr: float | None = None) -> TrainerConfig:
@@ -345,7 +347,7 @@ def score_trainer(config: DockingTrainConfig, train_items: list[dict], val_items
                   run_dir: str | Path) -> Trainer:
     """Stage 1 -> RUN/score/: the score model and (K > 0) the pointer encoder, end to end."""
     rank, world_size = distributed_context()
-    schedule = PoseNoiseSchedule()
+    schedule = config.schedule.build()
     trainer_config = _trainer_config(config)
     hook = validation_hook(val_items, config,
                            lambda ema: DockingModels(score=ema.score, encoder=ema.encoder, schedule=schedule),

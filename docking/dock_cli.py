@@ -1,0 +1,195 @@
+"""`disco dock`: dock ligands into proteins with the bundled (or a given) model.
+
+Exit codes: 0 when the batch finished (failed items are in failures.csv), 1 when every item failed or
+a user error stopped the run, 2 for a usage error. Under `torchrun --nproc-per-node G disco dock ...`
+rank r docks items r, r + G, ... on its own device and the tables are merged at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+
+def register_dock(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "dock", help="dock ligands into a protein (DisCo-DiffDock)",
+        description="Dock ligands (SMILES, SDF with one or many molecules, MOL2, or a .smi list) into a protein "
+                    "(PDB/mmCIF), or many pairs from a CSV. Writes OUT/<name>/rank*.sdf and poses.sdf, "
+                    "OUT/summary.csv and OUT/failures.csv. Without a pocket option the docking is blind.")
+    inputs = parser.add_argument_group("inputs (--protein with --ligand, or --csv)")
+    inputs.add_argument("--protein", metavar="FILE", help="protein structure (PDB or mmCIF)")
+    inputs.add_argument("--ligand", metavar="SMILES|FILE", help="SMILES, SDF (every record is a ligand), MOL2, .smi")
+    inputs.add_argument("--name", help="output name for a single ligand (default: from the input)")
+    inputs.add_argument("--csv", metavar="FILE", help="CSV with complex_name, protein_path, ligand_description")
+    pocket = parser.add_argument_group("binding site (default: blind docking over the whole protein)")
+    pocket.add_argument("--pocket-center", nargs=3, type=float, metavar=("X", "Y", "Z"), help="site centre (A)")
+    pocket.add_argument("--pocket-residues", metavar="A:45,A:99", help="site = centroid of these residues' C-alphas")
+    pocket.add_argument("--autobox-ligand", metavar="FILE", help="site = centroid of a reference ligand (SDF/MOL2)")
+    pocket.add_argument("--pocket-radius", type=float, metavar="R",
+                        help="receptor crop radius around the site (default: the model's training radius)")
+    sampling = parser.add_argument_group("sampling")
+    sampling.add_argument("--samples", type=int, default=10, help="poses per ligand (default 10)")
+    sampling.add_argument("--steps", type=int, default=20, help="reverse-diffusion steps (default 20)")
+    sampling.add_argument("--seed", type=int, default=0, help="same seed, same poses (default 0)")
+    sampling.add_argument("--guidance", type=float, default=0.0, metavar="W",
+                          help="classifier-free guidance weight on the latents (default 0)")
+    sampling.add_argument("--blind-sites", type=int, default=4, metavar="N",
+                          help="candidate sites searched in blind docking (default 4)")
+    parser.add_argument("--model", metavar="DIR", help="model folder or training run (default: the bundled model)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--write-complex", action="store_true", help="also write complex_rank1.pdb per ligand")
+    parser.add_argument("--max-residues", type=int, default=10_000, help="refuse larger proteins (default 10000)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run_dock, _parser=parser)
+
+
+@dataclass
+class DockJob:
+    index: int
+    protein: str
+    entry: object            # docking.ligand_stream.LigandEntry
+
+
+def _jobs(args: argparse.Namespace) -> Iterator[DockJob]:
+    from data_prep.inputs import csv_jobs
+
+    from .ligand_stream import LigandEntry, UniqueNames, stream_ligands
+
+    names = UniqueNames()
+    index = 0
+    if args.csv:
+        pairs = [(job.protein_path, job.ligand, job.name, job.input_error) for job in csv_jobs(args.csv, allow_duplicate_names=True)]
+    else:
+        pairs = [(args.protein, args.ligand, args.name, None)]
+    for protein, ligand, name, error in pairs:
+        if error:
+            yield DockJob(index, protein, LigandEntry(names(name or "ligand"), ligand, None, f"{name}: {error}"))
+            index += 1
+            continue
+        for entry in stream_ligands(ligand, names, name):
+            yield DockJob(index, protein, entry)
+            index += 1
+
+
+def _total(args: argparse.Namespace) -> int | None:
+    from .ligand_stream import count_ligands
+
+    if args.csv:
+        return None
+    return count_ligands(args.ligand)
+
+
+def _validate(args: argparse.Namespace) -> None:
+    parser = args._parser
+    if bool(args.csv) == bool(args.protein or args.ligand):
+        parser.error("give either --protein with --ligand, or --csv")
+    if not args.csv and not (args.protein and args.ligand):
+        parser.error("--protein and --ligand go together")
+    if sum(x is not None for x in (args.pocket_center, args.pocket_residues, args.autobox_ligand)) > 1:
+        parser.error("give at most one of --pocket-center, --pocket-residues, --autobox-ligand")
+    if args.samples < 1 or args.steps < 1:
+        parser.error("--samples and --steps must be at least 1")
+
+
+def _distributed() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) otherwise."""
+    return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def _device(requested: str, world_size: int, local_rank: int) -> str:
+    import torch
+
+    if world_size > 1 and requested in ("auto", "cuda") and torch.cuda.is_available():
+        return f"cuda:{local_rank}"
+    return requested
+
+
+def run_dock(args: argparse.Namespace) -> int:
+    _validate(args)
+    import torch
+    from tqdm import tqdm
+
+    from disco_core.errors import DiscoError, InputError
+
+    from .dock_output import RunTables, merge_rank_tables, write_ligand_outputs
+    from .pipeline import DockingPipeline, DockOptions
+    from .pockets import parse_residue_list, pocket_from_center, pocket_from_ligand_file, pocket_from_residues
+
+    rank, world_size, local_rank = _distributed()
+    out_dir = Path(args.out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DiscoError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
+    if world_size > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("gloo")
+
+    pocket = None
+    if args.pocket_center is not None:
+        pocket = pocket_from_center(args.pocket_center, args.pocket_radius)
+    elif args.autobox_ligand:
+        pocket = pocket_from_ligand_file(args.autobox_ligand, args.pocket_radius)
+    residues = parse_residue_list(args.pocket_residues) if args.pocket_residues else None
+
+    options = DockOptions(model=args.model, samples=args.samples, steps=args.steps, seed=args.seed,
+                          device=_device(args.device, world_size, local_rank), guidance_weight=args.guidance,
+                          blind_sites=args.blind_sites, max_residues=args.max_residues)
+    pipeline = DockingPipeline(options)
+    if args.protein:
+        pipeline.receptor(args.protein)     # an unreadable protein stops here, once, with its reason
+    tables = RunTables(out_dir, f".rank{rank}" if world_size > 1 else "")
+    progress = tqdm(total=_total(args) if world_size == 1 else None, unit="ligand", disable=args.no_progress,
+                    desc=f"dock[{rank}]" if world_size > 1 else "dock")
+    try:
+        for job in _jobs(args):
+            if job.index % world_size != rank:
+                continue
+            entry = job.entry
+            row = {"index": job.index, "name": entry.name, "protein": job.protein, "ligand": entry.description}
+            start = time.perf_counter()
+            try:
+                if entry.error:
+                    raise InputError(entry.name, entry.error)
+                site = pocket
+                if residues is not None:
+                    site = pocket_from_residues(pipeline.receptor(job.protein), residues, args.pocket_radius,
+                                                job.protein)
+                result = pipeline.dock(job.protein, entry.ligand, name=entry.name, pocket=site)
+                write_ligand_outputs(out_dir, result, job.protein if args.write_complex else None)
+                tables.success({**row, "n_poses": len(result.poses), "top_confidence": result.confidences[0],
+                                "seconds": time.perf_counter() - start,
+                                "pocket": site.source if site is not None else "blind"})
+            except OSError as exc:
+                if exc.errno is not None and exc.errno in (28, 122):     # ENOSPC, EDQUOT: nothing more can be written
+                    raise DiscoError(f"{out_dir}: disk full while writing {entry.name} ({exc.strerror})") from None
+                tables.failure({**row, "seconds": time.perf_counter() - start}, f"{entry.name}: {exc}")
+            except DiscoError as exc:
+                tables.failure({**row, "seconds": time.perf_counter() - start}, str(exc))
+            except (RuntimeError, ValueError) as exc:     # e.g. RDKit or geometry failures on odd molecules
+                tables.failure({**row, "seconds": time.perf_counter() - start},
+                               f"{entry.name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            progress.update(1)
+            progress.set_postfix(ok=tables.n_ok, failed=tables.n_failed)
+    finally:
+        progress.close()
+        tables.close()
+    n_ok, n_failed = tables.n_ok, tables.n_failed
+    if world_size > 1:
+        counts = torch.tensor([n_ok, n_failed])
+        torch.distributed.all_reduce(counts)
+        n_ok, n_failed = (int(v) for v in counts)
+        if rank == 0:
+            merge_rank_tables(out_dir, world_size)
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    if rank == 0:
+        print(f"docked {n_ok} ligand(s), {n_failed} failed -> {out_dir}/ (summary.csv, failures.csv)")
+    if n_ok == 0 and n_failed > 0:
+        return 1
+    return 0

@@ -1,0 +1,160 @@
+"""Docking a user's ligands into a user's protein with trained models: the engine behind `disco dock`
+and `disco bench dock`.
+
+    receptor   parsed once per protein file and shared by all its ligands
+    ligand     SMILES / SDF / MOL2 / RDKit Mol -> graph, rotatable bonds, an RDKit conformer (seeded)
+    sites      the given pocket, or candidate sites for blind docking (docking.pockets)
+    poses      `samples` poses per site from docking.sampling.dock_complex (one batch per site)
+    ranking    confidence logit -> calibrated P(RMSD < 2 A) (docking.calibration), best first
+
+The same seed gives the same poses for the same input, whatever else is in the batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from rdkit import Chem
+from rdkit.Geometry import Point3D
+
+from data_prep.featurize import FeaturizeOptions, featurize_ligand, prepare_receptor
+from data_prep.ligand import LigandInput, read_ligand
+from disco_core.device import resolve_device
+from disco_core.errors import CheckpointError, InputError
+from docking.calibration import Calibration
+from docking.pockets import Pocket, candidate_sites
+from docking.sampling import DockingModels, dock_complex, load_docking_models
+
+BUNDLED_MODEL = Path(__file__).resolve().parent / "pretrained" / "default"
+
+
+@dataclass
+class DockOptions:
+    model: str | Path | None = None      # a model folder (or training run); None: the bundled default
+    samples: int = 10                    # poses per ligand (per site when blind)
+    steps: int = 20                      # reverse-diffusion steps
+    seed: int = 0
+    device: str = "auto"
+    guidance_weight: float = 0.0         # classifier-free guidance on the pointer latents
+    prior_temperature: float = 1.0
+    blind_sites: int = 4                 # candidate sites searched when no pocket is given
+    max_residues: int = 10_000           # refuse larger proteins (one clear error instead of running out of memory)
+
+
+@dataclass
+class DockResult:
+    name: str
+    poses: list[Chem.Mol]                # ranked best first; heavy atoms in the input's atom order
+    confidences: list[float]             # calibrated P(RMSD < 2 A), NaN without a confidence model
+    picks: list[tuple[int, ...]]         # pointer-latent picks per pose (index into [ligand atoms; residues])
+    samples: list[int]                   # sample index of each pose (before ranking)
+    sites: list[str]                     # the pocket / candidate site each pose was docked at
+    seconds: float
+    extras: dict = field(default_factory=dict)
+
+
+def load_model_folder(path: str | Path | None, device: torch.device) -> tuple[DockingModels, Calibration]:
+    """The models and confidence calibration of a model folder (or a training run folder)."""
+    folder = Path(path) if path is not None else BUNDLED_MODEL
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: model folder not found"
+                              + (" (the bundled model is missing from this installation)" if path is None else ""))
+    models = load_docking_models(folder, device)
+    return models, Calibration.load(folder / "calibration.json")
+
+
+def as_ligand_input(ligand: str | Path | Chem.Mol | LigandInput, name: str) -> LigandInput:
+    if isinstance(ligand, LigandInput):
+        return ligand
+    if isinstance(ligand, Chem.Mol):
+        try:
+            mol = Chem.RemoveHs(ligand, sanitize=True)
+        except Exception as exc:   # RDKit raises several types for chemistry it rejects
+            raise InputError(name, f"RDKit rejects the molecule ({str(exc).splitlines()[0] if str(exc) else exc})")
+        if mol.GetNumAtoms() == 0:
+            raise InputError(name, "molecule has no heavy atoms")
+        return LigandInput(mol=mol, source=name, has_pose=False, how="rdkit")
+    return read_ligand(str(ligand))
+
+
+def pose_molecule(mol: Chem.Mol, positions: torch.Tensor) -> Chem.Mol:
+    """A copy of `mol` whose only conformer holds `positions` (N, 3)."""
+    posed = Chem.Mol(mol)
+    posed.RemoveAllConformers()
+    conformer = Chem.Conformer(mol.GetNumAtoms())
+    for i, (x, y, z) in enumerate(positions.double().tolist()):
+        conformer.SetAtomPosition(i, Point3D(x, y, z))
+    conformer.Set3D(True)
+    posed.AddConformer(conformer, assignId=True)
+    return posed
+
+
+class DockingPipeline:
+    """Models loaded once; receptors cached (the last few proteins); one `dock` call per ligand."""
+
+    def __init__(self, options: DockOptions | None = None, receptor_cache_size: int = 4):
+        self.options = options or DockOptions()
+        self.device = resolve_device(self.options.device)
+        self.models, self.calibration = load_model_folder(self.options.model, self.device)
+        self._receptors: OrderedDict[str, dict] = OrderedDict()
+        self._cache_size = receptor_cache_size
+
+    def receptor(self, protein_path: str | Path) -> dict:
+        key = str(Path(protein_path).resolve())
+        if key not in self._receptors:
+            if not Path(protein_path).is_file():
+                raise InputError(str(protein_path), "protein file not found")
+            self._receptors[key] = prepare_receptor(protein_path, self.options.max_residues)
+            while len(self._receptors) > self._cache_size:
+                self._receptors.popitem(last=False)
+        self._receptors.move_to_end(key)
+        return self._receptors[key]
+
+    def sites(self, receptor: dict, pocket: Pocket | None) -> list[Pocket | None]:
+        """The given pocket; else candidate sites (a pocket-trained model) or None (whole receptor)."""
+        if pocket is not None:
+            return [pocket]
+        if self.models.pocket_radius is None:
+            return [None]
+        return list(candidate_sites(receptor["rec_pos"], self.options.blind_sites))
+
+    @torch.no_grad()
+    def dock(self, protein_path: str | Path, ligand: str | Path | Chem.Mol | LigandInput, name: str = "ligand",
+             pocket_center: tuple[float, float, float] | None = None, pocket: Pocket | None = None) -> DockResult:
+        start = time.perf_counter()
+        if pocket is None and pocket_center is not None:
+            pocket = Pocket(tuple(float(v) for v in pocket_center))
+        receptor = self.receptor(protein_path)
+        ligand_input = as_ligand_input(ligand, name)
+        item = featurize_ligand(ligand_input, FeaturizeOptions(seed=self.options.seed), use_pose=False, name=name)
+        item.update({key: value for key, value in receptor.items() if key.startswith("rec_")})
+        item["name"] = name
+
+        candidates = []
+        for site_index, site in enumerate(self.sites(receptor, pocket)):
+            generator = torch.Generator(device=self.device).manual_seed(self.options.seed * 1_000_003 + site_index)
+            docked = dock_complex(
+                self.models, item, self.options.samples, self.options.steps, generator=generator,
+                pocket_center=None if site is None else torch.tensor(site.center),
+                pocket_radius=None if site is None else site.radius,
+                guidance_weight=self.options.guidance_weight, prior_temperature=self.options.prior_temperature)
+            label = "whole-receptor" if site is None else site.source
+            for rank in range(docked.poses.shape[0]):
+                candidates.append((docked.confidences[rank].item(), docked.poses[rank].cpu(),
+                                   tuple(docked.picks[rank].tolist()), int(docked.sample_index[rank]), label))
+        probabilities = self.calibration.probabilities([c[0] for c in candidates])
+        ranked = [(-p if p == p else 0.0, i) for i, p in enumerate(probabilities)]   # NaN: keep sampling order
+        order = [i for _, i in sorted(ranked)][: self.options.samples]
+        return DockResult(
+            name=name,
+            poses=[pose_molecule(ligand_input.mol, candidates[i][1]) for i in order],
+            confidences=[probabilities[i] for i in order],
+            picks=[candidates[i][2] for i in order],
+            samples=[candidates[i][3] for i in order],
+            sites=[candidates[i][4] for i in order],
+            seconds=time.perf_counter() - start,
+        )

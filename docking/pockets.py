@@ -1,0 +1,96 @@
+"""Where on the receptor to dock: a user-given site, or candidate sites for blind docking.
+
+A pocket is a centre (and optionally a crop radius). Users give it as coordinates, as residues
+("A:45,A:99": the centroid of their C-alphas) or as a reference ligand (its centroid, as gnina's
+--autobox_ligand). Blind docking with a pocket-conditioned model enumerates candidate sites: points in
+the empty space among the C-alphas that are most enclosed by them (cavities bind ligands), kept apart
+by non-maximum suppression; poses sampled at every site are ranked together by confidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from data_prep.ligand import read_ligand_file
+from disco_core.errors import InputError
+
+
+_RESIDUE_ID = re.compile(r"^[A-Za-z0-9]{1,4}:-?\d+[A-Za-z]?$")
+
+
+@dataclass(frozen=True)
+class Pocket:
+    center: tuple[float, float, float]
+    radius: float | None = None          # None: the model's training crop radius
+    source: str = "center"               # how it was given (for the output's SD properties)
+
+
+def pocket_from_center(xyz: list[float] | tuple[float, ...], radius: float | None = None) -> Pocket:
+    if len(xyz) != 3 or not all(np.isfinite(xyz)):
+        raise InputError("--pocket-center", f"needs three finite numbers X Y Z, got {list(xyz)}")
+    if radius is not None and radius <= 0:
+        raise InputError("--pocket-radius", f"must be positive, got {radius}")
+    return Pocket(tuple(float(v) for v in xyz), radius, "center")
+
+
+def pocket_from_ligand_file(path: str | Path, radius: float | None = None) -> Pocket:
+    """The centroid of a reference ligand's heavy atoms (SDF/MOL/MOL2 with coordinates)."""
+    ligand = read_ligand_file(path)
+    if not ligand.has_pose:
+        raise InputError(str(path), "the reference ligand has no 3D coordinates to centre the box on")
+    center = ligand.mol.GetConformer().GetPositions().mean(0)
+    return Pocket(tuple(float(v) for v in center), radius, f"autobox:{Path(path).name}")
+
+
+def parse_residue_list(text: str) -> list[str]:
+    """'A:45, A:99B' -> ['A:45', 'A:99B'] (chain:number[insertion code])."""
+    residues = [part.strip() for part in text.split(",") if part.strip()]
+    bad = [r for r in residues if not _RESIDUE_ID.match(r)]
+    if not residues or bad:
+        raise InputError("--pocket-residues", f"expected CHAIN:NUMBER items separated by commas, got {text!r}")
+    return residues
+
+
+def pocket_from_residues(receptor: dict, residues: list[str], radius: float | None = None,
+                         protein_name: str = "protein") -> Pocket:
+    """The centroid of the C-alphas of the named residues of a prepared receptor."""
+    ids = {rid: i for i, rid in enumerate(receptor["rec_residue_ids"])}
+    missing = [r for r in residues if r not in ids]
+    if missing:
+        raise InputError(protein_name, f"pocket residue(s) {', '.join(missing)} not found among its "
+                                       f"{len(ids)} amino-acid residues")
+    center = receptor["rec_pos"][[ids[r] for r in residues]].double().mean(0)
+    return Pocket(tuple(float(v) for v in center), radius, "residues:" + ",".join(residues))
+
+
+def candidate_sites(ca_pos: torch.Tensor, max_sites: int = 4, spacing: float = 2.0, empty_radius: float = 5.0,
+                    shell_radius: float = 10.0, min_separation: float = 10.0) -> list[Pocket]:
+    """Blind docking's search sites: grid points with no C-alpha within `empty_radius` (room for a
+    ligand), scored by the C-alphas within `shell_radius` (buriedness); the best points at least
+    `min_separation` apart. Returns at least one site (the C-alpha centroid for a tiny receptor)."""
+    ca = ca_pos.double()
+    low, high = ca.min(0).values, ca.max(0).values
+    axes = [torch.arange(float(lo), float(hi) + spacing, spacing, dtype=torch.float64) for lo, hi in zip(low, high)]
+    grid = torch.cartesian_prod(*axes)
+    best = torch.empty(0, dtype=torch.float64)
+    points = torch.empty(0, 3, dtype=torch.float64)
+    for chunk in grid.split(8192):
+        distance = torch.cdist(chunk, ca)
+        keep = distance.min(1).values >= empty_radius
+        points = torch.cat([points, chunk[keep]])
+        best = torch.cat([best, (distance[keep] < shell_radius).sum(1).double()])
+    sites: list[Pocket] = []
+    for index in best.argsort(descending=True).tolist():
+        if len(sites) == max_sites:
+            break
+        if best[index] < 8:        # fewer than 8 residues around: open solvent, not a site
+            break
+        point = points[index]
+        if all(float((point - torch.tensor(s.center, dtype=torch.float64)).norm()) >= min_separation for s in sites):
+            sites.append(Pocket(tuple(float(v) for v in point), None, f"blind-site-{len(sites) + 1}"))
+    return sites or [Pocket(tuple(float(v) for v in ca.mean(0)), None, "blind-centroid")]

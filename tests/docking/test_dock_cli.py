@@ -1,0 +1,160 @@
+"""`disco dock` end to end with the bundled model: outputs, SD properties, seeds, pockets, batches with
+bad items, exit codes, unique names, a corrupted model, torchrun sharding."""
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rdkit import Chem
+
+from disco_core.cli import main
+from docking.pipeline import BUNDLED_MODEL
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "1s3v"
+PROTEIN = str(EXAMPLE / "1s3v_protein.pdb")
+LIGAND = str(EXAMPLE / "1s3v_ligand.sdf")
+FAST = ["--samples", "3", "--steps", "4", "--no-progress", "--device", "cpu"]
+
+
+def crystal_center() -> np.ndarray:
+    return Chem.MolFromMolFile(LIGAND).GetConformer().GetPositions().mean(0)
+
+
+def rows(path: Path) -> list[dict]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def poses(path: Path) -> list[Chem.Mol]:
+    return [m for m in Chem.SDMolSupplier(str(path))]
+
+
+def test_bundled_model_is_shipped():
+    for stage in ("score", "prior", "confidence"):
+        assert (BUNDLED_MODEL / stage / "checkpoint.pt").is_file()
+    assert (BUNDLED_MODEL / "calibration.json").is_file()
+
+
+def test_dock_sdf_into_autobox_pocket_writes_ranked_poses(tmp_path):
+    out = tmp_path / "out"
+    assert main(["dock", "--protein", PROTEIN, "--ligand", LIGAND, "--autobox-ligand", LIGAND, "--out", str(out),
+                 "--write-complex", *FAST]) == 0
+    folder = out / "1s3v_ligand"
+    ranked = poses(folder / "poses.sdf")
+    assert len(ranked) == 3 and all((folder / f"rank{i}.sdf").is_file() for i in (1, 2, 3))
+    reference = Chem.MolFromMolFile(LIGAND)
+    confidences = [float(m.GetProp("confidence")) for m in ranked]
+    assert confidences == sorted(confidences, reverse=True) and all(0 < c < 1 for c in confidences)
+    for rank, mol in enumerate(ranked, start=1):
+        assert int(mol.GetProp("rank")) == rank
+        assert len(mol.GetProp("latent_picks").split()) == 2
+        assert mol.GetNumAtoms() == reference.GetNumAtoms()
+        assert [a.GetSymbol() for a in mol.GetAtoms()] == [a.GetSymbol() for a in reference.GetAtoms()]
+        # the pose stays in the pocket it was docked into
+        assert np.linalg.norm(mol.GetConformer().GetPositions().mean(0) - crystal_center()) < 12.0
+    summary = rows(out / "summary.csv")
+    assert summary[0]["status"] == "ok" and int(summary[0]["n_poses"]) == 3 and float(summary[0]["seconds"]) > 0
+    assert summary[0]["pocket"].startswith("autobox:")
+    assert rows(out / "failures.csv") == []
+    assert "LIG" in (folder / "complex_rank1.pdb").read_text()
+
+
+def test_same_seed_same_poses_other_seed_other_poses(tmp_path):
+    def dock(seed: int, out: Path) -> np.ndarray:
+        center = [f"{v:.3f}" for v in crystal_center()]
+        assert main(["dock", "--protein", PROTEIN, "--ligand", "CC(=O)Nc1ccc(O)cc1", "--pocket-center", *center,
+                     "--out", str(out), "--seed", str(seed), *FAST]) == 0
+        return np.stack([m.GetConformer().GetPositions() for m in poses(out / "ligand" / "poses.sdf")])
+
+    first, again, other = dock(0, tmp_path / "a"), dock(0, tmp_path / "b"), dock(1, tmp_path / "c")
+    np.testing.assert_allclose(first, again)
+    assert not np.allclose(first, other)
+
+
+def test_batch_with_a_bad_record_completes_and_records_it(tmp_path):
+    good = Path(LIGAND).read_text()
+    bad = ("broken\n  x\n\n  1  0  0  0  0  0  0  0  0  0999 V2000\n"
+           "    0.0000    0.0000    0.0000 Xx  0  0  0  0  0  0  0  0  0  0  0  0\nM  END\n$$$$\n")
+    library = tmp_path / "library.sdf"
+    library.write_text(good + bad + good)
+    out = tmp_path / "out"
+    assert main(["dock", "--protein", PROTEIN, "--ligand", str(library), "--pocket-residues", "A:45,A:99",
+                 "--out", str(out), *FAST]) == 0
+    summary = rows(out / "summary.csv")
+    assert [r["status"] for r in summary] == ["ok", "failed", "ok"]
+    # two records with the same title never share a folder
+    assert {r["name"] for r in summary if r["status"] == "ok"} == {"1s3v_ligand", "1s3v_ligand_2"}
+    failures = rows(out / "failures.csv")
+    assert len(failures) == 1 and "library.sdf#2" in failures[0]["reason"]
+
+
+def test_csv_batch_unique_names_and_failures(tmp_path):
+    table = tmp_path / "pairs.csv"
+    table.write_text("complex_name,protein_path,ligand_description\n"
+                     f"a,{PROTEIN},CCOc1ccccc1\n"
+                     f"a,{PROTEIN},CCN(CC)CC\n"
+                     f"b,{tmp_path / 'missing.pdb'},CCO\n"
+                     f"c,{PROTEIN},C1CC(\n")
+    out = tmp_path / "out"
+    assert main(["dock", "--csv", str(table), "--out", str(out), *FAST]) == 0
+    summary = rows(out / "summary.csv")
+    assert [(r["name"], r["status"]) for r in summary] == [("a", "ok"), ("a_2", "ok"), ("b", "failed"),
+                                                          ("c", "failed")]
+    reasons = {r["name"]: r["reason"] for r in rows(out / "failures.csv")}
+    assert "protein file not found" in reasons["b"] and "unparsable SMILES" in reasons["c"]
+    assert (out / "a" / "poses.sdf").is_file() and (out / "a_2" / "poses.sdf").is_file()
+
+
+def test_exit_codes(tmp_path, capsys):
+    assert main(["dock", "--protein", PROTEIN, "--ligand", "not_a_smiles((", "--out", str(tmp_path / "x"),
+                 *FAST]) == 1
+    assert "unparsable SMILES" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["dock", "--protein", PROTEIN, "--out", str(tmp_path / "y")])
+    assert usage.value.code == 2
+    assert main(["dock", "--protein", str(tmp_path / "nope.pdb"), "--ligand", "CCO", "--out",
+                 str(tmp_path / "z"), *FAST]) == 1
+    assert "protein file not found" in capsys.readouterr().err
+
+
+def test_corrupted_model_folder_is_one_clear_error(tmp_path, capsys):
+    model = tmp_path / "model"
+    shutil.copytree(BUNDLED_MODEL, model)
+    (model / "score" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    assert main(["dock", "--protein", PROTEIN, "--ligand", "CCO", "--model", str(model), "--out",
+                 str(tmp_path / "out"), *FAST]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "checkpoint.pt" in err[0] and "Traceback" not in err[0]
+
+
+def test_blind_docking_searches_candidate_sites(tmp_path):
+    out = tmp_path / "out"
+    assert main(["dock", "--protein", PROTEIN, "--ligand", "c1ccccc1O", "--name", "phenol", "--blind-sites", "2",
+                 "--out", str(out), *FAST]) == 0
+    sites = {m.GetProp("site") for m in poses(out / "phenol" / "poses.sdf")}
+    assert sites and all(s.startswith("blind-") for s in sites)
+    assert rows(out / "summary.csv")[0]["pocket"] == "blind"
+
+
+@pytest.mark.slow
+def test_torchrun_shards_ligands_and_merges_tables(tmp_path):
+    library = tmp_path / "library.smi"
+    library.write_text("CCO ethanol\nc1ccccc1O phenol\nCC(=O)O acetic\nC1CC( broken\n")
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+               "-m", "disco_core.cli", "dock", "--protein", PROTEIN, "--ligand", str(library),
+               "--autobox-ligand", LIGAND, "--out", str(out), *FAST]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = rows(out / "summary.csv")
+    assert [r["name"] for r in summary] == ["ethanol", "phenol", "acetic", "broken"]
+    assert [r["status"] for r in summary] == ["ok", "ok", "ok", "failed"]
+    assert len(rows(out / "failures.csv")) == 1
+    assert not list(out.glob("summary.rank*.csv"))
