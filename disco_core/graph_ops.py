@@ -63,17 +63,57 @@ def _pairwise_blocks(x: torch.Tensor, y: torch.Tensor, batch_x: torch.Tensor, ba
         yield start, dist, same
 
 
+def _padded(points: torch.Tensor, batch: torch.Tensor, num_graphs: int) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                 torch.Tensor]:
+    """(G, max_n, 3) zero-padded per-graph blocks of sorted `batch`, each node's slot, graph start offsets."""
+    counts = torch.bincount(batch, minlength=num_graphs)
+    starts = torch.cumsum(counts, 0) - counts
+    slot = torch.arange(points.shape[0], device=points.device) - starts[batch]
+    blocks = points.new_zeros(num_graphs, int(counts.max()) if points.shape[0] else 0, points.shape[1])
+    blocks[batch, slot] = points
+    return blocks, counts, starts
+
+
+def _radius_per_graph(x: torch.Tensor, y: torch.Tensor, r: float | torch.Tensor, batch_x: torch.Tensor,
+                      batch_y: torch.Tensor, num_graphs: int, max_num_neighbors: int) -> torch.Tensor:
+    """`radius` for sorted batches: distances only within each graph (G x n x m instead of (Gn) x (Gm))."""
+    xs, count_x, start_x = _padded(x, batch_x, num_graphs)
+    ys, count_y, start_y = _padded(y, batch_y, num_graphs)
+    dist = torch.cdist(xs, ys)                                                        # (G, n, m)
+    cutoff = r[:, None, None] if torch.is_tensor(r) and r.dim() > 0 else r
+    y_real = torch.arange(ys.shape[1], device=y.device)[None, :] < count_y[:, None]   # (G, m)
+    dist = torch.where(y_real[:, None, :] & (dist < cutoff), dist, torch.full_like(dist, float("inf")))
+    if max_num_neighbors < dist.shape[2]:
+        dist, col = dist.topk(max_num_neighbors, dim=2, largest=False)
+    else:
+        col = torch.arange(dist.shape[2], device=x.device).expand_as(dist)
+    x_real = torch.arange(xs.shape[1], device=x.device)[None, :] < count_x[:, None]   # (G, n)
+    keep = torch.isfinite(dist) & x_real[:, :, None]
+    graph, row, _ = torch.nonzero(keep, as_tuple=True)
+    return torch.stack([start_x[graph] + row, start_y[graph] + col[keep]])
+
+
 def radius(x: torch.Tensor, y: torch.Tensor, r: float | torch.Tensor, batch_x: torch.Tensor | None = None,
            batch_y: torch.Tensor | None = None, max_num_neighbors: int = 10_000,
-           chunk: int = 4096) -> torch.Tensor:
+           chunk: int = 4096, max_block_entries: int = 2 ** 24) -> torch.Tensor:
     """Bipartite radius graph: edges (i in x, j in y) with |x_i - y_j| < r within the same graph.
 
     `r` may be a scalar or one radius per graph of `batch_x` (noise-dependent cutoffs).
     Returns `[2, E]` with row 0 indexing `x` and row 1 indexing `y`; per x node, the nearest
-    `max_num_neighbors` are kept.
+    `max_num_neighbors` are kept. Sorted batch vectors (PyG's) take a per-graph path whose cost grows
+    with the batch, not its square; others, or blocks too large for memory, use row chunks.
     """
     batch_x = torch.zeros(x.shape[0], dtype=torch.long, device=x.device) if batch_x is None else batch_x
     batch_y = torch.zeros(y.shape[0], dtype=torch.long, device=y.device) if batch_y is None else batch_y
+    if x.shape[0] and y.shape[0]:
+        num_graphs = int(max(batch_x.max(), batch_y.max())) + 1
+        is_sorted = bool((batch_x[1:] >= batch_x[:-1]).all() and (batch_y[1:] >= batch_y[:-1]).all())
+        if is_sorted and r_is_per_graph_or_scalar(r, num_graphs):
+            block = num_graphs * int(torch.bincount(batch_x).max()) * int(torch.bincount(batch_y).max())
+            if block <= max_block_entries:
+                per_graph_r = r if not (torch.is_tensor(r) and r.dim() > 0) else \
+                    torch.nn.functional.pad(r, (0, num_graphs - r.shape[0]), value=0.0)
+                return _radius_per_graph(x, y, per_graph_r, batch_x, batch_y, num_graphs, max_num_neighbors)
     r_per_x = r[batch_x] if torch.is_tensor(r) and r.dim() > 0 else None
     rows, cols = [], []
     for start, dist, same in _pairwise_blocks(x, y, batch_x, batch_y, chunk):
@@ -90,6 +130,10 @@ def radius(x: torch.Tensor, y: torch.Tensor, r: float | torch.Tensor, batch_x: t
     if not rows:
         return torch.empty(2, 0, dtype=torch.long, device=x.device)
     return torch.stack([torch.cat(rows), torch.cat(cols)])
+
+
+def r_is_per_graph_or_scalar(r: float | torch.Tensor, num_graphs: int) -> bool:
+    return not torch.is_tensor(r) or r.dim() == 0 or r.shape[0] <= num_graphs
 
 
 def radius_graph(x: torch.Tensor, r: float, batch: torch.Tensor | None = None, loop: bool = False,

@@ -8,6 +8,7 @@ rank r docks items r, r + G, ... on its own device and the tables are merged at 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import time
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
     sampling.add_argument("--samples", type=int, default=10, help="poses per ligand (default 10)")
     sampling.add_argument("--steps", type=int, default=20, help="reverse-diffusion steps (default 20)")
     sampling.add_argument("--seed", type=int, default=0, help="same seed, same poses (default 0)")
+    sampling.add_argument("--batch-size", type=int, default=4, metavar="L",
+                          help="ligands sampled together through the score model (default 4; larger on a GPU)")
     sampling.add_argument("--guidance", type=float, default=0.0, metavar="W",
                           help="classifier-free guidance weight on the latents (default 0)")
     sampling.add_argument("--blind-sites", type=int, default=4, metavar="N",
@@ -93,8 +96,8 @@ def _validate(args: argparse.Namespace) -> None:
         parser.error("--protein and --ligand go together")
     if sum(x is not None for x in (args.pocket_center, args.pocket_residues, args.autobox_ligand)) > 1:
         parser.error("give at most one of --pocket-center, --pocket-residues, --autobox-ligand")
-    if args.samples < 1 or args.steps < 1:
-        parser.error("--samples and --steps must be at least 1")
+    if args.samples < 1 or args.steps < 1 or args.batch_size < 1:
+        parser.error("--samples, --steps and --batch-size must be at least 1")
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -115,7 +118,7 @@ def run_dock(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from disco_core.errors import DiscoError, InputError
+    from disco_core.errors import DiscoError
 
     from .dock_output import RunTables, merge_rank_tables, write_ligand_outputs
     from .pipeline import DockingPipeline, DockOptions
@@ -146,36 +149,55 @@ def run_dock(args: argparse.Namespace) -> int:
     tables = RunTables(out_dir, f".rank{rank}" if world_size > 1 else "")
     progress = tqdm(total=_total(args) if world_size == 1 else None, unit="ligand", disable=args.no_progress,
                     desc=f"dock[{rank}]" if world_size > 1 else "dock")
+    def dock_chunk(chunk: list[DockJob]) -> None:
+        """Dock the ligands of one protein together; record each ligand's outcome."""
+        start = time.perf_counter()
+        protein = chunk[0].protein
+        rows = {job.index: {"index": job.index, "name": job.entry.name, "protein": job.protein,
+                            "ligand": job.entry.description} for job in chunk}
+        try:
+            site = pocket
+            if residues is not None:
+                site = pocket_from_residues(pipeline.receptor(protein), residues, args.pocket_radius, protein)
+            valid = [job for job in chunk if not job.entry.error]
+            results = dict(zip([job.index for job in valid],
+                               pipeline.dock_many(protein, [(j.entry.name, j.entry.ligand) for j in valid], site)))
+        except DiscoError as exc:          # the protein or its pocket: every ligand of the chunk fails
+            results = {job.index: exc for job in chunk}
+        share = (time.perf_counter() - start) / len(chunk)
+        for job in chunk:
+            row, result = rows[job.index], results.get(job.index)
+            if job.entry.error:
+                tables.failure({**row, "seconds": 0.0}, f"{job.entry.name}: {job.entry.error}")
+            elif isinstance(result, Exception):
+                tables.failure({**row, "seconds": share}, str(result))
+            else:
+                try:
+                    write_ligand_outputs(out_dir, result, protein if args.write_complex else None)
+                except OSError as exc:
+                    if exc.errno in (errno.ENOSPC, errno.EDQUOT):   # nothing more can be written
+                        raise DiscoError(f"{out_dir}: disk full while writing {job.entry.name} "
+                                         f"({exc.strerror})") from None
+                    tables.failure({**row, "seconds": share}, f"{job.entry.name}: cannot write its outputs ({exc})")
+                    continue
+                tables.success({**row, "n_poses": len(result.poses), "top_confidence": result.confidences[0],
+                                "seconds": share, "pocket": site_label})
+            progress.update(1)
+        progress.set_postfix(ok=tables.n_ok, failed=tables.n_failed)
+
+    site_label = (pocket.source if pocket is not None else
+                  "residues:" + ",".join(residues) if residues is not None else "blind")
     try:
+        chunk: list[DockJob] = []
         for job in _jobs(args):
             if job.index % world_size != rank:
                 continue
-            entry = job.entry
-            row = {"index": job.index, "name": entry.name, "protein": job.protein, "ligand": entry.description}
-            start = time.perf_counter()
-            try:
-                if entry.error:
-                    raise InputError(entry.name, entry.error)
-                site = pocket
-                if residues is not None:
-                    site = pocket_from_residues(pipeline.receptor(job.protein), residues, args.pocket_radius,
-                                                job.protein)
-                result = pipeline.dock(job.protein, entry.ligand, name=entry.name, pocket=site)
-                write_ligand_outputs(out_dir, result, job.protein if args.write_complex else None)
-                tables.success({**row, "n_poses": len(result.poses), "top_confidence": result.confidences[0],
-                                "seconds": time.perf_counter() - start,
-                                "pocket": site.source if site is not None else "blind"})
-            except OSError as exc:
-                if exc.errno is not None and exc.errno in (28, 122):     # ENOSPC, EDQUOT: nothing more can be written
-                    raise DiscoError(f"{out_dir}: disk full while writing {entry.name} ({exc.strerror})") from None
-                tables.failure({**row, "seconds": time.perf_counter() - start}, f"{entry.name}: {exc}")
-            except DiscoError as exc:
-                tables.failure({**row, "seconds": time.perf_counter() - start}, str(exc))
-            except (RuntimeError, ValueError) as exc:     # e.g. RDKit or geometry failures on odd molecules
-                tables.failure({**row, "seconds": time.perf_counter() - start},
-                               f"{entry.name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-            progress.update(1)
-            progress.set_postfix(ok=tables.n_ok, failed=tables.n_failed)
+            if chunk and (job.protein != chunk[0].protein or len(chunk) >= args.batch_size):
+                dock_chunk(chunk)
+                chunk = []
+            chunk.append(job)
+        if chunk:
+            dock_chunk(chunk)
     finally:
         progress.close()
         tables.close()

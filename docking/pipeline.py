@@ -27,7 +27,7 @@ from disco_core.device import resolve_device
 from disco_core.errors import CheckpointError, InputError
 from docking.calibration import Calibration
 from docking.pockets import Pocket, candidate_sites
-from docking.sampling import DockingModels, dock_complex, load_docking_models
+from docking.sampling import Docking, DockingModels, dock_complexes, docking_input, load_docking_models, sampler_settings
 
 BUNDLED_MODEL = Path(__file__).resolve().parent / "pretrained" / "default"
 
@@ -122,26 +122,70 @@ class DockingPipeline:
             return [None]
         return list(candidate_sites(receptor["rec_pos"], self.options.blind_sites))
 
-    @torch.no_grad()
     def dock(self, protein_path: str | Path, ligand: str | Path | Chem.Mol | LigandInput, name: str = "ligand",
              pocket_center: tuple[float, float, float] | None = None, pocket: Pocket | None = None) -> DockResult:
-        start = time.perf_counter()
+        """Dock one ligand; bad input raises InputError."""
         if pocket is None and pocket_center is not None:
             pocket = Pocket(tuple(float(v) for v in pocket_center))
-        receptor = self.receptor(protein_path)
+        result = self.dock_many(protein_path, [(name, ligand)], pocket)[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _featurize(self, receptor: dict, name: str, ligand) -> tuple[dict, Chem.Mol]:
         ligand_input = as_ligand_input(ligand, name)
         item = featurize_ligand(ligand_input, FeaturizeOptions(seed=self.options.seed), use_pose=False, name=name)
         item.update({key: value for key, value in receptor.items() if key.startswith("rec_")})
         item["name"] = name
+        return item, ligand_input.mol
 
+    @torch.no_grad()
+    def dock_many(self, protein_path: str | Path, ligands: list[tuple[str, object]],
+                  pocket: Pocket | None = None) -> list[DockResult | InputError]:
+        """Dock several ligands into one protein through the score model together (one batch of
+        ligands x sites x samples). A ligand that cannot be prepared comes back as its InputError; the
+        others are unaffected, and each one's poses are those it would get alone (its own seeded stream).
+        Seconds are the batch's wall time shared evenly among its ligands."""
+        start = time.perf_counter()
+        receptor = self.receptor(protein_path)
+        sites = self.sites(receptor, pocket)
+        prepared: list[tuple[str, Chem.Mol] | InputError] = []
+        dockings: list[Docking] = []
+        for name, ligand in ligands:
+            try:
+                item, mol = self._featurize(receptor, name, ligand)
+                inputs = [docking_input(self.models, item, self._generator(site_index),
+                                        None if site is None else torch.tensor(site.center),
+                                        None if site is None else site.radius)
+                          for site_index, site in enumerate(sites)]
+            except InputError as exc:
+                prepared.append(exc)
+                continue
+            prepared.append((name, mol))
+            dockings += inputs
+        docked = (dock_complexes(self.models, dockings, self.options.samples,
+                                 sampler_settings(None, self.options.steps), self.options.guidance_weight,
+                                 self.options.prior_temperature) if dockings else [])
+        seconds = (time.perf_counter() - start) / max(1, len(ligands))
+        results: list[DockResult | InputError] = []
+        position = 0
+        for entry in prepared:
+            if isinstance(entry, InputError):
+                results.append(entry)
+                continue
+            name, mol = entry
+            per_site = docked[position:position + len(sites)]
+            position += len(sites)
+            results.append(self._rank(name, mol, per_site, sites, seconds))
+        return results
+
+    def _generator(self, site_index: int) -> torch.Generator:
+        return torch.Generator(device=self.device).manual_seed(self.options.seed * 1_000_003 + site_index)
+
+    def _rank(self, name: str, mol: Chem.Mol, per_site: list, sites: list[Pocket | None], seconds: float) -> DockResult:
+        """All poses of one ligand (every site), ranked by calibrated confidence, the best `samples` kept."""
         candidates = []
-        for site_index, site in enumerate(self.sites(receptor, pocket)):
-            generator = torch.Generator(device=self.device).manual_seed(self.options.seed * 1_000_003 + site_index)
-            docked = dock_complex(
-                self.models, item, self.options.samples, self.options.steps, generator=generator,
-                pocket_center=None if site is None else torch.tensor(site.center),
-                pocket_radius=None if site is None else site.radius,
-                guidance_weight=self.options.guidance_weight, prior_temperature=self.options.prior_temperature)
+        for site, docked in zip(sites, per_site):
             label = "whole-receptor" if site is None else site.source
             for rank in range(docked.poses.shape[0]):
                 candidates.append((docked.confidences[rank].item(), docked.poses[rank].cpu(),
@@ -151,10 +195,10 @@ class DockingPipeline:
         order = [i for _, i in sorted(ranked)][: self.options.samples]
         return DockResult(
             name=name,
-            poses=[pose_molecule(ligand_input.mol, candidates[i][1]) for i in order],
+            poses=[pose_molecule(mol, candidates[i][1]) for i in order],
             confidences=[probabilities[i] for i in order],
             picks=[candidates[i][2] for i in order],
             samples=[candidates[i][3] for i in order],
             sites=[candidates[i][4] for i in order],
-            seconds=time.perf_counter() - start,
+            seconds=seconds,
         )

@@ -31,7 +31,7 @@ from docking.model import (ConfidenceModel, PointerEncoder, PointerPrior, ScoreM
                            complex_node_graph_index, guided_scores, sample_pointer_latents)
 from docking.noise_schedule import PoseNoiseSchedule, ScheduleOptions
 from docking.pose import centroid, rotate_about_centroid
-from docking.pose_diffusion import SamplerSettings, sample_initial_poses, sample_poses
+from docking.pose_diffusion import SamplerSettings, reverse_step, sample_initial_poses
 from docking.so3 import igso3_table, uniform_rotation_matrices
 
 STAGES = ("score", "prior", "confidence")
@@ -175,19 +175,6 @@ def docking_graph(complex_: dict | HeteroData, pocket_center: torch.Tensor | Non
     return item_to_heterodata(complex_, "conformer", receptor_radius=None)
 
 
-def node_indices_as_picks(indices: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """The inverse of `picks_as_node_indices`: (num_graphs, K) node indices of copies of one complex ->
-    one-hot picks (N_total, K) in the batch's pointer node order."""
-    num_graphs = batch.num_graphs
-    n_lig_total = batch["ligand"].num_nodes
-    n_lig, n_rec = n_lig_total // num_graphs, batch["receptor"].num_nodes // num_graphs
-    graph = torch.arange(num_graphs, device=indices.device)[:, None].expand_as(indices)
-    rows = torch.where(indices < n_lig, graph * n_lig + indices, n_lig_total + graph * n_rec + indices - n_lig)
-    picks = torch.zeros(n_lig_total + batch["receptor"].num_nodes, indices.shape[1], device=indices.device)
-    picks[rows, torch.arange(indices.shape[1], device=indices.device).expand_as(rows)] = 1.0
-    return picks
-
-
 def picks_as_node_indices(picks: torch.Tensor, batch: Batch) -> torch.Tensor:
     """Picks (N_total, K) of a batch of copies -> (num_graphs, K) node indices into one complex's
     [ligand atoms; receptor residues] list."""
@@ -223,29 +210,101 @@ def draw_picks(prior: PointerPrior, copies: Batch, conformer: torch.Tensor, cent
     return sample_pointer_latents(prior, unposed, prior.config.num_latents, temperature, generator)
 
 
-def reverse_diffusion(score_model: ScoreModel, copies: Batch, initial_pos: torch.Tensor, rot_bonds: torch.Tensor,
-                      rot_masks: torch.Tensor, picks: torch.Tensor | None, schedule: PoseNoiseSchedule,
-                      settings: SamplerSettings, generator: torch.Generator | None,
-                      guidance_weight: float = 0.0) -> torch.Tensor:
-    """Integrate poses (B, N, 3) of the B copies of one complex from t = 1 to 0, conditioned on their
-    picks (None: no latents); rot_bonds (R, 2) / rot_masks (R, N) are those of one copy."""
-    num_copies, device = initial_pos.shape[0], initial_pos.device
+def node_indices_as_picks(indices: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Node indices (num_graphs, K) into each graph's own [ligand atoms; receptor residues] list ->
+    one-hot picks (N_total, K) in the batch's pointer node order (graphs of any sizes)."""
+    lig_ptr, rec_ptr = batch["ligand"].ptr.to(indices.device), batch["receptor"].ptr.to(indices.device)
+    n_lig = (lig_ptr[1:] - lig_ptr[:-1])[:, None]
+    n_lig_total = int(lig_ptr[-1])
+    rows = torch.where(indices < n_lig, lig_ptr[:-1, None] + indices, n_lig_total + rec_ptr[:-1, None] + indices - n_lig)
+    picks = torch.zeros(n_lig_total + int(rec_ptr[-1]), indices.shape[1], device=indices.device)
+    picks[rows, torch.arange(indices.shape[1], device=indices.device).expand_as(rows)] = 1.0
+    return picks
 
-    def score_fn(pos: torch.Tensor, t: float):
-        copies["ligand"].pos = pos.reshape(-1, 3)
-        sigmas = {name: torch.full((num_copies,), float(component.sigma(t)), device=device)
+
+class Docking(NamedTuple):
+    """One complex of a docking batch: its graph, where poses start, and its own random stream."""
+    graph: HeteroData
+    center: torch.Tensor
+    generator: torch.Generator | None
+    picks: torch.Tensor | None = None     # (S, K) fixed node picks, else drawn from the prior
+
+
+def reverse_diffusion(score_model: ScoreModel, batch: Batch, initial: list[torch.Tensor], bonds: list[tuple],
+                      picks: torch.Tensor | None, schedule: PoseNoiseSchedule, settings: SamplerSettings,
+                      generators: list[torch.Generator | None], guidance_weight: float = 0.0) -> list[torch.Tensor]:
+    """Integrate the poses of several complexes from t = 1 to 0 in lockstep, one score-model call per step
+    for all of them. initial[i] (S_i, N_i, 3) are complex i's copies (consecutive graphs of `batch`),
+    bonds[i] its (rot_bonds, rot_masks); each complex draws its noise from its own generator, so its
+    poses do not depend on what else is in the batch."""
+    device = initial[0].device
+    copies = [pos.shape[0] for pos in initial]
+    tor_sizes = [n * rot_bonds.shape[0] for n, (rot_bonds, _) in zip(copies, bonds)]
+    num_graphs = sum(copies)
+    times = torch.linspace(1.0, 0.0, settings.num_steps + 1, dtype=torch.float64).tolist()
+    positions = list(initial)
+    for i, (t_cur, t_next) in enumerate(zip(times[:-1], times[1:])):
+        batch["ligand"].pos = torch.cat([pos.reshape(-1, 3) for pos in positions])
+        sigmas = {name: torch.full((num_graphs,), float(component.sigma(t_cur)), device=device)
                   for name, component in (("tr", schedule.translation), ("rot", schedule.rotation),
                                           ("tor", schedule.torsion))}
-        if picks is None:
-            out = score_model(copies, sigmas)
-        else:
-            out = guided_scores(score_model, copies, sigmas, picks, guidance_weight)
-        return out["tr_score"], out["rot_score"], out["tor_score"]
-
-    return sample_poses(score_fn, initial_pos, rot_bonds, rot_masks, schedule, settings, generator)
+        out = (score_model(batch, sigmas) if picks is None
+               else guided_scores(score_model, batch, sigmas, picks, guidance_weight))
+        scores = zip(out["tr_score"].split(copies), out["rot_score"].split(copies), out["tor_score"].split(tor_sizes))
+        add_noise = settings.final_step_noise or i < settings.num_steps - 1
+        positions = [reverse_step(pos, score, t_cur, t_cur - t_next, rot_bonds, rot_masks, schedule, settings,
+                                  generator, add_noise)
+                     for pos, score, (rot_bonds, rot_masks), generator in zip(positions, scores, bonds, generators)]
+    return positions
 
 
 @torch.no_grad()
+def dock_complexes(models: DockingModels, dockings: list[Docking], num_samples: int = 10,
+                   settings: SamplerSettings | None = None, guidance_weight: float = 0.0,
+                   prior_temperature: float = 1.0) -> list[DockedPoses]:
+    """Sample `num_samples` poses for each complex, all complexes through the score model together,
+    and rank each complex's poses by confidence. Graphs are built once; each step only moves ligands."""
+    settings = settings or SamplerSettings()
+    device = models.device
+    batch = Batch.from_data_list([d.graph for d in dockings for _ in range(num_samples)]).to(device)
+    bonds, initial, picks = [], [], []
+    for d in dockings:
+        rot_bonds = d.graph["ligand", "rot", "ligand"].edge_index.T.to(device)
+        rot_masks = d.graph["ligand"].rot_mask_flat.reshape(rot_bonds.shape[0], d.graph["ligand"].num_nodes).to(device)
+        conformer = d.graph["ligand"].pos_conformer.float().to(device)
+        center = d.center.to(device)
+        if d.picks is not None:
+            picks.append(d.picks.to(device))
+        elif models.num_latents > 0:
+            if models.prior is None:
+                raise DiscoError("these models use pointer latents but the run has no prior checkpoint "
+                                 "(train the prior stage first)")
+            copies = Batch.from_data_list([d.graph] * num_samples).to(device)
+            drawn = draw_picks(models.prior, copies, conformer, center, prior_temperature, d.generator)
+            picks.append(picks_as_node_indices(drawn, copies))
+        bonds.append((rot_bonds, rot_masks))
+        initial.append(sample_initial_poses(conformer, rot_bonds, rot_masks, num_samples, center, models.schedule,
+                                            d.generator))
+    node_picks = torch.cat(picks) if picks else None
+    one_hot = node_indices_as_picks(node_picks, batch) if node_picks is not None else None
+    poses = reverse_diffusion(models.score, batch, initial, bonds, one_hot, models.schedule, settings,
+                              [d.generator for d in dockings], guidance_weight)
+
+    confidences = torch.full((len(dockings), num_samples), float("nan"), device=device)
+    if models.confidence is not None:
+        batch["ligand"].pos = torch.cat([pos.reshape(-1, 3) for pos in poses])
+        confidences = torch.sigmoid(models.confidence(batch)).reshape(len(dockings), num_samples)
+    if node_picks is None:
+        node_picks = torch.zeros(len(dockings) * num_samples, 0, dtype=torch.long, device=device)
+    results = []
+    for i, pos in enumerate(poses):
+        order = (confidences[i].argsort(descending=True, stable=True) if models.confidence is not None
+                 else torch.arange(num_samples, device=device))
+        results.append(DockedPoses(pos[order], confidences[i][order],
+                                   node_picks[i * num_samples:(i + 1) * num_samples][order], order))
+    return results
+
+
 def dock_complex(models: DockingModels, complex_: dict | HeteroData, num_samples: int = 10, steps: int | None = None,
                  settings: SamplerSettings | None = None, generator: torch.Generator | None = None,
                  pocket_center: torch.Tensor | None = None, pocket_radius: float | None = None,
@@ -257,37 +316,22 @@ def dock_complex(models: DockingModels, complex_: dict | HeteroData, num_samples
     it (and a dict item is cropped to `pocket_radius`, default the radius the models were trained
     with); blind docking starts around the receptor's C-alpha centroid with the whole receptor.
     `picks` (num_samples, K) node indices fix the latents instead of drawing them from the prior."""
+    return dock_complexes(models, [docking_input(models, complex_, generator, pocket_center, pocket_radius, picks)],
+                          num_samples, sampler_settings(settings, steps), guidance_weight, prior_temperature)[0]
+
+
+def sampler_settings(settings: SamplerSettings | None, steps: int | None) -> SamplerSettings:
     settings = settings or SamplerSettings()
-    if steps is not None:
-        settings = dataclasses.replace(settings, num_steps=steps)
-    device = models.device
+    return dataclasses.replace(settings, num_steps=steps) if steps is not None else settings
+
+
+def docking_input(models: DockingModels, complex_: dict | HeteroData, generator: torch.Generator | None = None,
+                  pocket_center: torch.Tensor | None = None, pocket_radius: float | None = None,
+                  picks: torch.Tensor | None = None) -> Docking:
+    """A complex ready for `dock_complexes`: cropped to the pocket (pocket-trained models) and centred."""
     if pocket_center is not None:
         pocket_center = torch.as_tensor(pocket_center, dtype=torch.float32).reshape(3)
         pocket_radius = pocket_radius if pocket_radius is not None else models.pocket_radius
     graph = docking_graph(complex_, pocket_center, pocket_radius, models.max_residues)
-    center = (pocket_center if pocket_center is not None else graph["receptor"].pos.float().mean(0)).to(device)
-    conformer = graph["ligand"].pos_conformer.float().to(device)
-    copies = Batch.from_data_list([graph] * num_samples).to(device)
-
-    if picks is not None:
-        picks = node_indices_as_picks(picks.to(device), copies)
-    elif models.num_latents > 0:
-        if models.prior is None:
-            raise DiscoError("these models use pointer latents but the run has no prior checkpoint "
-                             "(train the prior stage first)")
-        picks = draw_picks(models.prior, copies, conformer, center, prior_temperature, generator)
-    rot_bonds = graph["ligand", "rot", "ligand"].edge_index.T.to(device)
-    rot_masks = graph["ligand"].rot_mask_flat.reshape(rot_bonds.shape[0], graph["ligand"].num_nodes).to(device)
-    initial = sample_initial_poses(conformer, rot_bonds, rot_masks, num_samples, center, models.schedule, generator)
-    poses = reverse_diffusion(models.score, copies, initial, rot_bonds, rot_masks, picks, models.schedule, settings,
-                              generator, guidance_weight)
-
-    confidences = torch.full((num_samples,), float("nan"), device=device)
-    order = torch.arange(num_samples, device=device)
-    if models.confidence is not None:
-        copies["ligand"].pos = poses.reshape(-1, 3)
-        confidences = torch.sigmoid(models.confidence(copies))
-        order = confidences.argsort(descending=True, stable=True)
-    node_picks = (picks_as_node_indices(picks, copies) if picks is not None
-                  else torch.zeros(num_samples, 0, dtype=torch.long, device=device))
-    return DockedPoses(poses[order], confidences[order], node_picks[order], order)
+    center = pocket_center if pocket_center is not None else graph["receptor"].pos.float().mean(0)
+    return Docking(graph, center, generator, picks)

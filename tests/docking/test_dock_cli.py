@@ -158,3 +158,19 @@ def test_torchrun_shards_ligands_and_merges_tables(tmp_path):
     assert [r["status"] for r in summary] == ["ok", "ok", "ok", "failed"]
     assert len(rows(out / "failures.csv")) == 1
     assert not list(out.glob("summary.rank*.csv"))
+
+
+def test_poses_do_not_depend_on_the_batch(tmp_path):
+    library = tmp_path / "library.smi"
+    library.write_text("CCOc1ccccc1 a\nCC(=O)Nc1ccc(O)cc1 b\nOC(=O)c1ccccc1 c\n")
+
+    def dock(batch_size: int) -> dict[str, np.ndarray]:
+        out = tmp_path / f"b{batch_size}"
+        assert main(["dock", "--protein", PROTEIN, "--ligand", str(library), "--autobox-ligand", LIGAND,
+                     "--batch-size", str(batch_size), "--out", str(out), *FAST]) == 0
+        return {name: np.stack([m.GetConformer().GetPositions() for m in poses(out / name / "poses.sdf")])
+                for name in "abc"}
+
+    alone, together = dock(1), dock(3)
+    for name in "abc":
+        np.testing.assert_allclose(alone[name], together[name], atol=1e-4)

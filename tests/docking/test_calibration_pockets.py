@@ -1,0 +1,62 @@
+"""Confidence calibration (Platt scaling, ECE) and docking sites (user pockets, blind candidate sites)."""
+
+import numpy as np
+import pytest
+import torch
+
+from data_prep.featurize import prepare_receptor
+from disco_core.errors import InputError
+from docking.calibration import Calibration, expected_calibration_error, fit_platt
+from docking.pockets import candidate_sites, parse_residue_list, pocket_from_ligand_file, pocket_from_residues
+
+from .test_dock_cli import LIGAND, PROTEIN, crystal_center
+
+
+def test_platt_scaling_recovers_an_overconfident_classifier(tmp_path):
+    rng = np.random.default_rng(0)
+    true_logit = rng.normal(-1.0, 2.0, 4000)
+    labels = (rng.random(4000) < 1 / (1 + np.exp(-true_logit))).astype(float)
+    overconfident = 1 / (1 + np.exp(-(3.0 * true_logit + 1.0)))     # raw p = sigmoid(3 z + 1)
+    calibration = fit_platt(overconfident, labels, "synthetic")
+    assert calibration.a == pytest.approx(1 / 3, abs=0.05) and calibration.b == pytest.approx(-1 / 3, abs=0.1)
+    assert calibration.ece_after < 0.03 < calibration.ece_before
+    calibration.save(tmp_path / "calibration.json")
+    assert Calibration.load(tmp_path / "calibration.json") == calibration
+    assert np.isnan(calibration.probabilities([float("nan")])[0])
+
+
+def test_platt_scaling_without_successes_stays_finite():
+    calibration = fit_platt(np.array([0.2, 0.5, 0.9]), np.zeros(3))
+    probabilities = calibration.probabilities([0.2, 0.5, 0.9])
+    assert all(0 < p < 0.5 for p in probabilities)
+
+
+def test_expected_calibration_error():
+    assert expected_calibration_error(np.array([0.0, 1.0]), np.array([0.0, 1.0])) == 0.0
+    assert expected_calibration_error(np.full(10, 0.9), np.zeros(10)) == pytest.approx(0.9)
+
+
+def test_user_pockets():
+    center = pocket_from_ligand_file(LIGAND).center
+    np.testing.assert_allclose(center, crystal_center(), atol=1e-6)
+    receptor = prepare_receptor(PROTEIN)
+    assert parse_residue_list("A:45, A:99B") == ["A:45", "A:99B"]
+    with pytest.raises(InputError, match="CHAIN:NUMBER"):
+        parse_residue_list("45,99")
+    pocket = pocket_from_residues(receptor, ["A:45", "A:99"])
+    ids = receptor["rec_residue_ids"]
+    expected = receptor["rec_pos"][[ids.index("A:45"), ids.index("A:99")]].double().mean(0)
+    np.testing.assert_allclose(pocket.center, expected.numpy(), atol=1e-5)
+    with pytest.raises(InputError, match="Z:999"):
+        pocket_from_residues(receptor, ["Z:999"])
+
+
+def test_blind_sites_find_the_binding_cavity():
+    """The crystal ligand of 1s3v sits in a cavity: one of the candidate sites lies near it."""
+    receptor = prepare_receptor(PROTEIN)
+    sites = candidate_sites(receptor["rec_pos"], max_sites=4)
+    assert 1 <= len(sites) <= 4
+    centers = torch.tensor([s.center for s in sites])
+    assert torch.cdist(centers, centers).add(torch.eye(len(sites)) * 1e3).min() >= 10.0
+    distance = (centers - torch.tensor(crystal_center())).norm(dim=-1).min()
+    assert distance < 8.0
