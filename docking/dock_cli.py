@@ -43,6 +43,16 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
                           help="classifier-free guidance weight on the latents (default 0)")
     sampling.add_argument("--blind-sites", type=int, default=4, metavar="N",
                           help="candidate sites searched in blind docking (default 4)")
+    physics = parser.add_argument_group("physical validity (extras: pip install '.[bench,relax]')")
+    physics.add_argument("--rescore", choices=["vina"], help="add the Vina score (after Vina's local optimisation; "
+                         "kcal/mol, a score, not a measured affinity) of every pose; the pose written is Vina's")
+    physics.add_argument("--relax", action="store_true",
+                         help="minimise every pose in its pocket with OpenMM (Amber ff14SB + GAFF2)")
+    physics.add_argument("--relax-solvent", choices=["vacuum", "obc2"], default="vacuum",
+                         help="relaxation solvent model (default vacuum; obc2 is ~8x slower on CPU)")
+    physics.add_argument("--check", action="store_true", help="PoseBusters docking checks of every pose")
+    physics.add_argument("--rank-by", choices=["confidence", "vina"], default="confidence",
+                         help="order of the written poses (vina needs --rescore vina; default confidence)")
     parser.add_argument("--model", metavar="DIR", help="model folder or training run (default: the bundled model)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -62,12 +72,17 @@ class DockJob:
 def _jobs(args: argparse.Namespace) -> Iterator[DockJob]:
     from data_prep.inputs import csv_jobs
 
+    from disco_core.errors import InputError
+
     from .ligand_stream import LigandEntry, UniqueNames, stream_ligands
 
     names = UniqueNames()
     index = 0
     if args.csv:
-        pairs = [(job.protein_path, job.ligand, job.name, job.input_error) for job in csv_jobs(args.csv, allow_duplicate_names=True)]
+        pairs = [(job.protein_path, job.ligand, job.name, job.input_error)
+                 for job in csv_jobs(args.csv, allow_duplicate_names=True)]
+        if not pairs:
+            raise InputError(args.csv, "the CSV has a header but no rows to dock")
     else:
         pairs = [(args.protein, args.ligand, args.name, None)]
     for protein, ligand, name, error in pairs:
@@ -96,6 +111,8 @@ def _validate(args: argparse.Namespace) -> None:
         parser.error("--protein and --ligand go together")
     if sum(x is not None for x in (args.pocket_center, args.pocket_residues, args.autobox_ligand)) > 1:
         parser.error("give at most one of --pocket-center, --pocket-residues, --autobox-ligand")
+    if args.rank_by == "vina" and args.rescore != "vina":
+        parser.error("--rank-by vina needs --rescore vina")
     if args.samples < 1 or args.steps < 1 or args.batch_size < 1:
         parser.error("--samples, --steps and --batch-size must be at least 1")
 
@@ -122,6 +139,7 @@ def run_dock(args: argparse.Namespace) -> int:
 
     from .dock_output import RunTables, merge_rank_tables, write_ligand_outputs
     from .pipeline import DockingPipeline, DockOptions
+    from .postprocess import PosePostprocessor, PostprocessOptions, summary_columns, top_pose_values
     from .pockets import parse_residue_list, pocket_from_center, pocket_from_ligand_file, pocket_from_residues
 
     rank, world_size, local_rank = _distributed()
@@ -146,7 +164,11 @@ def run_dock(args: argparse.Namespace) -> int:
     pipeline = DockingPipeline(options)
     if args.protein:
         pipeline.receptor(args.protein)     # an unreadable protein stops here, once, with its reason
-    tables = RunTables(out_dir, f".rank{rank}" if world_size > 1 else "")
+    post_options = PostprocessOptions(rescore=args.rescore, relax=args.relax, relax_solvent=args.relax_solvent,
+                                      check=args.check, rank_by=args.rank_by)
+    post = PosePostprocessor(post_options) if post_options.active else None
+    extra_columns = summary_columns(post_options)
+    tables = RunTables(out_dir, f".rank{rank}" if world_size > 1 else "", extra_columns)
     progress = tqdm(total=_total(args) if world_size == 1 else None, unit="ligand", disable=args.no_progress,
                     desc=f"dock[{rank}]" if world_size > 1 else "dock")
     def dock_chunk(chunk: list[DockJob]) -> None:
@@ -172,6 +194,15 @@ def run_dock(args: argparse.Namespace) -> int:
             elif isinstance(result, Exception):
                 tables.failure({**row, "seconds": share}, str(result))
             else:
+                extra_start = time.perf_counter()
+                if post is not None:
+                    try:
+                        result = post.apply(result, protein, site)
+                    except DiscoError as exc:
+                        tables.failure({**row, "seconds": share}, str(exc))
+                        progress.update(1)
+                        continue
+                seconds = share + time.perf_counter() - extra_start
                 try:
                     write_ligand_outputs(out_dir, result, protein if args.write_complex else None)
                 except OSError as exc:
@@ -181,7 +212,7 @@ def run_dock(args: argparse.Namespace) -> int:
                     tables.failure({**row, "seconds": share}, f"{job.entry.name}: cannot write its outputs ({exc})")
                     continue
                 tables.success({**row, "n_poses": len(result.poses), "top_confidence": result.confidences[0],
-                                "seconds": share, "pocket": site_label})
+                                "seconds": seconds, "pocket": site_label, **top_pose_values(result, extra_columns)})
             progress.update(1)
         progress.set_postfix(ok=tables.n_ok, failed=tables.n_failed)
 

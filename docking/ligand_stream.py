@@ -76,6 +76,7 @@ def stream_ligands(description: str, names: UniqueNames, default_name: str | Non
     lower = path.name.lower()
     if text and path.is_file() and lower.endswith((".sdf", ".sdf.gz")):
         stem = path.name.split(".")[0]
+        index = -1
         for index, raw in _sdf_records(path):
             title = raw.GetProp("_Name").strip() if raw is not None and raw.HasProp("_Name") else ""
             label = f"{path.name}#{index + 1}"
@@ -92,6 +93,8 @@ def stream_ligands(description: str, names: UniqueNames, default_name: str | Non
                     yield LigandEntry(name, label, None, f"{label}: SDF record cannot be read or sanitised ({reason})")
                     continue
             yield LigandEntry(name, label, LigandInput(mol=mol, source=label, has_pose=False, how="sdf"))
+        if index < 0:
+            yield LigandEntry(names(default_name or stem), path.name, None, "the SDF holds no molecule records")
         return
     if text and path.is_file() and lower.endswith(SMILES_LIST_SUFFIXES):
         for number, line in enumerate(path.read_text().splitlines(), start=1):

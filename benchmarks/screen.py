@@ -1,0 +1,71 @@
+"""Virtual-screening scale: `disco dock` on an SDF library against one protein, measuring seconds per
+ligand and the process's peak memory at several library sizes (constant memory = the peak does not
+grow with the library). The library is built from real ligands (../shared/data's index SMILES), cycled
+and renamed to the requested size; each size runs `disco dock` as a fresh process."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rdkit import Chem
+
+from disco_core.io import atomic_write_text
+
+
+# `disco dock` in a child process that reports its own peak resident memory when it finishes.
+_MEASURED_MAIN = ("import resource, sys; from disco_core.cli import main; code = main(sys.argv[1:]); "
+                  "print('PEAK_RSS_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
+                  "sys.exit(code)")
+
+
+def write_library(smiles: list[str], size: int, path: Path) -> Path:
+    """An SDF of `size` molecules (2-D records: disco dock generates its own conformers)."""
+    writer = Chem.SDWriter(str(path))
+    for i in range(size):
+        mol = Chem.MolFromSmiles(smiles[i % len(smiles)])
+        mol.SetProp("_Name", f"lig{i:06d}")
+        writer.write(mol)
+    writer.close()
+    return path
+
+
+def library_smiles(index_csv: str | Path, max_heavy_atoms: int = 60) -> list[str]:
+    with Path(index_csv).open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [r["ligand_smiles"] for r in rows if int(r["n_ligand_heavy_atoms"]) <= max_heavy_atoms
+            and Chem.MolFromSmiles(r["ligand_smiles"]) is not None]
+
+
+def run_screen(protein: str, autobox_ligand: str, index_csv: str, sizes: list[int], out_dir: str | Path,
+               samples: int = 10, batch_size: int = 4, device: str = "cpu", model: str | None = None) -> list[dict]:
+    """One fresh `disco dock` process per library size; its peak RSS as the OS reports it (ru_maxrss)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    smiles = library_smiles(index_csv)
+    results = []
+    for size in sizes:
+        library = write_library(smiles, size, out_dir / f"library_{size}.sdf")
+        command = [sys.executable, "-c", _MEASURED_MAIN, "dock", "--protein", protein, "--ligand", str(library),
+                   "--autobox-ligand", autobox_ligand, "--samples", str(samples), "--batch-size", str(batch_size),
+                   "--device", device, "--out", str(out_dir / f"dock_{size}"), "--no-progress"]
+        if model:
+            command += ["--model", model]
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        peak = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("PEAK_RSS_KIB")]
+        with (out_dir / f"dock_{size}" / "summary.csv").open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        results.append({
+            "ligands": size, "ok": sum(r["status"] == "ok" for r in rows), "exit_code": done.returncode,
+            "seconds": round(seconds, 2), "seconds_per_ligand": round(seconds / size, 3),
+            "peak_rss_mb": round(int(peak[0]) / 1024, 1) if peak else None,
+        })
+    atomic_write_text(out_dir / "screen.json", json.dumps({"samples": samples, "batch_size": batch_size,
+                                                           "device": device, "runs": results}, indent=2) + "\n")
+    return results

