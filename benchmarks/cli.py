@@ -6,7 +6,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench", help="reproducible measurements (toy over seeds, ...)")
+    parser = subparsers.add_parser("bench", help="reproducible measurements (toy over seeds, docking accuracy and speed)")
     kinds = parser.add_subparsers(title="benchmarks", metavar="BENCHMARK")
     kinds.required = True
     toy = kinds.add_parser("toy", help="the 2-D toy (EDM vs DisCo-EDM) over several seeds",
@@ -15,6 +15,91 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     toy.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     toy.add_argument("--threads", type=int, default=1)
     toy.set_defaults(run=run_toy_bench)
+    _register_dock(kinds)
+    _register_speed(kinds)
+    _register_screen(kinds)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", required=True, metavar="DIR",
+                        help="PDBBind-style folder: <id>/<id>_protein.pdb, <id>_ligand.sdf (optional <id>_ligands.sdf)")
+    parser.add_argument("--out", required=True, metavar="RUN", help="run folder (rerun to resume)")
+    parser.add_argument("--model", action="append", metavar="DIR",
+                        help="DisCo model folder; repeat for several (default: the bundled model)")
+    parser.add_argument("--pocket", choices=["reference", "blind"], default="reference",
+                        help="reference: site from the crystal ligand (DisCo centre, Vina box + 4 A); "
+                             "blind: whole protein (default reference)")
+    parser.add_argument("--samples", type=int, default=10, help="poses per complex (default 10)")
+    parser.add_argument("--steps", type=int, default=20, help="DisCo reverse-diffusion steps (default 20)")
+    parser.add_argument("--exhaustiveness", type=int, default=8, help="Vina exhaustiveness (default 8)")
+    parser.add_argument("--vina-cpu", type=int, default=1, help="Vina threads (default 1)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="DisCo device: auto, cpu, cuda[:N] (default auto)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _register_dock(kinds: argparse._SubParsersAction) -> None:
+    dock = kinds.add_parser(
+        "dock", help="docking accuracy: DisCo vs AutoDock Vina on a PDBBind-style set",
+        description="Docks every complex with each method from the ligand's topology (never the crystal pose) and "
+                    "writes RUN/<method>/<id>.json + .sdf, RUN/results.csv, RUN/failures.csv, RUN/summary.json, "
+                    "RUN/report.md and RUN/plots/. Rerunning the same command resumes.")
+    _add_common(dock)
+    dock.add_argument("--split", metavar="FILE", help="ids to use, one per line (default: every folder)")
+    dock.add_argument("--methods", default="disco,vina",
+                      help="comma-separated: disco, vina, disco+vina (DisCo poses, Vina local optimisation and "
+                           "ranking), disco+relax (DisCo poses relaxed with OpenMM) (default disco,vina)")
+    dock.add_argument("--limit", type=int, metavar="N", help="first N complexes only")
+    dock.set_defaults(run=run_dock_bench_cli)
+
+
+def _register_speed(kinds: argparse._SubParsersAction) -> None:
+    speed = kinds.add_parser(
+        "speed", help="wall time per complex of DisCo vs Vina, and DisCo's peak memory",
+        description="Docks the same complexes with DisCo, then with Vina, in this process; writes RUN/speed.json.")
+    _add_common(speed)
+    speed.add_argument("--split", required=True, metavar="FILE", help="ids to use, one per line")
+    speed.add_argument("--limit", type=int, default=5, metavar="N", help="first N complexes (default 5)")
+    speed.set_defaults(run=run_speed_bench_cli)
+
+
+def _options(args: argparse.Namespace, methods: tuple[str, ...]):
+    from .dock_bench import DockBenchOptions
+
+    return DockBenchOptions(dataset=args.dataset, out=args.out, split=args.split, methods=methods,
+                            models=tuple(args.model or [None]), pocket=args.pocket, samples=args.samples,
+                            exhaustiveness=args.exhaustiveness, steps=args.steps, seed=args.seed,
+                            limit=args.limit, device=args.device, vina_cpu=args.vina_cpu)
+
+
+def run_dock_bench_cli(args: argparse.Namespace) -> int:
+    import torch
+
+    from .dock_bench import run_dock_bench
+    from .dock_report import markdown_table
+
+    torch.set_num_threads(args.threads)
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    summary = run_dock_bench(_options(args, methods), progress=not args.no_progress)
+    print(markdown_table(summary))
+    print(f"wrote {args.out}/summary.json, results.csv, failures.csv, report.md and plots/")
+    return 0
+
+
+def run_speed_bench_cli(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
+    from .dock_bench import run_speed_bench
+
+    torch.set_num_threads(args.threads)
+    report = run_speed_bench(_options(args, ("disco", "vina")), progress=not args.no_progress)
+    shown = {k: v for k, v in report.items() if k not in ("per_complex_seconds", "complexes")}
+    print(json.dumps(shown, indent=2))
+    print(f"wrote {args.out}/speed.json")
+    return 0
 
 
 def run_toy_bench(args: argparse.Namespace) -> int:
@@ -26,4 +111,33 @@ def run_toy_bench(args: argparse.Namespace) -> int:
     table = run_toy_seeds(args.out, args.seeds)
     print(table.to_string(index=False))
     print(f"wrote {args.out}/summary.csv and {args.out}/summary.md")
+    return 0
+
+
+def _register_screen(kinds: argparse._SubParsersAction) -> None:
+    screen = kinds.add_parser(
+        "screen", help="virtual-screening scale: seconds per ligand and peak memory vs library size",
+        description="Builds SDF libraries of the given sizes from real ligands (the dataset index's SMILES), docks "
+                    "each with `disco dock` in a fresh process against one protein, and writes OUT/screen.json "
+                    "(seconds per ligand, peak RSS).")
+    screen.add_argument("--protein", required=True, metavar="FILE")
+    screen.add_argument("--autobox-ligand", required=True, metavar="FILE")
+    screen.add_argument("--index", required=True, metavar="CSV", help="index.csv with a ligand_smiles column")
+    screen.add_argument("--sizes", type=int, nargs="+", default=[20, 200], help="library sizes (default 20 200)")
+    screen.add_argument("--samples", type=int, default=10)
+    screen.add_argument("--batch-size", type=int, default=4)
+    screen.add_argument("--device", default="cpu")
+    screen.add_argument("--model", metavar="DIR")
+    screen.add_argument("--out", required=True, metavar="DIR")
+    screen.set_defaults(run=run_screen_cli)
+
+
+def run_screen_cli(args: argparse.Namespace) -> int:
+    import json
+
+    from .screen import run_screen
+
+    runs = run_screen(args.protein, args.autobox_ligand, args.index, args.sizes, args.out, args.samples,
+                      args.batch_size, args.device, args.model)
+    print(json.dumps(runs, indent=2))
     return 0

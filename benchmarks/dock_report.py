@@ -1,0 +1,168 @@
+"""Docking benchmark tables and plots from the per-complex records of a run.
+
+Rates are over all complexes of the run, a failed complex counting as a miss (and as not PoseBusters
+valid); the median RMSD and the seconds per complex are over the complexes that finished.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from disco_core.io import atomic_open, atomic_write_text
+
+SUCCESS_RMSD = 2.0
+SUMMARY_COLUMNS = ["method", "n", "n_failed", "top1_lt2", "top5_lt2", "median_rmsd", "pb_valid",
+                   "top1_lt2_and_pb_valid", "mean_centroid_distance", "seconds_per_complex",
+                   "seconds_ratio_to_vina"]
+
+
+def _ok(records: list[dict]) -> list[dict]:
+    return [r for r in records if r.get("status") == "ok" and r.get("rmsd")]
+
+
+def _round(value, digits: int = 4):
+    return None if value is None or not np.isfinite(value) else round(float(value), digits)
+
+
+def success_at_k(records: list[dict], k: int) -> float:
+    """Fraction of complexes whose best of the top-k ranked poses is within 2 A."""
+    if not records:
+        return float("nan")
+    hits = sum(1 for r in _ok(records) if min(r["rmsd"][:k]) < SUCCESS_RMSD)
+    return hits / len(records)
+
+
+def summarize_method(records: list[dict]) -> dict:
+    finished = _ok(records)
+    n = len(records)
+    top1 = np.array([r["rmsd"][0] for r in finished])
+    valid = np.array([bool(r.get("pb_valid")) for r in finished], dtype=bool)
+    return {
+        "n": n,
+        "n_failed": n - len(finished),
+        "top1_lt2": _round(float((top1 < SUCCESS_RMSD).sum()) / n if n else float("nan")),
+        "top5_lt2": _round(success_at_k(records, 5)),
+        "median_rmsd": _round(float(np.median(top1)) if len(top1) else float("nan")),
+        "pb_valid": _round(float(valid.sum()) / n if n else float("nan")),
+        "top1_lt2_and_pb_valid": _round(float(((top1 < SUCCESS_RMSD) & valid).sum()) / n if n else float("nan")),
+        "mean_centroid_distance": _round(float(np.mean([r["centroid_distance"][0] for r in finished]))
+                                         if finished else float("nan")),
+        "seconds_per_complex": _round(float(np.mean([r["seconds"] for r in finished])) if finished else float("nan"), 3),
+    }
+
+
+def summarize(records: dict[str, list[dict]]) -> dict:
+    """Per method: success rates, median RMSD, validity, time; plus the time ratio to Vina."""
+    summary = {label: summarize_method(items) for label, items in records.items()}
+    vina = summary.get("vina", {}).get("seconds_per_complex")
+    for label, row in summary.items():
+        seconds = row["seconds_per_complex"]
+        row["seconds_ratio_to_vina"] = _round(seconds / vina) if vina and seconds is not None else None
+    return summary
+
+
+def results_table(records: dict[str, list[dict]]) -> pd.DataFrame:
+    rows = []
+    for label, items in records.items():
+        for r in items:
+            ok = r.get("status") == "ok" and r.get("rmsd")
+            rows.append({
+                "method": label, "id": r["id"], "status": r.get("status", "failed"),
+                "top1_rmsd": r["rmsd"][0] if ok else None,
+                "top5_min_rmsd": min(r["rmsd"][:5]) if ok else None,
+                "min_rmsd": min(r["rmsd"]) if ok else None,
+                "top1_centroid_distance": r["centroid_distance"][0] if ok else None,
+                "top1_score": r["scores"][0] if ok else None,
+                "score_kind": r.get("score_kind", ""),
+                "n_poses": r.get("n_poses", 0),
+                "pb_valid": bool(r.get("pb_valid")) if ok else False,
+                "pb_failed": r.get("pb_failed", ""),
+                "seconds": r.get("seconds"),
+                "error": r.get("error", ""),
+            })
+    return pd.DataFrame(rows)
+
+
+def _plot(run_dir: Path, records: dict[str, list[dict]], max_k: int) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots = run_dir / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    grid = np.linspace(0, 10, 201)
+    figure, axes = plt.subplots(figsize=(5, 4))
+    for label, items in records.items():
+        top1 = np.array([r["rmsd"][0] for r in _ok(items)])
+        fraction = [(top1 <= x).sum() / max(1, len(items)) for x in grid]
+        axes.plot(grid, fraction, label=label)
+    axes.axvline(SUCCESS_RMSD, color="grey", linestyle=":", linewidth=1)
+    axes.set(xlabel="top-1 RMSD (A)", ylabel="fraction of complexes", ylim=(0, 1), xlim=(0, 10),
+             title="Cumulative top-1 RMSD")
+    axes.legend()
+    figure.tight_layout()
+    written.append(_save(figure, plots / "cumulative_rmsd.png"))
+    plt.close(figure)
+
+    figure, axes = plt.subplots(figsize=(5, 4))
+    ks = np.arange(1, max_k + 1)
+    for label, items in records.items():
+        axes.plot(ks, [success_at_k(items, int(k)) for k in ks], marker="o", label=label)
+    axes.set(xlabel="number of ranked poses considered (k)", ylabel="fraction with RMSD < 2 A",
+             ylim=(0, 1), title="Success rate vs number of samples")
+    axes.legend()
+    figure.tight_layout()
+    written.append(_save(figure, plots / "success_vs_samples.png"))
+    plt.close(figure)
+    return written
+
+
+def _save(figure, path: Path) -> str:
+    with atomic_open(path, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=120)
+    return str(path)
+
+
+def markdown_table(summary: dict) -> str:
+    lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
+    for label, row in summary.items():
+        cells = [label] + ["" if row.get(c) is None else (f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]))
+                           for c in SUMMARY_COLUMNS[1:]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(run_dir: str | Path, records: dict[str, list[dict]], options) -> dict:
+    """RUN/summary.json, RUN/results.csv, RUN/failures.csv, RUN/report.md and RUN/plots/*.png."""
+    run_dir = Path(run_dir)
+    summary = summarize(records)
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    table = results_table(records)
+    atomic_write_text(run_dir / "results.csv", table.to_csv(index=False))
+    failures = table.loc[table["status"] != "ok", ["method", "id", "error"]]
+    atomic_write_text(run_dir / "failures.csv", failures.to_csv(index=False))
+    max_k = max([len(r["rmsd"]) for items in records.values() for r in _ok(items)] or [1])
+    plots = _plot(run_dir, records, max_k)
+    settings = (f"dataset `{options.dataset}`, split `{options.split}`, pocket `{options.pocket}`, "
+                f"{options.samples} poses per complex, DisCo {options.steps} steps, Vina exhaustiveness "
+                f"{options.exhaustiveness} ({options.vina_cpu} CPU thread), seed {options.seed}; "
+                f"machine {platform.processor() or platform.machine()}")
+    text = [
+        "# Docking benchmark", "",
+        f"Settings: {settings}.", "",
+        "Success = symmetry-corrected heavy-atom RMSD < 2 A to the closest crystal copy. Rates are over all "
+        "complexes (a failed complex counts as a miss); median RMSD (top-1) and seconds per complex are over "
+        "finished complexes; pb_valid = the top-1 pose passes every PoseBusters `dock` check.", "",
+        markdown_table(summary), "",
+        f"Failures: {len(failures)} (see failures.csv). Per complex: results.csv.", "",
+    ] + [f"![{Path(p).stem}](plots/{Path(p).name})" for p in plots]
+    atomic_write_text(run_dir / "report.md", "\n".join(text) + "\n")
+    return summary

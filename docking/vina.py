@@ -1,0 +1,437 @@
+"""AutoDock Vina as a baseline and a rescoring function, through the `vina` and `meeko` Python packages.
+
+Receptor: PDB (or mmCIF) -> rigid PDBQT with meeko's polymer templates, prepared once per protein file
+and cached in a work folder. Residues meeko has no template for (cofactors, unusual HET groups) would
+make meeko download a chemical-component file, so they are dropped up front and listed; template
+metals (Zn, Mg, Ca, Mn, Fe, Cu) stay. If the file's own hydrogens confuse meeko's protonation-state
+matching (typically a histidine), the hydrogens are removed and meeko adds its own.
+
+Ligand: an RDKit molecule's *topology* only. Docking starts from a fresh RDKit conformer, never from the
+molecule's coordinates. Poses come back as heavy-atom molecules with the input's atom order, so an
+RMSD against the crystal ligand (or a rescoring of another method's pose) needs no atom mapping.
+
+Box defaults: around a reference ligand, its axis-aligned extent plus `padding` = 4 A on each side
+(smina's autobox_add), and no side shorter than `min_size` = 20 A, so that small ligands can still
+turn freely; blind docking uses the whole protein's heavy atoms plus the same padding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rdkit import Chem
+from rdkit.Geometry import Point3D
+from rdkit.rdBase import BlockLogs
+
+from disco_core.errors import InputError
+from disco_core.io import atomic_write_text
+
+DEFAULT_PADDING = 4.0
+DEFAULT_MIN_BOX_SIZE = 20.0
+_WATERS = {"HOH", "WAT", "DOD", "SPC", "TIP", "TIP3", "H2O"}
+
+
+@dataclass(frozen=True)
+class Box:
+    """A Vina search box: centre and side lengths in Angstrom."""
+
+    center: tuple[float, float, float]
+    size: tuple[float, float, float]
+
+
+def box_around_points(points: np.ndarray, padding: float = DEFAULT_PADDING,
+                      min_size: float = DEFAULT_MIN_BOX_SIZE) -> Box:
+    points = np.asarray(points, dtype=float).reshape(-1, 3)
+    low, high = points.min(0), points.max(0)
+    size = np.maximum(high - low + 2 * padding, min_size)
+    return Box(tuple(float(v) for v in (low + high) / 2), tuple(float(v) for v in size))
+
+
+def box_around_ligand(mol: Chem.Mol, padding: float = DEFAULT_PADDING,
+                      min_size: float = DEFAULT_MIN_BOX_SIZE) -> Box:
+    """The pocket box of a reference ligand pose (e.g. the crystal ligand)."""
+    if mol.GetNumConformers() == 0:
+        raise InputError(_name(mol), "reference ligand has no coordinates to build a box from")
+    heavy = [a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() > 1]
+    return box_around_points(mol.GetConformer().GetPositions()[heavy], padding, min_size)
+
+
+def box_around_protein(protein_path: str | Path, padding: float = DEFAULT_PADDING) -> Box:
+    """Blind docking: a box around every heavy atom of the protein."""
+    points = _protein_heavy_atoms(protein_path)
+    return box_around_points(points, padding, min_size=0.0)
+
+
+# ----------------------------------------------------------------------------------------- receptor
+
+@dataclass
+class PreparedReceptor:
+    """A receptor PDBQT on disk, with what preparation had to leave out."""
+
+    protein_path: str
+    pdbqt_path: Path
+    dropped_residues: list[str] = field(default_factory=list)   # "A:401 HEM" for untemplated groups
+    hydrogens_replaced: bool = False
+
+
+_RECEPTOR_CACHE: dict[tuple[str, str], PreparedReceptor] = {}
+_RECEPTOR_LOCK = threading.Lock()
+
+
+def _protein_pdb_text(protein_path: Path) -> str:
+    suffixes = "".join(protein_path.suffixes).lower()
+    if suffixes.endswith((".cif", ".mmcif", ".cif.gz", ".pdb.gz")):
+        import gemmi
+
+        structure = gemmi.read_structure(str(protein_path))
+        structure.setup_entities()
+        structure.remove_waters()
+        return structure.make_pdb_string()
+    return protein_path.read_text(errors="replace")
+
+
+def _protein_heavy_atoms(protein_path: str | Path) -> np.ndarray:
+    path = Path(protein_path)
+    if not path.is_file():
+        raise InputError(str(path), "protein file not found")
+    points = []
+    for line in _protein_pdb_text(path).splitlines():
+        if line.startswith(("ATOM", "HETATM")) and line[17:20].strip() not in _WATERS:
+            if _is_hydrogen_line(line):
+                continue
+            try:
+                points.append((float(line[30:38]), float(line[38:46]), float(line[46:54])))
+            except ValueError:
+                raise InputError(str(path), f"unreadable coordinates in line {line[:27]!r}") from None
+    if not points:
+        raise InputError(str(path), "no protein atoms found")
+    return np.array(points)
+
+
+def _known_residue_names() -> set[str]:
+    templates = _templates()
+    return set(templates.residue_templates) | set(templates.ambiguous)
+
+
+_TEMPLATES = None
+
+
+def _templates():
+    global _TEMPLATES
+    if _TEMPLATES is None:
+        from meeko import ResidueChemTemplates
+
+        _TEMPLATES = ResidueChemTemplates.create_from_defaults()
+    return _TEMPLATES
+
+
+def _is_hydrogen_line(line: str) -> bool:
+    element = line[76:78].strip()
+    if element:
+        return element.upper() in ("H", "D")
+    name = line[12:16].strip()
+    return name[:1] in ("H", "D") or (name[:1].isdigit() and name[1:2] in ("H", "D"))
+
+
+def _with_element(line: str) -> str:
+    """Fill an empty element column (columns 77-78) from the atom name, which meeko needs."""
+    if line[76:78].strip():
+        return line
+    name, resname = line[12:16].strip().upper(), line[17:20].strip().upper()
+    if line.startswith("HETATM") and name == resname:        # ions: ZN, MG, CA, ...
+        element = resname
+    else:
+        element = name.lstrip("0123456789")[:1] or "C"
+    return line.ljust(80)[:76] + element.rjust(2) + line.ljust(80)[78:80]
+
+
+def _clean_pdb(text: str, strip_hydrogens: bool) -> tuple[str, list[str]]:
+    """Keep the atoms of templated residues (no waters), with element columns filled in; return the
+    text and the dropped residues."""
+    known = _known_residue_names() - _WATERS
+    kept, dropped = [], []
+    for line in text.splitlines():
+        record = line[:6].strip()
+        if record in ("CONECT", "ANISOU", "MASTER"):
+            continue
+        if record in ("ATOM", "HETATM"):
+            resname = line[17:20].strip()
+            if resname not in known:
+                if resname not in _WATERS:
+                    label = f"{line[21:22].strip()}:{line[22:27].strip()} {resname}"
+                    if label not in dropped:
+                        dropped.append(label)
+                continue
+            if strip_hydrogens and _is_hydrogen_line(line):
+                continue
+            line = _with_element(line)
+        if record == "ENDMDL":
+            break  # first model only
+        kept.append(line)
+    return "\n".join(kept) + "\n", dropped
+
+
+def _main_altloc(pdb_text: str) -> str | None:
+    """The most common alternate-location letter, used for every residue that has several."""
+    letters = Counter(line[16] for line in pdb_text.splitlines()
+                      if line.startswith(("ATOM", "HETATM")) and line[16:17].strip())
+    return letters.most_common(1)[0][0] if letters else None
+
+
+_UNBUILDABLE = re.compile(r"unable to build rdkit mol for residue \S+ corresponding to key (\S*:\S+)")
+MAX_DELETED_RESIDUES = 20
+
+
+def _without_residue(pdb_text: str, key: str) -> str:
+    """The PDB text without the atoms of residue `key` ("chain:number[icode]", meeko's notation)."""
+    chain, number = key.split(":", 1)
+    return "\n".join(line for line in pdb_text.splitlines()
+                     if not (line.startswith(("ATOM", "HETATM")) and line[21:22].strip() == chain
+                             and line[22:27].strip() == number)) + "\n"
+
+
+def _polymer_pdbqt(pdb_text: str) -> tuple[str, list[str]]:
+    """meeko's rigid receptor PDBQT; residues whose atoms meeko cannot turn into a molecule (broken
+    side-chain geometry) are deleted one at a time and returned, up to MAX_DELETED_RESIDUES."""
+    from meeko import MoleculePreparation, Polymer, PDBQTWriterLegacy
+
+    preparation = MoleculePreparation.from_config({"compute_charges": False})
+    deleted: list[str] = []
+    while True:
+        try:
+            polymer = Polymer.from_pdb_string(pdb_text, _templates(), preparation, allow_bad_res=True,
+                                              default_altloc=_main_altloc(pdb_text))
+            break
+        except Exception as exc:
+            match = _UNBUILDABLE.search(str(exc))
+            if match is None or match.group(1) in deleted or len(deleted) >= MAX_DELETED_RESIDUES:
+                raise
+            deleted.append(match.group(1))
+            pdb_text = _without_residue(pdb_text, match.group(1))
+    rigid, _flexible = PDBQTWriterLegacy.write_from_polymer(polymer)
+    if not rigid.strip():
+        raise ValueError("meeko wrote an empty receptor")
+    return rigid, [f"{key} (unbuildable)" for key in deleted]
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:200]
+
+
+def prepare_receptor(protein_path: str | Path, work_dir: str | Path) -> PreparedReceptor:
+    """Protein PDB/mmCIF -> rigid receptor PDBQT in `work_dir`, prepared once per file content."""
+    import contextlib
+    import io
+    import warnings
+
+    path = Path(protein_path)
+    if not path.is_file():
+        raise InputError(str(path), "protein file not found")
+    data = path.read_bytes()
+    digest = hashlib.sha1(data).hexdigest()[:12]
+    key = (str(path.resolve()), digest)
+    with _RECEPTOR_LOCK:
+        if key in _RECEPTOR_CACHE and _RECEPTOR_CACHE[key].pdbqt_path.is_file():
+            return _RECEPTOR_CACHE[key]
+    work_dir = Path(work_dir)
+    stem = path.name.split(".")[0]
+    out = work_dir / f"{stem}-{digest}.pdbqt"
+    notes = work_dir / f"{stem}-{digest}.dropped.txt"
+    if out.is_file() and out.stat().st_size > 0:
+        lines = notes.read_text().splitlines() if notes.is_file() else []
+        prepared = PreparedReceptor(str(path), out, [ln for ln in lines if ln and not ln.startswith("#")],
+                                    any(ln.startswith("# hydrogens replaced") for ln in lines))
+    else:
+        try:
+            text = _protein_pdb_text(path)
+        except Exception as exc:
+            raise InputError(str(path), f"protein cannot be read ({_first_line(exc)})") from None
+        reasons = []
+        prepared = None
+        for strip_hydrogens in (False, True):
+            cleaned, dropped = _clean_pdb(text, strip_hydrogens)
+            if not any(ln.startswith(("ATOM", "HETATM")) for ln in cleaned.splitlines()):
+                raise InputError(str(path), "no protein residues that meeko can type")
+            try:
+                # meeko reports template choices on stdout/stderr and as warnings; keep them off ours
+                with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                        contextlib.redirect_stderr(io.StringIO()):
+                    warnings.simplefilter("ignore")
+                    quiet = BlockLogs()   # RDKit's C++ log of residues meeko then repairs or drops
+                    rigid, unbuildable = _polymer_pdbqt(cleaned)
+                    del quiet
+                dropped = dropped + unbuildable
+            except Exception as exc:
+                reasons.append(("without" if strip_hydrogens else "with") + f" its hydrogens: {_first_line(exc)}")
+                continue
+            atomic_write_text(out, rigid)
+            header = "# hydrogens replaced by meeko's\n" if strip_hydrogens else ""
+            atomic_write_text(notes, header + "".join(f"{d}\n" for d in dropped))
+            prepared = PreparedReceptor(str(path), out, dropped, strip_hydrogens)
+            break
+        if prepared is None:
+            raise InputError(str(path), "receptor preparation (meeko) failed " + "; ".join(reasons))
+    with _RECEPTOR_LOCK:
+        _RECEPTOR_CACHE[key] = prepared
+    return prepared
+
+
+# ------------------------------------------------------------------------------------------ ligand
+
+def _name(mol: Chem.Mol) -> str:
+    return mol.GetProp("_Name") if mol.HasProp("_Name") and mol.GetProp("_Name").strip() else "ligand"
+
+
+def _heavy_copy(mol: Chem.Mol, name: str) -> Chem.Mol:
+    """A sanitised heavy-atom copy (the atom order of the heavy atoms is kept)."""
+    heavy = Chem.RemoveHs(mol, sanitize=False) if any(a.GetAtomicNum() == 1 for a in mol.GetAtoms()) else Chem.Mol(mol)
+    if heavy.GetNumAtoms() == 0:
+        raise InputError(name, "ligand has no heavy atoms")
+    try:
+        Chem.SanitizeMol(heavy)
+    except Exception as exc:
+        raise InputError(name, f"ligand does not sanitise ({_first_line(exc)})") from None
+    return heavy
+
+
+def _ligand_pdbqt(mol_with_h: Chem.Mol, name: str) -> tuple[str, dict[int, int]]:
+    """meeko PDBQT for a molecule with explicit hydrogens, and input heavy-atom index -> SMILES index."""
+    from meeko import MoleculePreparation, PDBQTWriterLegacy
+
+    try:
+        setups = MoleculePreparation().prepare(mol_with_h)
+    except Exception as exc:
+        raise InputError(name, f"meeko cannot prepare the ligand ({_first_line(exc)})") from None
+    if len(setups) != 1:
+        raise InputError(name, f"meeko split the ligand into {len(setups)} parts (expected one molecule)")
+    pdbqt, ok, error = PDBQTWriterLegacy.write_string(setups[0])
+    if not ok:
+        raise InputError(name, f"meeko cannot write the ligand PDBQT ({error.strip()[:200]})")
+    _smiles, order = setups[0].get_smiles_and_order()
+    return pdbqt, {int(k): int(v) - 1 for k, v in order.items()}
+
+
+def prepare_ligand(mol: Chem.Mol, coordinates: np.ndarray | None = None, seed: int = 0,
+                   name: str | None = None) -> tuple[str, dict[int, int]]:
+    """Ligand PDBQT from `mol`'s heavy atoms, placed at `coordinates` (N, 3) or at a fresh RDKit
+    conformer (seeded) when None. Hydrogens are added with coordinates."""
+    from data_prep.ligand import generate_conformer
+
+    name = name or _name(mol)
+    heavy = _heavy_copy(mol, name)
+    if coordinates is None:
+        coordinates = generate_conformer(heavy, seed=seed, name=name)
+    coordinates = np.asarray(coordinates, dtype=float)
+    if coordinates.shape != (heavy.GetNumAtoms(), 3):
+        raise InputError(name, f"coordinates of shape {coordinates.shape} for {heavy.GetNumAtoms()} heavy atoms")
+    placed = Chem.Mol(heavy)
+    placed.RemoveAllConformers()
+    conformer = Chem.Conformer(heavy.GetNumAtoms())
+    for i, (x, y, z) in enumerate(coordinates):
+        conformer.SetAtomPosition(i, Point3D(float(x), float(y), float(z)))
+    conformer.Set3D(True)
+    placed.AddConformer(conformer, assignId=True)
+    with_h = Chem.AddHs(placed, addCoords=True)
+    return _ligand_pdbqt(with_h, name)
+
+
+def _poses_from_pdbqt(pdbqt: str, template: Chem.Mol, order: dict[int, int], name: str) -> list[Chem.Mol]:
+    """Vina output PDBQT -> one heavy-atom Mol per pose, atoms in `template`'s order."""
+    from meeko import PDBQTMolecule, RDKitMolCreate
+
+    try:
+        exported = RDKitMolCreate.from_pdbqt_mol(PDBQTMolecule(pdbqt, skip_typing=True))[0]
+    except Exception as exc:
+        raise InputError(name, f"cannot read Vina's poses back ({_first_line(exc)})") from None
+    poses = []
+    for conformer in exported.GetConformers():
+        positions = conformer.GetPositions()
+        pose = Chem.Mol(template)
+        pose.RemoveAllConformers()
+        placed = Chem.Conformer(template.GetNumAtoms())
+        for i in range(template.GetNumAtoms()):
+            x, y, z = positions[order[i]]
+            placed.SetAtomPosition(i, Point3D(float(x), float(y), float(z)))
+        placed.Set3D(True)
+        pose.AddConformer(placed, assignId=True)
+        poses.append(pose)
+    return poses
+
+
+# --------------------------------------------------------------------------------------------- Vina
+
+def _receptor_pdbqt(receptor: PreparedReceptor | str | Path) -> str:
+    path = receptor.pdbqt_path if isinstance(receptor, PreparedReceptor) else Path(receptor)
+    if not Path(path).is_file() or not str(path).endswith(".pdbqt"):
+        raise InputError(str(path), "not a receptor PDBQT (prepare it with prepare_receptor)")
+    return str(path)
+
+
+def _vina(receptor: PreparedReceptor | str | Path, ligand_pdbqt: str, box: Box, seed: int, cpu: int, name: str):
+    from vina import Vina
+
+    engine = Vina(sf_name="vina", cpu=cpu, seed=seed, verbosity=0)
+    try:
+        engine.set_receptor(rigid_pdbqt_filename=_receptor_pdbqt(receptor))
+        engine.set_ligand_from_string(ligand_pdbqt)
+        engine.compute_vina_maps(center=list(box.center), box_size=list(box.size))
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(name, f"Vina setup failed ({_first_line(exc)})") from None
+    return engine
+
+
+def vina_dock(receptor: PreparedReceptor | str | Path, mol: Chem.Mol, box: Box, exhaustiveness: int = 8,
+              n_poses: int = 10, seed: int = 0, cpu: int = 1, name: str | None = None) -> list[tuple[Chem.Mol, float]]:
+    """Dock `mol` (topology only; it starts from a seeded RDKit conformer) into `box`.
+
+    Returns up to `n_poses` (pose, Vina score in kcal/mol), best first; poses are heavy-atom molecules
+    in `mol`'s atom order. `cpu` is Vina's thread count (1 keeps benchmark timings comparable)."""
+    name = name or _name(mol)
+    template = _heavy_copy(mol, name)
+    pdbqt, order = prepare_ligand(template, None, seed=seed, name=name)
+    engine = _vina(receptor, pdbqt, box, seed, cpu, name)
+    try:
+        engine.dock(exhaustiveness=int(exhaustiveness), n_poses=int(n_poses))
+        energies = engine.energies(n_poses=int(n_poses), energy_range=1e6)
+        output = engine.poses(n_poses=int(n_poses), energy_range=1e6)
+    except Exception as exc:
+        raise InputError(name, f"Vina docking failed ({_first_line(exc)})") from None
+    poses = _poses_from_pdbqt(output, template, order, name)
+    if not poses:
+        raise InputError(name, "Vina returned no poses")
+    return [(pose, float(energy[0])) for pose, energy in zip(poses, energies)]
+
+
+def vina_score(receptor: PreparedReceptor | str | Path, pose: Chem.Mol, local_optimize: bool = False,
+               padding: float = DEFAULT_PADDING, cpu: int = 1, name: str | None = None) -> tuple[float, Chem.Mol]:
+    """Vina score (kcal/mol) of a pose made by another method, optionally after Vina's local
+    optimisation; returns (score, optimised pose in `pose`'s heavy-atom order, or the pose itself)."""
+    name = name or _name(pose)
+    template = _heavy_copy(pose, name)
+    if template.GetNumConformers() == 0:
+        raise InputError(name, "pose has no coordinates")
+    coordinates = template.GetConformer().GetPositions()
+    pdbqt, order = prepare_ligand(template, coordinates, name=name)
+    box = box_around_points(coordinates, padding=padding + 4.0, min_size=DEFAULT_MIN_BOX_SIZE)
+    engine = _vina(receptor, pdbqt, box, seed=0, cpu=cpu, name=name)
+    try:
+        if not local_optimize:
+            return float(engine.score()[0]), template
+        energies = engine.optimize()
+        with tempfile.TemporaryDirectory(prefix="disco-vina-") as folder:
+            out = Path(folder) / "optimized.pdbqt"
+            engine.write_pose(str(out), overwrite=True)
+            optimized = out.read_text()
+    except Exception as exc:
+        raise InputError(name, f"Vina scoring failed ({_first_line(exc)})") from None
+    return float(energies[0]), _poses_from_pdbqt(optimized, template, order, name)[0]

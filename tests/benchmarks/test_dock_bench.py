@@ -1,0 +1,113 @@
+"""`disco bench dock` end to end on the shipped complex plus a corrupt one: records, resume, failures."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmarks.dock_bench import DockBenchOptions, method_labels, run_dock_bench
+from disco_core.errors import InputError
+
+from tests.conftest import REPO
+
+EXAMPLE = REPO / "examples" / "1s3v"
+
+
+def _disco_available() -> bool:
+    try:
+        from docking.pipeline import DockingPipeline, DockOptions
+
+        DockingPipeline(DockOptions(model=None, samples=2, steps=5, device="cpu"))
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dataset")
+    shutil.copytree(EXAMPLE, root / "1s3v")
+    bad = root / "bad1"
+    bad.mkdir()
+    (bad / "bad1_protein.pdb").write_text("HEADER    CORRUPT\nATOM      1  CA  ALA A   1      nonsense\n")
+    shutil.copy(EXAMPLE / "1s3v_ligand.sdf", bad / "bad1_ligand.sdf")
+    (root / "split.txt").write_text("1s3v\nbad1\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def methods():
+    return ("disco", "vina") if _disco_available() else ("vina",)
+
+
+@pytest.fixture(scope="module")
+def first_run(dataset, methods, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    options = DockBenchOptions(dataset=str(dataset), split=str(dataset / "split.txt"), out=str(out),
+                               methods=methods, samples=2, steps=5, exhaustiveness=1, device="cpu")
+    calls = []
+    summary = run_dock_bench(options, progress=False, on_item=lambda *item: calls.append(item))
+    return options, summary, calls, (out / "summary.json").read_bytes()
+
+
+def test_every_complex_and_method_is_recorded(first_run, methods):
+    options, summary, calls, _ = first_run
+    assert len(calls) == 2 * len(methods)
+    assert set(summary) == set(methods)
+    results = pd.read_csv(f"{options.out}/results.csv")
+    assert len(results) == 2 * len(methods)
+    good = results[results.id == "1s3v"]
+    assert (good.status == "ok").all() and good.top1_rmsd.notna().all()
+    vina = json.loads((Path(options.out) / "vina" / "1s3v.json").read_text())
+    assert vina["n_poses"] == len(vina["rmsd"]) == 2 and vina["score_kind"] == "vina_kcal_per_mol"
+    assert "pb_valid" in vina and vina["pb_checks"]
+    assert vina["rmsd"][0] < 2.0                       # Vina finds 1s3v even at exhaustiveness 1
+    assert (Path(options.out) / "vina" / "1s3v.sdf").is_file()
+    for name in ("summary.json", "report.md", "failures.csv", "plots/cumulative_rmsd.png",
+                 "plots/success_vs_samples.png"):
+        assert (Path(options.out) / name).is_file(), name
+
+
+def test_a_corrupt_complex_is_recorded_and_the_run_completes(first_run, methods):
+    options, summary, _, _ = first_run
+    failures = pd.read_csv(f"{options.out}/failures.csv")
+    assert set(failures.id) == {"bad1"} and set(failures.method) == set(methods)
+    assert failures.error.str.contains("bad1").all()
+    for label in methods:
+        assert summary[label]["n"] == 2 and summary[label]["n_failed"] == 1
+    assert summary["vina"]["top1_lt2"] == 0.5          # the failure counts as a miss
+    assert summary["vina"]["seconds_ratio_to_vina"] == 1.0
+
+
+def test_rerun_resumes_without_recomputing(first_run):
+    options, _, _, summary_bytes = first_run
+    calls = []
+    run_dock_bench(options, progress=False, on_item=lambda *item: calls.append(item))
+    assert calls == []
+    assert (Path(options.out) / "summary.json").read_bytes() == summary_bytes
+
+
+def test_changed_settings_are_refused(first_run):
+    options, _, _, _ = first_run
+    changed = DockBenchOptions(**{**options.__dict__, "samples": 3})
+    with pytest.raises(InputError, match="other settings"):
+        run_dock_bench(changed, progress=False)
+
+
+def test_disco_runs_side_by_side(first_run, methods):
+    if "disco" not in methods:
+        pytest.skip("docking.pipeline cannot build the bundled model here")
+    options, summary, _, _ = first_run
+    record = json.loads((Path(options.out) / "disco" / "1s3v.json").read_text())
+    assert record["status"] == "ok" and record["n_poses"] == 2 and record["score_kind"] == "confidence"
+    assert summary["disco"]["seconds_ratio_to_vina"] is not None
+
+
+def test_method_labels():
+    assert [label for label, _, _ in method_labels(("disco", "vina"), (None,))] == ["disco", "vina"]
+    labels = [label for label, _, _ in method_labels(("disco",), ("runs/a", "other/a"))]
+    assert labels == ["disco:a", "disco:a-2"]
+    with pytest.raises(InputError):
+        method_labels(("gnina",), (None,))

@@ -1,0 +1,31 @@
+"""`disco bench speed`: DisCo vs Vina wall time on the same complex, and our peak memory."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmarks.dock_bench import DockBenchOptions, run_speed_bench
+
+from tests.conftest import REPO
+
+
+def test_speed_report(tmp_path):
+    try:
+        from docking.pipeline import DockingPipeline, DockOptions
+
+        DockingPipeline(DockOptions(model=None, samples=2, steps=5, device="cpu"))
+    except Exception as exc:
+        pytest.skip(f"docking.pipeline cannot build the bundled model here ({exc})")
+    shutil.copytree(REPO / "examples" / "1s3v", tmp_path / "data" / "1s3v")
+    (tmp_path / "split.txt").write_text("1s3v\n")
+    options = DockBenchOptions(dataset=str(tmp_path / "data"), split=str(tmp_path / "split.txt"),
+                               out=str(tmp_path / "run"), samples=2, steps=5, exhaustiveness=1, limit=1, device="cpu")
+    report = run_speed_bench(options, progress=False)
+    assert report["n"] == 1 and report["failures"] == []
+    assert report["disco_seconds_per_complex"] > 0 and report["vina_seconds_per_complex"] > 0
+    assert report["disco_to_vina_time_ratio"] == pytest.approx(
+        report["disco_seconds_per_complex"] / report["vina_seconds_per_complex"], rel=1e-2)
+    assert report["peak_rss_mb_after_disco"] >= report["peak_rss_mb_before_docking"] > 50
+    assert json.loads(Path(options.out, "speed.json").read_text())["n"] == 1
