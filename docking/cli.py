@@ -38,6 +38,8 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
     export.add_argument("--calibrate-data", metavar="CACHE", help="processed cache holding the held-out complexes")
     export.add_argument("--calibrate-split", metavar="FILE", help="ids to calibrate on (e.g. splits/val.txt)")
+    export.add_argument("--check-split", metavar="FILE",
+                        help="also report the calibrated confidence's error (ECE) on these complexes (e.g. test.txt)")
     export.add_argument("--samples", type=int, default=10, help="poses per complex for the calibration")
     export.add_argument("--steps", type=int, default=20, help="reverse-diffusion steps for the calibration")
     export.set_defaults(run=run_export_docking)
@@ -80,7 +82,9 @@ def run_export_docking(args: argparse.Namespace) -> int:
 
     from disco_core.errors import InputError
 
-    from .model_folder import calibrate_model_folder, export_model_folder
+    from disco_core.io import atomic_write_text
+
+    from .model_folder import calibrate_model_folder, calibration_error_on, export_model_folder
     from .training import load_split_items
 
     written = export_model_folder(args.run_dir, args.out)
@@ -91,5 +95,11 @@ def run_export_docking(args: argparse.Namespace) -> int:
         items = load_split_items(args.calibrate_data, args.calibrate_split, "crystal")
         calibration, figures = calibrate_model_folder(args.out, items, Path(args.calibrate_split).name,
                                                       args.samples, args.steps)
-        print(json.dumps({"a": calibration.a, "b": calibration.b, **figures}, indent=2))
+        report = {"a": calibration.a, "b": calibration.b, **figures}
+        if args.check_split:
+            held_out = load_split_items(args.calibrate_data, args.check_split, "crystal")
+            report[f"ece_{Path(args.check_split).stem}"] = calibration_error_on(args.out, held_out, args.samples,
+                                                                                 args.steps)
+        print(json.dumps(report, indent=2))
+        atomic_write_text(Path(args.out) / "calibration_report.json", json.dumps(report, indent=2) + "\n")
     return 0
