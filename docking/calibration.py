@@ -1,7 +1,7 @@
 """Confidence calibration: the confidence model's probability -> a calibrated P(RMSD < 2 A).
 
 A classifier trained on poses of training complexes is over-confident on new ones. Platt scaling fits
-P = sigmoid(a * logit(p) + b) on held-out (validation) poses by maximum likelihood; two parameters
+P = sigmoid(a * logit(p) + b), a >= 0, on held-out (validation) poses by maximum likelihood; two parameters
 cannot overfit a few hundred poses. The expected calibration error (ECE: bin by predicted probability,
 average |mean predicted - observed rate| weighted by bin size) reports how well it worked.
 """
@@ -81,8 +81,9 @@ def fit_platt(raw: np.ndarray, labels: np.ndarray, fitted_on: str = "") -> Calib
         z = params[0] * x + params[1]
         return float(np.sum(np.logaddexp(0.0, z) - targets * z))
 
-    result = minimize(negative_log_likelihood, np.array([1.0, 0.0]), method="Nelder-Mead",
-                      options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 2000})
+    # a >= 0: calibration may flatten the confidence model's ranking but never reverse it
+    result = minimize(negative_log_likelihood, np.array([1.0, 0.0]), method="L-BFGS-B",
+                      bounds=[(0.0, None), (None, None)])
     calibration = Calibration(a=float(result.x[0]), b=float(result.x[1]), fitted_on=fitted_on, n_poses=len(raw))
     calibration.ece_before = expected_calibration_error(raw, labels)
     calibration.ece_after = expected_calibration_error(np.array(calibration.probabilities(raw)), labels)

@@ -60,3 +60,13 @@ def test_blind_sites_find_the_binding_cavity():
     assert torch.cdist(centers, centers).add(torch.eye(len(sites)) * 1e3).min() >= 10.0
     distance = (centers - torch.tensor(crystal_center())).norm(dim=-1).min()
     assert distance < 8.0
+
+
+def test_calibration_never_reverses_the_ranking():
+    """An anti-informative confidence is flattened (a = 0), not turned upside down."""
+    raw = np.linspace(0.05, 0.95, 50)
+    labels = (raw < 0.5).astype(float)
+    calibration = fit_platt(raw, labels)
+    assert calibration.a == 0.0
+    probabilities = calibration.probabilities(raw)
+    assert max(probabilities) - min(probabilities) < 1e-9
