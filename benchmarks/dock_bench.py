@@ -28,8 +28,10 @@ from .pose_metrics import pose_errors, read_references
 POCKETS = ("reference", "blind")
 METHODS = ("disco", "vina", "disco+vina", "disco+relax")
 # DisCo variants: the same sampled poses, then Vina's local optimisation + ranking by the Vina score
-# ("disco+vina"), or OpenMM relaxation in the pocket ("disco+relax"); see docking.postprocess.
-DISCO_VARIANTS = {"disco": {}, "disco+vina": {"rescore": "vina", "rank_by": "vina"}, "disco+relax": {"relax": True}}
+# ("disco+vina"), or OpenMM relaxation in the pocket with the PoseBusters checks ranking valid poses
+# first ("disco+relax", i.e. `disco dock --relax --check`); see docking.postprocess.
+DISCO_VARIANTS = {"disco": {}, "disco+vina": {"rescore": "vina", "rank_by": "vina"},
+                  "disco+relax": {"relax": True, "check": True}}
 SETTINGS_THAT_CHANGE_RESULTS = ("dataset", "split", "pocket", "samples", "exhaustiveness", "steps", "seed")
 
 

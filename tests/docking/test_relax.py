@@ -136,14 +136,16 @@ def test_relaxation_resolves_a_clash_and_stays_close(relaxed):
     assert results[0].energy_before > results[1].energy_before  # the clash costs energy
 
 
-def test_atom_buried_in_the_protein_slides_out_without_breaking_bonds(relaxer):
+def test_atom_buried_in_the_protein_slides_out_without_breaking_bonds(relaxer, relaxed):
     """An atom 0.02 Å from a protein atom (1e26 kJ/mol): without the soft-core first stage the first
-    minimiser step shoots it away and bonds break; with it the pose relaxes into the pocket."""
+    minimiser step shoots it away and bonds break; with it the pose relaxes into the pocket, to an
+    energy close to that of the relaxed crystal pose."""
+    _, (_, crystal_result) = relaxed
     protein_xyz = protein_heavy_xyz()
     buried = clashing_pose(crystal_ligand(), protein_xyz, distance=0.02)
     (result,) = relaxer.relax([buried], "1s3v")
     assert result.energy_before > 1e20
-    assert result.energy_after < 0
+    assert result.energy_after < crystal_result.energy_after + 100.0   # kJ/mol
     assert result.topology_preserved
     assert min_distance(result.mol, protein_xyz) > 2.2
     assert result.rmsd < 3.0  # it had to leave a 2.7 Å overlap
