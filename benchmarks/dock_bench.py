@@ -117,8 +117,10 @@ class DiscoMethod:
             result = self.post.apply(result, str(item.protein_path), pocket)
             scores = (result.extras["vina_score_kcal_mol"] if self.score_kind == "vina_kcal_per_mol"
                       else [float(c) for c in result.confidences])
-        return DockOutcome(list(result.poses), scores, self.score_kind,
-                           {"sites": list(getattr(result, "sites", []))})
+        extras = {"sites": list(getattr(result, "sites", []))}
+        if "relax_seconds" in result.extras:     # the relaxation's share of the time, per pose
+            extras["relax_seconds_per_pose"] = round(float(np.mean(result.extras["relax_seconds"])), 3)
+        return DockOutcome(list(result.poses), scores, self.score_kind, extras)
 
 
 class VinaMethod:

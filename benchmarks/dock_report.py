@@ -42,6 +42,8 @@ def summarize_method(records: list[dict]) -> dict:
     n = len(records)
     top1 = np.array([r["rmsd"][0] for r in finished])
     valid = np.array([bool(r.get("pb_valid")) for r in finished], dtype=bool)
+    relax = [r["extras"]["relax_seconds_per_pose"] for r in finished
+             if "relax_seconds_per_pose" in (r.get("extras") or {})]
     return {
         "n": n,
         "n_failed": n - len(finished),
@@ -53,6 +55,7 @@ def summarize_method(records: list[dict]) -> dict:
         "mean_centroid_distance": _round(float(np.mean([r["centroid_distance"][0] for r in finished]))
                                          if finished else float("nan")),
         "seconds_per_complex": _round(float(np.mean([r["seconds"] for r in finished])) if finished else float("nan"), 3),
+        **({"relax_seconds_per_pose": _round(float(np.mean(relax)), 3)} if relax else {}),
     }
 
 

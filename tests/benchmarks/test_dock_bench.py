@@ -111,3 +111,15 @@ def test_method_labels():
     assert labels == ["disco:a", "disco:a-2"]
     with pytest.raises(InputError):
         method_labels(("gnina",), (None,))
+
+
+def test_relax_time_per_pose_is_summarised():
+    from benchmarks.dock_report import summarize_method
+
+    def record(seconds_per_pose=None):
+        extras = {} if seconds_per_pose is None else {"relax_seconds_per_pose": seconds_per_pose}
+        return {"id": "x", "status": "ok", "rmsd": [1.0], "centroid_distance": [0.5], "seconds": 3.0,
+                "pb_valid": True, "extras": extras}
+
+    assert summarize_method([record(1.0), record(3.0)])["relax_seconds_per_pose"] == 2.0
+    assert "relax_seconds_per_pose" not in summarize_method([record()])
