@@ -34,7 +34,8 @@ def test_rescore_relax_check_columns_and_vina_ranking(tmp_path):
         assert mol.GetProp("pb_valid") in ("True", "False")
         if mol.GetProp("relaxed") == "True":
             assert float(mol.GetProp("energy_after_kj_mol")) < float(mol.GetProp("energy_before_kj_mol"))
-            assert float(mol.GetProp("relax_rmsd_A")) < 3.0
+            # a sample buried in the protein has to leave it (test_relax bounds a mild clash to 1 A)
+            assert float(mol.GetProp("relax_rmsd_A")) < 5.0
 
 
 def test_rank_by_vina_needs_rescore(tmp_path):
