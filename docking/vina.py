@@ -378,7 +378,8 @@ def _receptor_pdbqt(receptor: PreparedReceptor | str | Path) -> str:
 def _vina(receptor: PreparedReceptor | str | Path, ligand_pdbqt: str, box: Box, seed: int, cpu: int, name: str):
     from vina import Vina
 
-    engine = Vina(sf_name="vina", cpu=cpu, seed=seed, verbosity=0)
+    # Vina reads seed 0 as "draw a random seed": shift ours by one so that every seed, 0 included, repeats
+    engine = Vina(sf_name="vina", cpu=cpu, seed=seed + 1, verbosity=0)
     try:
         engine.set_receptor(rigid_pdbqt_filename=_receptor_pdbqt(receptor))
         engine.set_ligand_from_string(ligand_pdbqt)

@@ -123,3 +123,22 @@ def test_relax_time_per_pose_is_summarised():
 
     assert summarize_method([record(1.0), record(3.0)])["relax_seconds_per_pose"] == 2.0
     assert "relax_seconds_per_pose" not in summarize_method([record()])
+
+
+def test_a_run_killed_half_way_and_restarted_gives_the_same_summary(first_run, tmp_path):
+    options, summary, _, _ = first_run
+    interrupted = DockBenchOptions(**{**options.__dict__, "out": str(tmp_path / "run")})
+
+    def stop_after_first(*_):
+        raise KeyboardInterrupt   # as Ctrl-C (or a kill) right after the first record is written
+
+    with pytest.raises(KeyboardInterrupt):
+        run_dock_bench(interrupted, progress=False, on_item=stop_after_first)
+    done = list((tmp_path / "run").glob("*/*.json"))
+    assert len(done) == 1
+    resumed = run_dock_bench(interrupted, progress=False)
+
+    def without_time(values: dict) -> dict:
+        return {label: {k: v for k, v in row.items() if "seconds" not in k} for label, row in values.items()}
+
+    assert without_time(resumed) == without_time(summary)
