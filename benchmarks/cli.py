@@ -49,7 +49,8 @@ def _register_dock(kinds: argparse._SubParsersAction) -> None:
     dock.add_argument("--split", metavar="FILE", help="ids to use, one per line (default: every folder)")
     dock.add_argument("--methods", default="disco,vina",
                       help="comma-separated: disco, vina, disco+vina (DisCo poses, Vina local optimisation and "
-                           "ranking), disco+relax (DisCo poses relaxed with OpenMM) (default disco,vina)")
+                           "ranking), disco+relax (DisCo poses relaxed with OpenMM, PoseBusters-valid poses ranked first) "
+                           "(default disco,vina)")
     dock.add_argument("--limit", type=int, metavar="N", help="first N complexes only")
     dock.set_defaults(run=run_dock_bench_cli)
 

@@ -49,7 +49,7 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
     physics.add_argument("--relax", action="store_true",
                          help="minimise every pose in its pocket with OpenMM (Amber ff14SB + GAFF2)")
     physics.add_argument("--relax-solvent", choices=["vacuum", "obc2"], default="vacuum",
-                         help="relaxation solvent model (default vacuum; obc2 is ~8x slower on CPU)")
+                         help="relaxation solvent model (default vacuum; obc2 implicit solvent is slower on CPU)")
     physics.add_argument("--check", action="store_true", help="PoseBusters docking checks of every pose; "
                          "poses that pass every check are ranked ahead of those that fail")
     physics.add_argument("--no-valid-first", dest="valid_first", action="store_false",

@@ -31,7 +31,7 @@ RANK_CHOICES = ("confidence", "vina")
 class PostprocessOptions:
     rescore: str | None = None          # "vina": Vina score after Vina's local optimisation
     relax: bool = False                 # OpenMM minimisation in the pocket
-    relax_solvent: str = "vacuum"       # or "obc2" (implicit solvent; ~8x slower on CPU)
+    relax_solvent: str = "vacuum"       # or "obc2" (implicit solvent; slower on CPU)
     check: bool = False                 # PoseBusters "dock" checks with the protein
     rank_by: str = "confidence"         # or "vina" (needs --rescore vina)
     valid_first: bool = True            # with check: poses passing every check are ranked first

@@ -44,7 +44,7 @@ KJ_PER_MOL = unit.kilojoule_per_mole
 RESTRAINT_GROUP = 1  # force group of the restraints (protein, chirality); energies are reported without it
 PEPTIDE_BOND_MAX_NM = 0.2  # C(i)-N(i+1) closer than this counts as a peptide bond
 MAX_FILLED_GAP = 2  # kept residues separated by at most this many residues are joined, not capped
-SOFT_START_ENERGY = 1e5  # kJ/mol; above this the pose overlaps the protein (a pocket is about -1e4)
+SOFT_START_ENERGY = 1e5  # kJ/mol; above this the pose overlaps the protein (a relaxed pocket is ~1e3-1e4)
 SOFT_START_ITERATIONS = 100  # minimiser steps on soft-core ligand atoms before the full force field
 ESCAPE_ROUNDS = 2  # extra soft-core + full rounds for a pose that still clashes after the first
 CLASH_RATIO = 0.8  # heavy-atom distance / sum of vdW radii below this is a clash (PoseBusters fails < 0.75)
@@ -116,10 +116,10 @@ class PocketRelaxer:
         kJ/mol/nm^2 (4184 = 10 kcal/mol/Å^2), which lets the pocket give way but can leave the pose
         clashing with the input structure. threads: OpenMM CPU threads; with one the result is
         reproducible (several threads sum forces in varying order, and a minimisation from a deep clash
-        can then end in a different local minimum). solvent:
-        "vacuum" (default: 0.2-1.1 s per pose on two busy CPU cores; charged groups over-attract, so
-        a pose can drift 1-3 Å where OBC2 keeps it within 0.4 Å) or "obc2" implicit solvent (about 8x
-        slower on CPU, 1-20 s per pose: OpenMM's CPU GBSA kernel dominates; use it on a GPU)."""
+        can then end in a different local minimum). solvent: "vacuum" (default, fast; charged groups
+        over-attract, so a pose can drift further than in solvent) or "obc2" implicit solvent (slower on
+        CPU, where OpenMM's GBSA kernel dominates; use it on a GPU). `disco bench dock --methods
+        disco+relax` reports the seconds per pose (relax_seconds_per_pose)."""
         if charge_method not in CHARGE_FLAGS:
             raise InputError("charge_method", f"must be one of {sorted(CHARGE_FLAGS)}, not {charge_method!r}")
         if solvent not in ("obc2", "vacuum"):
