@@ -49,7 +49,9 @@ def _register_dock(kinds: argparse._SubParsersAction) -> None:
     dock.add_argument("--split", metavar="FILE", help="ids to use, one per line (default: every folder)")
     dock.add_argument("--methods", default="disco,vina",
                       help="comma-separated: disco, vina, disco+vina (DisCo poses, Vina local optimisation and "
-                           "ranking), disco+relax (DisCo poses relaxed with OpenMM, PoseBusters-valid poses ranked first) "
+                           "ranking), disco+relax (DisCo poses relaxed with OpenMM, PoseBusters-valid poses ranked first), "
+                           "disco+vina+relax (Vina's local optimisation, then the relaxation; valid poses first, then "
+                           "by Vina score) "
                            "(default disco,vina)")
     dock.add_argument("--limit", type=int, metavar="N", help="first N complexes only")
     dock.set_defaults(run=run_dock_bench_cli)

@@ -26,12 +26,15 @@ from disco_core.io import atomic_open, atomic_write_text
 from .pose_metrics import pose_errors, read_references
 
 POCKETS = ("reference", "blind")
-METHODS = ("disco", "vina", "disco+vina", "disco+relax")
+METHODS = ("disco", "vina", "disco+vina", "disco+relax", "disco+vina+relax")
 # DisCo variants: the same sampled poses, then Vina's local optimisation + ranking by the Vina score
 # ("disco+vina"), or OpenMM relaxation in the pocket with the PoseBusters checks ranking valid poses
-# first ("disco+relax", i.e. `disco dock --relax --check`); see docking.postprocess.
+# first ("disco+relax", i.e. `disco dock --relax --check`), or both: Vina's local optimisation, then
+# OpenMM relaxation, valid poses first, then by Vina score ("disco+vina+relax", i.e. `disco dock
+# --rescore vina --rank-by vina --relax --check`); see docking.postprocess.
 DISCO_VARIANTS = {"disco": {}, "disco+vina": {"rescore": "vina", "rank_by": "vina"},
-                  "disco+relax": {"relax": True, "check": True}}
+                  "disco+relax": {"relax": True, "check": True},
+                  "disco+vina+relax": {"rescore": "vina", "rank_by": "vina", "relax": True, "check": True}}
 SETTINGS_THAT_CHANGE_RESULTS = ("dataset", "split", "pocket", "samples", "exhaustiveness", "steps", "seed")
 
 
@@ -111,10 +114,7 @@ class DiscoMethod:
         result = self.pipeline().dock(item.protein_path, item.ligand, name=item.id, pocket_center=item.pocket_center)
         scores = [float(c) for c in result.confidences]
         if self.post is not None:
-            from docking.pockets import Pocket
-
-            pocket = Pocket(tuple(item.pocket_center)) if item.pocket_center is not None else None
-            result = self.post.apply(result, str(item.protein_path), pocket)
+            result = self.post.apply(result, str(item.protein_path))
             scores = (result.extras["vina_score_kcal_mol"] if self.score_kind == "vina_kcal_per_mol"
                       else [float(c) for c in result.confidences])
         extras = {"sites": list(getattr(result, "sites", []))}

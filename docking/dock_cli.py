@@ -200,7 +200,7 @@ def run_dock(args: argparse.Namespace) -> int:
                 extra_start = time.perf_counter()
                 if post is not None:
                     try:
-                        result = post.apply(result, protein, site)
+                        result = post.apply(result, protein)
                     except DiscoError as exc:
                         tables.failure({**row, "seconds": share}, str(exc))
                         progress.update(1)

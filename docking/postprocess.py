@@ -22,7 +22,8 @@ from rdkit import Chem
 
 from disco_core.errors import InputError
 from docking.pipeline import DockResult
-from docking.pockets import Pocket
+
+RELAX_SHELL_A = 10.0  # protein residues with an atom this close to a pose take part in its relaxation
 
 RANK_CHOICES = ("confidence", "vina")
 
@@ -56,7 +57,6 @@ class PosePostprocessor:
         self.options = options
         self._tmp = tempfile.TemporaryDirectory(prefix="disco-post-") if options.work_dir is None else None
         self.work_dir = Path(options.work_dir or self._tmp.name)
-        self._relaxers: dict[tuple, object] = {}
 
     # ---- steps -----------------------------------------------------------------------------------
     def _rescore_vina(self, result: DockResult, protein_path: str) -> DockResult:
@@ -75,25 +75,17 @@ class PosePostprocessor:
         extras = {**result.extras, "vina_score_kcal_mol": scores, "vina_shift_A": shifts}
         return replace(result, poses=poses, extras=extras)
 
-    def _relaxer(self, protein_path: str, points: np.ndarray, key: tuple, radius: float):
+    def _relax(self, result: DockResult, protein_path: str) -> DockResult:
+        """Relax every pose of this ligand in the protein cropped to the residues within RELAX_SHELL_A
+        of any of its pose atoms (pocket or blind docking alike). A pose whose topology or stereo would
+        change keeps its unrelaxed form. Why crop per ligand rather than once per pocket: the nonbonded
+        cutoff is 10 Å, so residues beyond the shell never touch the ligand, and this crop has about
+        half the atoms of a sphere around the site, which halves the cost of every minimiser step
+        (preparing the crop takes about a second per ligand)."""
         from docking.relax import PocketRelaxer
 
-        if key not in self._relaxers:
-            if len(self._relaxers) >= 4:
-                self._relaxers.pop(next(iter(self._relaxers)))
-            self._relaxers[key] = PocketRelaxer(protein_path, points, radius=radius,
-                                                solvent=self.options.relax_solvent, work_dir=None)
-        return self._relaxers[key]
-
-    def _relax(self, result: DockResult, protein_path: str, pocket: Pocket | None) -> DockResult:
-        """Relax in the protein around the given pocket (prepared once per pocket) or, blind, around
-        this ligand's poses. A pose whose topology or stereo would change keeps its unrelaxed form."""
-        if pocket is not None:
-            radius = (pocket.radius or 15.0) + 8.0     # the crop radius plus room for each pose's contacts
-            relaxer = self._relaxer(protein_path, np.array([pocket.center]), (protein_path, pocket.center), radius)
-        else:
-            points = np.concatenate([p.GetConformer().GetPositions() for p in result.poses])
-            relaxer = self._relaxer(protein_path, points, (protein_path, result.name), 10.0)
+        points = np.concatenate([pose.GetConformer().GetPositions() for pose in result.poses])
+        relaxer = PocketRelaxer(protein_path, points, radius=RELAX_SHELL_A, solvent=self.options.relax_solvent)
         start = time.perf_counter()
         try:
             relaxed = relaxer.relax(result.poses, result.name)
@@ -121,11 +113,11 @@ class PosePostprocessor:
                                        "pb_failed": [str(v) for v in table["pb_failed"]]})
 
     # ---- all -------------------------------------------------------------------------------------
-    def apply(self, result: DockResult, protein_path: str, pocket: Pocket | None) -> DockResult:
+    def apply(self, result: DockResult, protein_path: str) -> DockResult:
         if self.options.rescore == "vina":
             result = self._rescore_vina(result, protein_path)
         if self.options.relax:
-            result = self._relax(result, protein_path, pocket)
+            result = self._relax(result, protein_path)
         if self.options.check:
             result = self._check(result, protein_path)
         if self.options.rank_by == "vina":

@@ -62,10 +62,10 @@ def test_check_ranks_valid_poses_first_unless_told_not_to():
         clashing.GetConformer().SetAtomPosition(i, Point3D(*map(float, p)))
     result = _result_with([clashing, crystal, Chem.Mol(clashing)])   # by confidence: invalid, valid, invalid
 
-    ranked = PosePostprocessor(PostprocessOptions(check=True)).apply(result, str(protein), None)
+    ranked = PosePostprocessor(PostprocessOptions(check=True)).apply(result, str(protein))
     assert ranked.extras["pb_valid"] == [True, False, False]
     assert ranked.samples == [1, 0, 2]                # the valid pose first, the score order kept among the rest
     assert ranked.confidences == [0.8, 0.9, 0.7]
 
-    kept = PosePostprocessor(PostprocessOptions(check=True, valid_first=False)).apply(result, str(protein), None)
+    kept = PosePostprocessor(PostprocessOptions(check=True, valid_first=False)).apply(result, str(protein))
     assert kept.samples == [0, 1, 2] and kept.extras["pb_valid"] == [False, True, False]
