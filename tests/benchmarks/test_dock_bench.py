@@ -113,6 +113,16 @@ def test_method_labels():
         method_labels(("gnina",), (None,))
 
 
+def test_combined_variant_is_dock_with_rescore_relax_and_check():
+    """disco+vina+relax is `disco dock --rescore vina --rank-by vina --relax --check` (valid poses first)."""
+    from benchmarks.dock_bench import DISCO_VARIANTS
+    from docking.postprocess import PostprocessOptions
+
+    options = PostprocessOptions(**DISCO_VARIANTS["disco+vina+relax"])
+    assert (options.rescore, options.rank_by, options.relax, options.check, options.valid_first) == \
+        ("vina", "vina", True, True, True)
+
+
 def test_relax_time_per_pose_is_summarised():
     from benchmarks.dock_report import summarize_method
 
