@@ -79,9 +79,9 @@ class PosePostprocessor:
         """Relax every pose of this ligand in the protein cropped to the residues within RELAX_SHELL_A
         of any of its pose atoms (pocket or blind docking alike). A pose whose topology or stereo would
         change keeps its unrelaxed form. Why crop per ligand rather than once per pocket: the nonbonded
-        cutoff is 10 Å, so residues beyond the shell never touch the ligand, and this crop has about
-        half the atoms of a sphere around the site, which halves the cost of every minimiser step
-        (preparing the crop takes about a second per ligand)."""
+        cutoff is 10 Å, so residues beyond the shell never touch the ligand, while a sphere around the
+        site large enough for every pose holds many more atoms, and every minimiser step pays for each
+        of them (the price: the crop is prepared once per ligand rather than once per pocket)."""
         from docking.relax import PocketRelaxer
 
         points = np.concatenate([pose.GetConformer().GetPositions() for pose in result.poses])
