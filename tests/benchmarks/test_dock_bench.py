@@ -131,7 +131,9 @@ def test_relax_time_per_pose_is_summarised():
         return {"id": "x", "status": "ok", "rmsd": [1.0], "centroid_distance": [0.5], "seconds": 3.0,
                 "pb_valid": True, "extras": extras}
 
-    assert summarize_method([record(1.0), record(3.0)])["relax_seconds_per_pose"] == 2.0
+    summary = summarize_method([record(1.0), record(3.0), record(8.0)])
+    assert summary["relax_seconds_per_pose"] == 4.0 and summary["relax_seconds_per_pose_median"] == 3.0
+    assert summary["median_seconds_per_complex"] == 3.0
     assert "relax_seconds_per_pose" not in summarize_method([record()])
 
 
