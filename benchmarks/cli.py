@@ -51,8 +51,13 @@ def _register_dock(kinds: argparse._SubParsersAction) -> None:
                       help="comma-separated: disco, vina, disco+vina (DisCo poses, Vina local optimisation and "
                            "ranking), disco+relax (DisCo poses relaxed with OpenMM, PoseBusters-valid poses ranked first), "
                            "disco+vina+relax (Vina's local optimisation, then the relaxation; valid poses first, then "
-                           "by Vina score) "
+                           "by Vina score), disco+guided (sampling steered by the interaction energy, ranked by it), "
+                           "disco+guided+vina (the same, then Vina's local optimisation and ranking) "
                            "(default disco,vina)")
+    dock.add_argument("--physics-guidance", type=float, default=3.0, metavar="W",
+                      help="guidance weight of the disco+guided* methods (default 3)")
+    dock.add_argument("--guided-steps", type=int, metavar="N",
+                      help="reverse-diffusion steps of the disco+guided* methods (default: --steps)")
     dock.add_argument("--limit", type=int, metavar="N", help="first N complexes only")
     dock.set_defaults(run=run_dock_bench_cli)
 
@@ -73,7 +78,9 @@ def _options(args: argparse.Namespace, methods: tuple[str, ...]):
     return DockBenchOptions(dataset=args.dataset, out=args.out, split=args.split, methods=methods,
                             models=tuple(args.model or [None]), pocket=args.pocket, samples=args.samples,
                             exhaustiveness=args.exhaustiveness, steps=args.steps, seed=args.seed,
-                            limit=args.limit, device=args.device, vina_cpu=args.vina_cpu)
+                            limit=args.limit, device=args.device, vina_cpu=args.vina_cpu,
+                            **({"physics_guidance": args.physics_guidance, "guided_steps": args.guided_steps}
+                               if hasattr(args, "physics_guidance") else {}))
 
 
 def run_dock_bench_cli(args: argparse.Namespace) -> int:

@@ -26,16 +26,23 @@ from disco_core.io import atomic_open, atomic_write_text
 from .pose_metrics import pose_errors, read_references
 
 POCKETS = ("reference", "blind")
-METHODS = ("disco", "vina", "disco+vina", "disco+relax", "disco+vina+relax")
+METHODS = ("disco", "vina", "disco+vina", "disco+relax", "disco+vina+relax", "disco+guided", "disco+guided+vina")
 # DisCo variants: the same sampled poses, then Vina's local optimisation + ranking by the Vina score
 # ("disco+vina"), or OpenMM relaxation in the pocket with the PoseBusters checks ranking valid poses
 # first ("disco+relax", i.e. `disco dock --relax --check`), or both: Vina's local optimisation, then
 # OpenMM relaxation, valid poses first, then by Vina score ("disco+vina+relax", i.e. `disco dock
-# --rescore vina --rank-by vina --relax --check`); see docking.postprocess.
+# --rescore vina --rank-by vina --relax --check`); see docking.postprocess. The guided variants sample
+# with the interaction-energy guidance (`--physics-guidance W`, W from the bench's --physics-guidance) and
+# rank by that energy ("disco+guided") or by the Vina score after Vina's local optimisation
+# ("disco+guided+vina").
 DISCO_VARIANTS = {"disco": {}, "disco+vina": {"rescore": "vina", "rank_by": "vina"},
                   "disco+relax": {"relax": True, "check": True},
-                  "disco+vina+relax": {"rescore": "vina", "rank_by": "vina", "relax": True, "check": True}}
-SETTINGS_THAT_CHANGE_RESULTS = ("dataset", "split", "pocket", "samples", "exhaustiveness", "steps", "seed")
+                  "disco+vina+relax": {"rescore": "vina", "rank_by": "vina", "relax": True, "check": True},
+                  "disco+guided": {"rank_by": "energy"},
+                  "disco+guided+vina": {"rescore": "vina", "rank_by": "vina"}}
+GUIDED_VARIANTS = ("disco+guided", "disco+guided+vina")
+SETTINGS_THAT_CHANGE_RESULTS = ("dataset", "split", "pocket", "samples", "exhaustiveness", "steps", "seed",
+                                "physics_guidance", "guided_steps")
 
 
 @dataclass
@@ -53,6 +60,8 @@ class DockBenchOptions:
     limit: int | None = None                    # first N complexes of the split
     device: str = "auto"
     vina_cpu: int = 1                           # Vina threads (1: timings comparable with 1-thread torch)
+    physics_guidance: float = 3.0               # W of the guided DisCo variants
+    guided_steps: int | None = None             # their reverse-diffusion steps (None: `steps`)
 
 
 @dataclass
@@ -96,18 +105,25 @@ class DiscoMethod:
         from docking.postprocess import PosePostprocessor, PostprocessOptions
 
         self.label, self.model, self.options = label, model, options
+        guided = variant in GUIDED_VARIANTS
+        self.physics_guidance = options.physics_guidance if guided else 0.0
+        self.steps = (options.guided_steps or options.steps) if guided else options.steps
         self._pipeline = None
         post_options = PostprocessOptions(**DISCO_VARIANTS[variant])
         self.post = PosePostprocessor(post_options) if post_options.active else None
-        self.score_kind = "vina_kcal_per_mol" if post_options.rank_by == "vina" else "confidence"
+        self.score_kind = {"vina": "vina_kcal_per_mol", "energy": "interaction_energy"}.get(post_options.rank_by,
+                                                                                             "confidence")
 
     def pipeline(self):
         if self._pipeline is None:
+            from docking.physics_guidance import PhysicsGuidance
             from docking.pipeline import DockingPipeline, DockOptions
 
             self._pipeline = DockingPipeline(DockOptions(model=self.model, samples=self.options.samples,
-                                                         steps=self.options.steps, seed=self.options.seed,
-                                                         device=self.options.device))
+                                                         steps=self.steps, seed=self.options.seed,
+                                                         device=self.options.device,
+                                                         physics=PhysicsGuidance(weight=self.physics_guidance)
+                                                         if self.physics_guidance > 0 else None))
         return self._pipeline
 
     def dock(self, item: BenchComplex) -> DockOutcome:
@@ -116,6 +132,7 @@ class DiscoMethod:
         if self.post is not None:
             result = self.post.apply(result, str(item.protein_path))
             scores = (result.extras["vina_score_kcal_mol"] if self.score_kind == "vina_kcal_per_mol"
+                      else result.extras["interaction_energy"] if self.score_kind == "interaction_energy"
                       else [float(c) for c in result.confidences])
         extras = {"sites": list(getattr(result, "sites", []))}
         if "relax_seconds" in result.extras:     # the relaxation's share of the time, per pose

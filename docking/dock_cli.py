@@ -41,6 +41,11 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
                           help="ligands sampled together through the score model (default 4; larger on a GPU)")
     sampling.add_argument("--guidance", type=float, default=0.0, metavar="W",
                           help="classifier-free guidance weight on the latents (default 0)")
+    sampling.add_argument("--physics-guidance", type=float, default=0.0, metavar="W",
+                          help="steer the sampling with a Vina-form interaction energy: each score gets W times "
+                               "minus its gradient (W in mol/kcal; 0 = off, the default), samples are resampled "
+                               "by it along the way and the final poses locally minimised in it. Every pose then "
+                               "carries its interaction_energy; see also --rank-by energy (3 is a good value)")
     sampling.add_argument("--blind-sites", type=int, default=4, metavar="N",
                           help="candidate sites searched in blind docking (default 4)")
     physics = parser.add_argument_group("physical validity (extras: pip install '.[bench,relax]')")
@@ -54,8 +59,9 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
                          "poses that pass every check are ranked ahead of those that fail")
     physics.add_argument("--no-valid-first", dest="valid_first", action="store_false",
                          help="with --check, keep the score order even when a lower pose is the valid one")
-    physics.add_argument("--rank-by", choices=["confidence", "vina"], default="confidence",
-                         help="order of the written poses (vina needs --rescore vina; default confidence)")
+    physics.add_argument("--rank-by", choices=["confidence", "vina", "energy"], default="confidence",
+                         help="order of the written poses (vina needs --rescore vina, energy --physics-guidance; "
+                              "default confidence)")
     parser.add_argument("--model", metavar="DIR", help="model folder or training run (default: the bundled model)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -116,6 +122,10 @@ def _validate(args: argparse.Namespace) -> None:
         parser.error("give at most one of --pocket-center, --pocket-residues, --autobox-ligand")
     if args.rank_by == "vina" and args.rescore != "vina":
         parser.error("--rank-by vina needs --rescore vina")
+    if args.rank_by == "energy" and not args.physics_guidance > 0:
+        parser.error("--rank-by energy needs --physics-guidance W > 0")
+    if args.physics_guidance < 0:
+        parser.error("--physics-guidance must be >= 0")
     if args.samples < 1 or args.steps < 1 or args.batch_size < 1:
         parser.error("--samples, --steps and --batch-size must be at least 1")
 
@@ -141,6 +151,7 @@ def run_dock(args: argparse.Namespace) -> int:
     from disco_core.errors import DiscoError
 
     from .dock_output import RunTables, merge_rank_tables, write_ligand_outputs
+    from .physics_guidance import PhysicsGuidance
     from .pipeline import DockingPipeline, DockOptions
     from .postprocess import PosePostprocessor, PostprocessOptions, summary_columns, top_pose_values
     from .pockets import parse_residue_list, pocket_from_center, pocket_from_ligand_file, pocket_from_residues
@@ -163,7 +174,8 @@ def run_dock(args: argparse.Namespace) -> int:
 
     options = DockOptions(model=args.model, samples=args.samples, steps=args.steps, seed=args.seed,
                           device=_device(args.device, world_size, local_rank), guidance_weight=args.guidance,
-                          blind_sites=args.blind_sites, max_residues=args.max_residues)
+                          blind_sites=args.blind_sites, max_residues=args.max_residues,
+                          physics=PhysicsGuidance(weight=args.physics_guidance) if args.physics_guidance > 0 else None)
     pipeline = DockingPipeline(options)
     if args.protein:
         pipeline.receptor(args.protein)     # an unreadable protein stops here, once, with its reason

@@ -26,6 +26,8 @@ from data_prep.ligand import LigandInput, read_ligand
 from disco_core.device import resolve_device
 from disco_core.errors import CheckpointError, InputError
 from docking.calibration import Calibration
+from docking.interaction_energy import InteractionEnergy, TypedAtoms, receptor_atoms
+from docking.physics_guidance import PhysicsGuidance
 from docking.pockets import Pocket, candidate_sites
 from docking.sampling import Docking, DockingModels, dock_complexes, docking_input, load_docking_models, sampler_settings
 
@@ -43,6 +45,7 @@ class DockOptions:
     prior_temperature: float = 1.0
     blind_sites: int = 4                 # candidate sites searched when no pocket is given
     max_residues: int = 10_000           # refuse larger proteins (one clear error instead of running out of memory)
+    physics: PhysicsGuidance | None = None   # steer sampling with the interaction energy (docking.physics_guidance)
 
 
 @dataclass
@@ -102,6 +105,7 @@ class DockingPipeline:
         self.models, self.calibration = load_model_folder(self.options.model, self.device)
         self._receptors: OrderedDict[str, dict] = OrderedDict()
         self._cache_size = receptor_cache_size
+        self._guidance_atoms: OrderedDict[tuple, tuple[float, TypedAtoms]] = OrderedDict()
 
     def receptor(self, protein_path: str | Path) -> dict:
         key = str(Path(protein_path).resolve())
@@ -161,11 +165,16 @@ class DockingPipeline:
             except InputError as exc:
                 prepared.append(exc)
                 continue
+            if self.options.physics is not None:
+                inputs = [d._replace(energy=InteractionEnergy.for_ligand(
+                              mol, self.guidance_atoms(protein_path, d.center, item["lig_pos_conformer"])))
+                          for d in inputs]
             prepared.append((name, mol))
             dockings += inputs
         docked = (dock_complexes(self.models, dockings, self.options.samples,
                                  sampler_settings(None, self.options.steps), self.options.guidance_weight,
-                                 self.options.prior_temperature) if dockings else [])
+                                 self.options.prior_temperature, self.options.physics)
+                  if dockings else [])
         seconds = (time.perf_counter() - start) / max(1, len(ligands))
         results: list[DockResult | InputError] = []
         position = 0
@@ -179,20 +188,38 @@ class DockingPipeline:
             results.append(self._rank(name, mol, per_site, sites, seconds))
         return results
 
+    def guidance_atoms(self, protein_path: str | Path, center: torch.Tensor, conformer: torch.Tensor) -> TypedAtoms:
+        """The typed receptor atoms the energy sees around a site: within the ligand's extent, the
+        starting spread (three translation sigmas) and the energy cutoff of the centre. Cached per protein
+        and site; a larger ligand at the same site widens the sphere."""
+        extent = float(conformer.norm(dim=-1).max()) if len(conformer) else 0.0
+        reach = extent + 3 * float(self.models.schedule.translation.sigma_max) + 8.0
+        key = (str(Path(protein_path).resolve()), tuple(round(float(v), 3) for v in center))
+        cached = self._guidance_atoms.get(key)
+        if cached is None or cached[0] < reach:
+            self._guidance_atoms[key] = (reach, receptor_atoms(protein_path, center, reach))
+            while len(self._guidance_atoms) > 4 * self._cache_size:
+                self._guidance_atoms.popitem(last=False)
+        return self._guidance_atoms[key][1]
+
     def _generator(self, site_index: int) -> torch.Generator:
         return torch.Generator(device=self.device).manual_seed(self.options.seed * 1_000_003 + site_index)
 
     def _rank(self, name: str, mol: Chem.Mol, per_site: list, sites: list[Pocket | None], seconds: float) -> DockResult:
-        """All poses of one ligand (every site), ranked by calibrated confidence, the best `samples` kept."""
+        """All poses of one ligand (every site), ranked by calibrated confidence, the best `samples` kept.
+        With physics guidance every pose also carries its interaction energy (extras)."""
         candidates = []
         for site, docked in zip(sites, per_site):
             label = "whole-receptor" if site is None else site.source
             for rank in range(docked.poses.shape[0]):
+                energy = float("nan") if docked.energies is None else round(float(docked.energies[rank]), 4)
                 candidates.append((docked.confidences[rank].item(), docked.poses[rank].cpu(),
-                                   tuple(docked.picks[rank].tolist()), int(docked.sample_index[rank]), label))
+                                   tuple(docked.picks[rank].tolist()), int(docked.sample_index[rank]), label, energy))
         probabilities = self.calibration.probabilities([c[0] for c in candidates])
         ranked = [(-p if p == p else 0.0, i) for i, p in enumerate(probabilities)]   # NaN: keep sampling order
         order = [i for _, i in sorted(ranked)][: self.options.samples]
+        extras = ({"interaction_energy": [candidates[i][5] for i in order]}
+                  if any(d.energies is not None for d in per_site) else {})
         return DockResult(
             name=name,
             poses=[pose_molecule(mol, candidates[i][1]) for i in order],
@@ -201,4 +228,5 @@ class DockingPipeline:
             samples=[candidates[i][3] for i in order],
             sites=[candidates[i][4] for i in order],
             seconds=seconds,
+            extras=extras,
         )

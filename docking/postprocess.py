@@ -25,7 +25,7 @@ from docking.pipeline import DockResult
 
 RELAX_SHELL_A = 10.0  # protein residues with an atom this close to a pose take part in its relaxation
 
-RANK_CHOICES = ("confidence", "vina")
+RANK_CHOICES = ("confidence", "vina", "energy")
 
 
 @dataclass
@@ -34,13 +34,13 @@ class PostprocessOptions:
     relax: bool = False                 # OpenMM minimisation in the pocket
     relax_solvent: str = "vacuum"       # or "obc2" (implicit solvent; slower on CPU)
     check: bool = False                 # PoseBusters "dock" checks with the protein
-    rank_by: str = "confidence"         # or "vina" (needs --rescore vina)
+    rank_by: str = "confidence"         # or "vina" (needs --rescore vina), or "energy" (needs physics guidance)
     valid_first: bool = True            # with check: poses passing every check are ranked first
     work_dir: Path | None = None
 
     @property
     def active(self) -> bool:
-        return bool(self.rescore or self.relax or self.check)
+        return bool(self.rescore or self.relax or self.check or self.rank_by != "confidence")
 
 
 def _heavy_rmsd(a: Chem.Mol, b: Chem.Mol) -> float:
@@ -54,6 +54,8 @@ class PosePostprocessor:
     def __init__(self, options: PostprocessOptions):
         if options.rank_by == "vina" and options.rescore != "vina":
             raise InputError("--rank-by vina", "needs --rescore vina")
+        if options.rank_by not in RANK_CHOICES:
+            raise InputError("--rank-by", f"unknown ranking {options.rank_by!r} (use {', '.join(RANK_CHOICES)})")
         self.options = options
         self._tmp = tempfile.TemporaryDirectory(prefix="disco-post-") if options.work_dir is None else None
         self.work_dir = Path(options.work_dir or self._tmp.name)
@@ -120,8 +122,12 @@ class PosePostprocessor:
             result = self._relax(result, protein_path)
         if self.options.check:
             result = self._check(result, protein_path)
-        if self.options.rank_by == "vina":
-            result = rerank(result, [s if s == s else math.inf for s in result.extras["vina_score_kcal_mol"]])
+        if self.options.rank_by in ("vina", "energy"):
+            key = "vina_score_kcal_mol" if self.options.rank_by == "vina" else "interaction_energy"
+            if key not in result.extras:
+                raise InputError(result.name, f"--rank-by {self.options.rank_by}: the poses carry no {key} "
+                                              f"(needs --rescore vina / --physics-guidance)")
+            result = rerank(result, [s if s == s else math.inf for s in result.extras[key]])
         if self.options.check and self.options.valid_first:  # stable: the score order holds within each group
             result = rerank(result, [0 if valid else 1 for valid in result.extras["pb_valid"]])
         return result
@@ -150,7 +156,7 @@ def rerank(result: DockResult, keys: list[float]) -> DockResult:
 
 def summary_columns(options: PostprocessOptions) -> list[str]:
     """Columns the summary gains (values of the top-ranked pose)."""
-    columns = []
+    columns = ["interaction_energy"] if options.rank_by == "energy" else []
     if options.rescore == "vina":
         columns += ["vina_score_kcal_mol"]
     if options.relax:

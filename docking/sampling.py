@@ -27,6 +27,9 @@ from disco_core.config import config_from_dict
 from disco_core.device import resolve_device
 from disco_core.errors import CheckpointError, DiscoError, InputError
 from docking import torus
+from docking.interaction_energy import InteractionEnergy
+from docking.local_minimization import minimize_poses
+from docking.physics_guidance import PhysicsGuidance, add_energy_guidance, preview_energies, resample_indices
 from docking.model import (ConfidenceModel, PointerEncoder, PointerPrior, ScoreModel, ScoreModelConfig,
                            complex_node_graph_index, guided_scores, sample_pointer_latents)
 from docking.noise_schedule import PoseNoiseSchedule, ScheduleOptions
@@ -200,6 +203,7 @@ class DockedPoses(NamedTuple):
     confidences: torch.Tensor   # (S,) P(RMSD < 2 A); NaN without a confidence model (then in sampling order)
     picks: torch.Tensor         # (S, K) long: node picked by each latent, index into [ligand atoms; residues]
     sample_index: torch.Tensor  # (S,) long: which sample each ranked pose is
+    energies: torch.Tensor | None = None   # (S,) interaction energy of each ranked pose (physics guidance only)
 
 
 def draw_picks(prior: PointerPrior, copies: Batch, conformer: torch.Tensor, center: torch.Tensor,
@@ -228,42 +232,70 @@ class Docking(NamedTuple):
     center: torch.Tensor
     generator: torch.Generator | None
     picks: torch.Tensor | None = None     # (S, K) fixed node picks, else drawn from the prior
+    energy: InteractionEnergy | None = None   # physics guidance for this complex (docking.interaction_energy)
 
 
 def reverse_diffusion(score_model: ScoreModel, batch: Batch, initial: list[torch.Tensor], bonds: list[tuple],
-                      picks: torch.Tensor | None, schedule: PoseNoiseSchedule, settings: SamplerSettings,
-                      generators: list[torch.Generator | None], guidance_weight: float = 0.0) -> list[torch.Tensor]:
+                      node_picks: torch.Tensor | None, schedule: PoseNoiseSchedule, settings: SamplerSettings,
+                      generators: list[torch.Generator | None], guidance_weight: float = 0.0,
+                      energies: list[InteractionEnergy | None] | None = None,
+                      physics: PhysicsGuidance | None = None) -> tuple[list[torch.Tensor], torch.Tensor | None]:
     """Integrate the poses of several complexes from t = 1 to 0 in lockstep, one score-model call per step
     for all of them. initial[i] (S_i, N_i, 3) are complex i's copies (consecutive graphs of `batch`),
-    bonds[i] its (rot_bonds, rot_masks); each complex draws its noise from its own generator, so its
-    poses do not depend on what else is in the batch."""
+    bonds[i] its (rot_bonds, rot_masks), node_picks (num_graphs, K) the latent picks of every copy;
+    each complex draws its noise from its own generator, so its poses do not depend on what else is in
+    the batch. With `physics` and an energy for complex i, its samples are guided and resampled by that
+    energy (docking.physics_guidance). Returns the final poses and the picks (reordered by resampling)."""
     device = initial[0].device
     copies = [pos.shape[0] for pos in initial]
+    first = [sum(copies[:i]) for i in range(len(copies))]
     tor_sizes = [n * rot_bonds.shape[0] for n, (rot_bonds, _) in zip(copies, bonds)]
     num_graphs = sum(copies)
+    energies = energies if physics is not None and energies is not None else [None] * len(initial)
+    resample_after = physics.resample_steps(settings.num_steps) if physics is not None else set()
     times = torch.linspace(1.0, 0.0, settings.num_steps + 1, dtype=torch.float64).tolist()
     positions = list(initial)
+    one_hot = node_indices_as_picks(node_picks, batch) if node_picks is not None else None
     for i, (t_cur, t_next) in enumerate(zip(times[:-1], times[1:])):
         batch["ligand"].pos = torch.cat([pos.reshape(-1, 3) for pos in positions])
         sigmas = {name: torch.full((num_graphs,), float(component.sigma(t_cur)), device=device)
                   for name, component in (("tr", schedule.translation), ("rot", schedule.rotation),
                                           ("tor", schedule.torsion))}
-        out = (score_model(batch, sigmas) if picks is None
-               else guided_scores(score_model, batch, sigmas, picks, guidance_weight))
-        scores = zip(out["tr_score"].split(copies), out["rot_score"].split(copies), out["tor_score"].split(tor_sizes))
+        out = (score_model(batch, sigmas) if one_hot is None
+               else guided_scores(score_model, batch, sigmas, one_hot, guidance_weight))
+        scores = list(zip(out["tr_score"].split(copies), out["rot_score"].split(copies),
+                          out["tor_score"].split(tor_sizes)))
+        sigma_now = {name: float(value[0]) for name, value in sigmas.items()}
+        scores = [score if energy is None else
+                  add_energy_guidance(score, energy, pos, rot_bonds, rot_masks, physics.weight, sigma_now)
+                  for score, energy, pos, (rot_bonds, rot_masks) in zip(scores, energies, positions, bonds)]
         add_noise = settings.final_step_noise or i < settings.num_steps - 1
         positions = [reverse_step(pos, score, t_cur, t_cur - t_next, rot_bonds, rot_masks, schedule, settings,
                                   generator, add_noise)
                      for pos, score, (rot_bonds, rot_masks), generator in zip(positions, scores, bonds, generators)]
-    return positions
+        if i in resample_after:
+            for k, (energy, (rot_bonds, rot_masks)) in enumerate(zip(energies, bonds)):
+                if energy is None:
+                    continue
+                preview = preview_energies(energy, positions[k], rot_bonds, rot_masks, physics.preview_steps)
+                order = resample_indices(preview, physics.resample_strength, generators[k])
+                positions[k] = positions[k][order]
+                if node_picks is not None:
+                    node_picks = node_picks.clone()
+                    node_picks[first[k]:first[k] + copies[k]] = node_picks[first[k]:first[k] + copies[k]][order]
+            if node_picks is not None:
+                one_hot = node_indices_as_picks(node_picks, batch)
+    return positions, node_picks
 
 
 @torch.no_grad()
 def dock_complexes(models: DockingModels, dockings: list[Docking], num_samples: int = 10,
                    settings: SamplerSettings | None = None, guidance_weight: float = 0.0,
-                   prior_temperature: float = 1.0) -> list[DockedPoses]:
+                   prior_temperature: float = 1.0, physics: PhysicsGuidance | None = None) -> list[DockedPoses]:
     """Sample `num_samples` poses for each complex, all complexes through the score model together,
-    and rank each complex's poses by confidence. Graphs are built once; each step only moves ligands."""
+    and rank each complex's poses by confidence. Graphs are built once; each step only moves ligands.
+    With `physics`, complexes that carry an interaction energy are guided and resampled by it and their
+    final poses locally minimised in it (docking.physics_guidance); each pose then carries its energy."""
     settings = settings or SamplerSettings()
     device = models.device
     batch = Batch.from_data_list([d.graph for d in dockings for _ in range(num_samples)]).to(device)
@@ -286,9 +318,12 @@ def dock_complexes(models: DockingModels, dockings: list[Docking], num_samples: 
         initial.append(sample_initial_poses(conformer, rot_bonds, rot_masks, num_samples, center, models.schedule,
                                             d.generator))
     node_picks = torch.cat(picks) if picks else None
-    one_hot = node_indices_as_picks(node_picks, batch) if node_picks is not None else None
-    poses = reverse_diffusion(models.score, batch, initial, bonds, one_hot, models.schedule, settings,
-                              [d.generator for d in dockings], guidance_weight)
+    energies = [None if d.energy is None or physics is None else d.energy.to(device) for d in dockings]
+    poses, node_picks = reverse_diffusion(models.score, batch, initial, bonds, node_picks, models.schedule, settings,
+                                          [d.generator for d in dockings], guidance_weight, energies, physics)
+    if physics is not None and physics.minimize_steps > 0:
+        poses = [pos if energy is None else minimize_poses(energy, pos, rot_bonds, rot_masks, physics.minimize_steps)[0]
+                 for pos, energy, (rot_bonds, rot_masks) in zip(poses, energies, bonds)]
 
     confidences = torch.full((len(dockings), num_samples), float("nan"), device=device)
     if models.confidence is not None:
@@ -297,11 +332,12 @@ def dock_complexes(models: DockingModels, dockings: list[Docking], num_samples: 
     if node_picks is None:
         node_picks = torch.zeros(len(dockings) * num_samples, 0, dtype=torch.long, device=device)
     results = []
-    for i, pos in enumerate(poses):
+    for i, (pos, energy) in enumerate(zip(poses, energies)):
         order = (confidences[i].argsort(descending=True, stable=True) if models.confidence is not None
                  else torch.arange(num_samples, device=device))
         results.append(DockedPoses(pos[order], confidences[i][order],
-                                   node_picks[i * num_samples:(i + 1) * num_samples][order], order))
+                                   node_picks[i * num_samples:(i + 1) * num_samples][order], order,
+                                   None if energy is None else energy(pos)[order]))
     return results
 
 

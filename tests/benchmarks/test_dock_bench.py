@@ -154,3 +154,23 @@ def test_a_run_killed_half_way_and_restarted_gives_the_same_summary(first_run, t
         return {label: {k: v for k, v in row.items() if "seconds" not in k} for label, row in values.items()}
 
     assert without_time(resumed) == without_time(summary)
+
+
+def test_guided_variant_uses_its_weight_steps_and_energy_ranking(dataset, tmp_path):
+    """disco+guided is `disco dock --physics-guidance W --rank-by energy` with the bench's guided steps."""
+    if not _disco_available():
+        pytest.skip("docking.pipeline cannot build the bundled model here")
+    from benchmarks.dock_bench import DiscoMethod
+
+    options = DockBenchOptions(dataset=str(dataset), split=str(dataset / "split.txt"), out=str(tmp_path),
+                               methods=("disco+guided",), samples=3, steps=5, guided_steps=7,
+                               physics_guidance=2.0, device="cpu")
+    method = DiscoMethod("disco+guided", None, options, "disco+guided")
+    assert (method.physics_guidance, method.steps) == (2.0, 7)
+    assert DiscoMethod("disco", None, options, "disco").physics_guidance == 0.0
+    run_dock_bench(options, progress=False)
+    from benchmarks.dock_bench import method_dir
+
+    record = json.loads((method_dir(tmp_path, "disco+guided") / "1s3v.json").read_text())
+    assert record["status"] == "ok" and record["score_kind"] == "interaction_energy"
+    assert record["scores"] == sorted(record["scores"])

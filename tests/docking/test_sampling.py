@@ -44,7 +44,7 @@ def dock(seed: int, **kwargs):
 def test_same_seed_same_poses_other_seed_other_poses():
     first, again, other = dock(0), dock(0), dock(1)
     for a, b in zip(first, again):
-        assert torch.equal(a, b)
+        assert (a is None and b is None) or torch.equal(a, b)
     assert not torch.allclose(first.poses, other.poses)
 
 

@@ -1,0 +1,234 @@
+"""A differentiable protein-ligand interaction energy of Vina's functional form, for physics guidance.
+
+Why: the score model of a CPU-budget checkpoint places ligands in the right pocket but rarely with
+the right contacts. A smooth empirical energy that knows about steric clashes, hydrophobic contact and
+hydrogen bonds can steer the reverse diffusion towards poses that fit (`disco dock --physics-guidance`).
+
+The energy follows the published AutoDock Vina scoring function (Trott & Olson, J. Comput. Chem.
+2010): every ligand heavy atom i and receptor heavy atom j closer than 8 A interact through their
+surface distance d = r_ij - R_i - R_j (R: X-Score van der Waals radii) with
+
+    gauss1 = exp(-(d / 0.5)^2)           weight -0.0356
+    gauss2 = exp(-((d - 3) / 2)^2)       weight -0.00516
+    repulsion = d^2 if d < 0             weight  0.840
+    hydrophobic: 1 if d < 0.5, 0 if d > 1.5, linear between (both atoms hydrophobic)   weight -0.0351
+    hydrogen bond: 1 if d < -0.7, 0 if d > 0, linear between (donor with acceptor)    weight -0.587
+
+Vina cuts the terms off at 8 A, which makes the energy jump when an atom pair crosses the cutoff; here
+they fade to zero between 7 and 8 A with a cosine switch instead, so that the gradient is that of the
+energy (guidance follows gradients). Ligand atom pairs more than three bonds apart add the same terms
+(internal clashes). Typing is done
+here from element and bonded neighbours (hydrophobic carbon: no N or O neighbour; donors: N/O with a
+hydrogen, and metals; acceptors: O, and N without a hydrogen and fewer than three neighbours), for
+receptor residues of any kind, cofactors and metals included. Energies are in Vina's kcal/mol-like
+units; the rotatable-bond normalisation of the final Vina score does not change gradients and is left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from rdkit import Chem
+
+from disco_core.errors import InputError
+
+CUTOFF_A = 8.0
+SWITCH_FROM_A = 7.0     # the terms fade smoothly to zero between here and the cutoff
+WEIGHTS = {"gauss1": -0.0356, "gauss2": -0.00516, "repulsion": 0.840, "hydrophobic": -0.0351, "hbond": -0.587}
+XS_RADIUS = {"C": 1.9, "N": 1.8, "O": 1.7, "S": 2.0, "P": 2.1, "F": 1.5, "Cl": 1.8, "Br": 2.0, "I": 2.2}
+METAL_RADIUS = 1.2
+METALS = {"Zn", "Mg", "Mn", "Ca", "Fe", "Cu", "Co", "Ni", "Na", "K", "Cd", "Hg"}
+HALOGENS = {"F", "Cl", "Br", "I"}
+COVALENT_BOND_A = 1.9   # receptor atoms closer than this are taken as bonded (typing of carbons and N)
+WATERS = {"HOH", "WAT", "DOD", "H2O", "TIP", "TIP3", "SPC"}
+
+
+@dataclass
+class TypedAtoms:
+    """Heavy atoms with what the energy needs to know about them."""
+
+    pos: torch.Tensor          # (M, 3) receptor coordinates; ligands leave it empty (poses come per call)
+    radius: torch.Tensor       # (M,) X-Score radius
+    hydrophobic: torch.Tensor  # (M,) bool
+    donor: torch.Tensor        # (M,) bool
+    acceptor: torch.Tensor     # (M,) bool
+
+    def to(self, device: torch.device | str) -> "TypedAtoms":
+        return TypedAtoms(*(getattr(self, name).to(device) for name in
+                            ("pos", "radius", "hydrophobic", "donor", "acceptor")))
+
+
+def _radius(element: str) -> float:
+    return METAL_RADIUS if element in METALS else XS_RADIUS.get(element, 1.9)
+
+
+def _typed(elements: list[str], neighbours: list[list[str]], has_h: list[bool], pos: torch.Tensor) -> TypedAtoms:
+    hydrophobic, donor, acceptor = [], [], []
+    for element, near, with_h in zip(elements, neighbours, has_h):
+        polar_neighbour = any(n in ("N", "O") for n in near)
+        hydrophobic.append((element == "C" and not polar_neighbour) or element in HALOGENS)
+        donor.append((element in ("N", "O") and with_h) or element in METALS)
+        acceptor.append(element == "O" or (element == "N" and not with_h and len(near) < 3))
+    return TypedAtoms(pos.float(), torch.tensor([_radius(e) for e in elements], dtype=torch.float32),
+                      torch.tensor(hydrophobic), torch.tensor(donor), torch.tensor(acceptor))
+
+
+def ligand_atoms(mol: Chem.Mol) -> TypedAtoms:
+    """Types of a heavy-atom RDKit molecule's atoms, in its atom order (hydrogens implicit or explicit)."""
+    heavy = [a for a in mol.GetAtoms() if a.GetAtomicNum() > 1]
+    if len(heavy) != mol.GetNumAtoms():
+        raise ValueError("ligand_atoms expects a molecule without explicit hydrogen atoms")
+    return _typed([a.GetSymbol() for a in heavy],
+                  [[n.GetSymbol() for n in a.GetNeighbors() if n.GetAtomicNum() > 1] for a in heavy],
+                  [a.GetTotalNumHs() > 0 for a in heavy], torch.zeros(0, 3))
+
+
+def ligand_internal_pairs(mol: Chem.Mol) -> torch.Tensor:
+    """(P, 2) atom pairs more than three bonds apart: the pairs whose distance torsions can change."""
+    hops = torch.as_tensor(Chem.GetDistanceMatrix(mol))
+    i, j = torch.triu_indices(len(hops), len(hops), offset=1)
+    keep = hops[i, j] > 3
+    return torch.stack([i[keep], j[keep]], dim=1)
+
+
+# Residue atoms that carry a hydrogen in any protonation state at pH 7 (histidine's ring N both ways).
+_RECEPTOR_DONORS = {("*", "N"), ("SER", "OG"), ("THR", "OG1"), ("TYR", "OH"), ("ASN", "ND2"), ("GLN", "NE2"),
+                    ("LYS", "NZ"), ("ARG", "NE"), ("ARG", "NH1"), ("ARG", "NH2"), ("HIS", "ND1"), ("HIS", "NE2"),
+                    ("TRP", "NE1"), ("CYS", "SG")}
+_AMINO_ACIDS = {"ALA", "ARG", "ASN", "ASP", "CYS", "GLN", "GLU", "GLY", "HIS", "ILE", "LEU", "LYS", "MET",
+                "PHE", "PRO", "SER", "THR", "TRP", "TYR", "VAL", "HID", "HIE", "HIP", "CYX", "MSE"}
+
+
+def receptor_atoms(protein_path: str | Path, center: tuple[float, float, float] | torch.Tensor,
+                   radius: float) -> TypedAtoms:
+    """Heavy atoms of the protein file within `radius` of `center` (waters left out, cofactors and
+    metals kept; first model, first alternate location), typed for the energy."""
+    import gemmi
+
+    try:
+        structure = gemmi.read_structure(str(protein_path))
+    except Exception as exc:   # gemmi raises RuntimeError/ValueError with a message
+        raise InputError(str(protein_path), "cannot parse protein structure: " + " ".join(str(exc).split())) from exc
+    if len(structure) == 0:
+        raise InputError(str(protein_path), "protein file holds no model")
+    center = torch.as_tensor(center, dtype=torch.float64).reshape(3)
+    rows = []   # (element, residue name, atom name, x, y, z)
+    for chain in structure[0]:
+        for residue in chain:
+            if residue.name.upper() in WATERS:
+                continue
+            for atom in residue:
+                if atom.element.is_hydrogen or atom.altloc not in ("\0", " ", "A"):
+                    continue
+                rows.append((atom.element.name, residue.name.upper(), atom.name.strip(), *atom.pos.tolist()))
+    if not rows:
+        raise InputError(str(protein_path), "no heavy atoms found")
+    xyz = torch.tensor([row[3:] for row in rows], dtype=torch.float64)
+    # type with a margin so that bonded neighbours just outside the sphere are seen
+    near = torch.nonzero((xyz - center).norm(dim=1) <= radius + COVALENT_BOND_A).flatten()
+    sub = xyz[near]
+    bonded = (torch.cdist(sub, sub) < COVALENT_BOND_A) & ~torch.eye(len(sub), dtype=torch.bool)
+    elements, neighbours, has_h = [], [], []
+    near_rows = near.tolist()
+    for k, index in enumerate(near_rows):
+        element, residue, name = rows[index][:3]
+        element = element if len(element) == 1 else element[0] + element[1:].lower()
+        elements.append(element)
+        neighbours.append([rows[near_rows[m]][0] for m in torch.nonzero(bonded[k]).flatten().tolist()])
+        if residue in _AMINO_ACIDS:
+            residue = "HIS" if residue in ("HID", "HIE", "HIP") else residue
+            has_h.append(((residue, name) in _RECEPTOR_DONORS) or (name == "N" and residue != "PRO"))
+        else:   # a cofactor: N with at most two heavy neighbours or O with one is taken as protonated
+            count = len(neighbours[-1])
+            has_h.append((element == "N" and count <= 2) or (element == "O" and count <= 1))
+    typed = _typed(elements, neighbours, has_h, sub)
+    inside = (sub - center).norm(dim=1) <= radius
+    return TypedAtoms(*(getattr(typed, name)[inside] for name in ("pos", "radius", "hydrophobic", "donor", "acceptor")))
+
+
+def _pair_energy(distance: torch.Tensor, radius_sum: torch.Tensor, hydrophobic: torch.Tensor,
+                 hbond: torch.Tensor) -> torch.Tensor:
+    d = distance - radius_sum
+    energy = (WEIGHTS["gauss1"] * torch.exp(-(d / 0.5) ** 2)
+              + WEIGHTS["gauss2"] * torch.exp(-((d - 3.0) / 2.0) ** 2)
+              + WEIGHTS["repulsion"] * torch.where(d < 0, d * d, torch.zeros_like(d))
+              + WEIGHTS["hydrophobic"] * hydrophobic * (1.5 - d).clamp(0.0, 1.0)
+              + WEIGHTS["hbond"] * hbond * (-d / 0.7).clamp(0.0, 1.0))
+    fade = (distance - SWITCH_FROM_A).clamp(0.0, CUTOFF_A - SWITCH_FROM_A) / (CUTOFF_A - SWITCH_FROM_A)
+    return energy * 0.5 * (1.0 + torch.cos(torch.pi * fade))
+
+
+class InteractionEnergy:
+    """E(pose) = receptor-ligand terms + internal ligand terms, for a batch of poses (B, N, 3) -> (B,)."""
+
+    def __init__(self, ligand: TypedAtoms, receptor: TypedAtoms, internal_pairs: torch.Tensor):
+        self.ligand, self.receptor, self.internal_pairs = ligand, receptor, internal_pairs
+        self.cross_radius = ligand.radius[:, None] + receptor.radius[None, :]
+        self.cross_hydrophobic = (ligand.hydrophobic[:, None] & receptor.hydrophobic[None, :]).float()
+        self.cross_hbond = ((ligand.donor[:, None] & receptor.acceptor[None, :])
+                            | (ligand.acceptor[:, None] & receptor.donor[None, :])).float()
+        i, j = internal_pairs.unbind(1) if len(internal_pairs) else (torch.zeros(0, dtype=torch.long),) * 2
+        self.pair_i, self.pair_j = i, j
+        self.internal_radius = ligand.radius[i] + ligand.radius[j]
+        self.internal_hydrophobic = (ligand.hydrophobic[i] & ligand.hydrophobic[j]).float()
+        self.internal_hbond = ((ligand.donor[i] & ligand.acceptor[j]) | (ligand.acceptor[i] & ligand.donor[j])).float()
+
+    @classmethod
+    def for_ligand(cls, mol: Chem.Mol, receptor: TypedAtoms) -> "InteractionEnergy":
+        return cls(ligand_atoms(mol), receptor, ligand_internal_pairs(mol))
+
+    def to(self, device: torch.device | str) -> "InteractionEnergy":
+        return InteractionEnergy(self.ligand.to(device), self.receptor.to(device), self.internal_pairs.to(device))
+
+    def intermolecular(self, pos: torch.Tensor) -> torch.Tensor:
+        distance = torch.cdist(pos.float(), self.receptor.pos[None].expand(pos.shape[0], -1, -1))
+        return _pair_energy(distance, self.cross_radius, self.cross_hydrophobic, self.cross_hbond).sum((-1, -2))
+
+    def internal(self, pos: torch.Tensor) -> torch.Tensor:
+        if len(self.pair_i) == 0:
+            return pos.new_zeros(pos.shape[0])
+        distance = (pos[:, self.pair_i] - pos[:, self.pair_j]).norm(dim=-1).float()
+        return _pair_energy(distance, self.internal_radius, self.internal_hydrophobic, self.internal_hbond).sum(-1)
+
+    def __call__(self, pos: torch.Tensor) -> torch.Tensor:
+        return self.intermolecular(pos) + self.internal(pos)
+
+
+def generalized_forces(energy: InteractionEnergy, pos: torch.Tensor, rot_bonds: torch.Tensor,
+                       rot_masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Minus the energy's gradient in the pose coordinates of docking.pose, from the atomic forces:
+
+        translation  f = sum_i F_i                              (B, 3)
+        rotation     tau = sum_i (x_i - c) x F_i                (B, 3) world-frame rotation vector
+        torsion r    tau_r = a_r . sum_{i moving} (x_i - x_v) x F_i   (B, R), a_r the unit axis u -> v
+
+    (the torsion part ignores the small rigid realignment that follows a torsion change). Also returns
+    the energies (B,)."""
+    with torch.enable_grad():
+        x = pos.detach().float().requires_grad_(True)
+        values = energy(x)
+        (gradient,) = torch.autograd.grad(values.sum(), x)
+    force = -gradient.to(pos.dtype)
+    f_tr = force.sum(1)
+    torque = torch.cross(pos - pos.mean(1, keepdim=True), force, dim=-1).sum(1)
+    if rot_bonds.shape[0] == 0:
+        return f_tr, torque, pos.new_zeros(pos.shape[0], 0), values.detach()
+    u, v = rot_bonds[:, 0], rot_bonds[:, 1]
+    axis = pos[:, v] - pos[:, u]
+    axis = axis / axis.norm(dim=-1, keepdim=True)                                       # (B, R, 3)
+    arm = pos[:, None, :, :] - pos[:, v][:, :, None, :]                                 # (B, R, N, 3)
+    moments = torch.cross(arm, force[:, None].expand_as(arm), dim=-1) * rot_masks[None, :, :, None]
+    f_tor = (moments.sum(2) * axis).sum(-1)
+    return f_tr, torque, f_tor, values.detach()
+
+
+def clipped_guidance(force: torch.Tensor, weight: float, sigma: float, dims: int) -> torch.Tensor:
+    """weight * force as a score, its norm per pose capped at sqrt(dims) / sigma: no larger than the
+    typical score of the noise at this level, so that a clash cannot fling a pose across the pocket."""
+    score = weight * force
+    cap = np.sqrt(max(dims, 1)) / sigma
+    norm = score.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return score * (cap / norm).clamp(max=1.0)

@@ -1,0 +1,60 @@
+"""Local minimisation of the interaction energy in pose space (translation, rotation, torsions).
+
+Why: the reverse diffusion ends at a noise level where each step moves a ligand by hundredths of an
+Angstrom, so a sampled pose sits near, not at, the bottom of its energy basin; comparing the energies
+of poses that are not minimised ranks them by how far they stopped from their minimum. This is the
+same degree-of-freedom space Vina's local optimisation works in; bond lengths, angles and rings stay
+those of the RDKit conformer. Adam on (translation, rotation vector, torsions) of all poses at once
+(their energies are independent, so the summed loss's gradient is each pose's own), keeping the
+lowest-energy pose seen for each.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from docking.interaction_energy import InteractionEnergy
+from docking.pose import apply_torsion_changes, rotate_about_centroid, translate
+
+
+def _rotation_matrix(rotvec: torch.Tensor) -> torch.Tensor:
+    """exp of the skew matrix of rotvec (..., 3): differentiable at zero, where the axis-angle
+    formula's gradient is 0/0."""
+    x, y, z = rotvec.unbind(-1)
+    zero = torch.zeros_like(x)
+    skew = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape(*rotvec.shape[:-1], 3, 3)
+    return torch.linalg.matrix_exp(skew)
+
+
+def posed(pos: torch.Tensor, translation: torch.Tensor, rotvec: torch.Tensor, torsion: torch.Tensor,
+          rot_bonds: torch.Tensor, rot_masks: torch.Tensor) -> torch.Tensor:
+    """pos (B, N, 3) with torsions turned (no realignment: the rigid parameters absorb it), rotated about
+    its centroid and translated; differentiable in the three parameter tensors."""
+    if rot_bonds.shape[0] > 0:
+        pos = apply_torsion_changes(pos, rot_bonds, rot_masks, torsion, realign=False)
+    return translate(rotate_about_centroid(pos, _rotation_matrix(rotvec)), translation)
+
+
+def minimize_poses(energy: InteractionEnergy, pos: torch.Tensor, rot_bonds: torch.Tensor, rot_masks: torch.Tensor,
+                   steps: int = 100, lr_translation: float = 0.1, lr_angle: float = 0.05) -> tuple[torch.Tensor, torch.Tensor]:
+    """(minimised poses (B, N, 3), their energies (B,)); each pose is never worse than where it started."""
+    start = pos.detach().float()
+    batch = start.shape[0]
+    params = {"tr": torch.zeros(batch, 3), "rot": torch.zeros(batch, 3), "tor": torch.zeros(batch, rot_bonds.shape[0])}
+    params = {k: v.to(start.device).requires_grad_(True) for k, v in params.items()}
+    optimizer = torch.optim.Adam([{"params": [params["tr"]], "lr": lr_translation},
+                                  {"params": [params["rot"], params["tor"]], "lr": lr_angle}])
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
+    best_pos, best_energy = start.clone(), energy(start).detach()
+    with torch.enable_grad():
+        for _ in range(steps):
+            optimizer.zero_grad()
+            current = posed(start, params["tr"], params["rot"], params["tor"], rot_bonds, rot_masks)
+            values = energy(current)
+            better = values.detach() < best_energy
+            best_energy = torch.where(better, values.detach(), best_energy)
+            best_pos = torch.where(better[:, None, None], current.detach(), best_pos)
+            values.sum().backward()
+            optimizer.step()
+            schedule.step()
+    return best_pos.to(pos.dtype), best_energy

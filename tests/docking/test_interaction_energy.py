@@ -1,0 +1,225 @@
+"""The Vina-form interaction energy: atom typing, its pose-space forces against finite differences,
+that it prefers the crystal pose of the shipped complex to displaced ones, and physics-guided sampling."""
+
+import math
+
+import pytest
+import torch
+from rdkit import Chem
+
+from docking.interaction_energy import (InteractionEnergy, clipped_guidance, generalized_forces, ligand_atoms,
+                                        receptor_atoms)
+from docking.physics_guidance import PhysicsGuidance
+from docking.pose import apply_torsion_changes, rotate_by_rotvec, translate
+from docking.sampling import Docking, DockingModels, dock_complexes, docking_input
+
+from .test_dock_cli import LIGAND, PROTEIN
+
+
+def crystal_ligand() -> Chem.Mol:
+    return Chem.RemoveHs(next(Chem.SDMolSupplier(LIGAND)))
+
+
+def crystal_energy() -> tuple[InteractionEnergy, torch.Tensor]:
+    mol = crystal_ligand()
+    pos = torch.tensor(mol.GetConformer().GetPositions(), dtype=torch.float64)
+    return InteractionEnergy.for_ligand(mol, receptor_atoms(PROTEIN, pos.mean(0), 25.0)), pos
+
+
+def test_ligand_typing():
+    mol = Chem.MolFromSmiles("CC(=O)NCc1ccncc1O")
+    typed = ligand_atoms(mol)
+    symbols = [a.GetSymbol() for a in mol.GetAtoms()]
+    assert typed.hydrophobic[0] and not typed.hydrophobic[1]          # methyl yes, carbonyl carbon no
+    assert typed.acceptor[2] and not typed.donor[2]                    # C=O
+    assert typed.donor[3] and not typed.acceptor[3]                    # amide N-H
+    ring_n = [i for i, s in enumerate(symbols) if s == "N"][1]
+    assert typed.acceptor[ring_n] and not typed.donor[ring_n]          # pyridine N
+    assert typed.donor[len(symbols) - 1] and typed.acceptor[len(symbols) - 1]   # phenol O-H
+    assert float(typed.radius[2]) == pytest.approx(1.7) and float(typed.radius[0]) == pytest.approx(1.9)
+
+
+def test_receptor_typing_backbone_and_proline():
+    atoms = receptor_atoms(PROTEIN, crystal_energy()[1].mean(0), 25.0)
+    assert len(atoms.pos) > 300
+    assert (atoms.pos - crystal_energy()[1].mean(0).float()).norm(dim=1).max() <= 25.0
+    assert atoms.donor.any() and atoms.acceptor.any() and atoms.hydrophobic.any()
+    # every oxygen is an acceptor; carbons bonded to N/O (e.g. backbone CA) are not hydrophobic
+    assert not (atoms.hydrophobic & atoms.acceptor).any()
+
+
+def test_forces_match_finite_differences():
+    energy, pos = crystal_energy()
+    mol = crystal_ligand()
+    from data_prep.torsions import rotatable_bonds
+
+    bonds, masks = (torch.as_tensor(a) for a in rotatable_bonds(mol))
+    assert bonds.shape[0] > 0
+    # a pose a little off the crystal one, so that forces are not ~0
+    pose = translate(rotate_by_rotvec(pos[None], torch.tensor([[0.1, -0.05, 0.08]], dtype=torch.float64)),
+                     torch.tensor([[0.4, -0.3, 0.2]], dtype=torch.float64))
+    f_tr, torque, f_tor, values = generalized_forces(energy, pose, bonds, masks)
+    eps = 1e-3
+
+    def e(p):
+        return float(energy(p.float()).double())
+
+    for axis in range(3):
+        step = torch.zeros(1, 3, dtype=torch.float64)
+        step[0, axis] = eps
+        numeric = -(e(translate(pose, step)) - e(translate(pose, -step))) / (2 * eps)
+        assert numeric == pytest.approx(float(f_tr[0, axis]), rel=0.05, abs=0.02)
+        numeric = -(e(rotate_by_rotvec(pose, step)) - e(rotate_by_rotvec(pose, -step))) / (2 * eps)
+        assert numeric == pytest.approx(float(torque[0, axis]), rel=0.05, abs=0.02)
+    for r in range(bonds.shape[0]):
+        angle = torch.zeros(1, bonds.shape[0], dtype=torch.float64)
+        angle[0, r] = eps
+        plus = apply_torsion_changes(pose, bonds, masks, angle, realign=False)
+        minus = apply_torsion_changes(pose, bonds, masks, -angle, realign=False)
+        numeric = -(e(plus) - e(minus)) / (2 * eps)
+        assert numeric == pytest.approx(float(f_tor[0, r]), rel=0.05, abs=0.02)
+    assert float(values[0]) == pytest.approx(e(pose), abs=1e-4)
+
+
+def test_crystal_pose_beats_displaced_and_clashing_poses():
+    energy, pos = crystal_energy()
+    crystal = float(energy(pos[None])[0])
+    assert crystal < -3.0                          # favourable contacts in the real complex
+    for shift in ([3.0, 0, 0], [0, -3.0, 0], [0, 0, 3.0], [6.0, 6.0, 0]):
+        moved = translate(pos[None], torch.tensor([shift], dtype=torch.float64))
+        assert float(energy(moved)[0]) > crystal
+    receptor = energy.receptor.pos.double()
+    nearest = receptor[(receptor - pos.mean(0)).norm(dim=1).argmin()]
+    buried = pos[None] - pos.mean(0) + nearest          # centroid on a protein atom: a clash
+    assert float(energy(buried)[0]) > 10.0
+
+
+def test_clipped_guidance_caps_the_score():
+    force = torch.tensor([[300.0, 0.0, 0.0], [0.1, 0.0, 0.0]])
+    score = clipped_guidance(force, 2.0, sigma=1.0, dims=3)
+    assert float(score[0].norm()) == pytest.approx(math.sqrt(3))
+    assert torch.allclose(score[1], torch.tensor([0.2, 0.0, 0.0]))
+
+
+def test_physics_guided_sampling_is_seeded_and_lowers_the_energy():
+    from docking.pipeline import load_model_folder
+
+    models, _ = load_model_folder(None, torch.device("cpu"))
+    energy, pos = crystal_energy()
+    from data_prep.featurize import FeaturizeOptions, featurize_ligand, prepare_receptor
+    from data_prep.ligand import read_ligand
+
+    item = featurize_ligand(read_ligand(LIGAND), FeaturizeOptions(seed=0), use_pose=False)
+    item.update({k: v for k, v in prepare_receptor(PROTEIN).items() if k.startswith("rec_")})
+    item["name"] = "1s3v"
+
+    def run(weight: float) -> torch.Tensor:
+        docking = docking_input(models, item, torch.Generator().manual_seed(3), pos.mean(0).float())
+        docking = docking._replace(energy=energy)
+        physics = PhysicsGuidance(weight=weight, minimize_steps=0, resample_at=()) if weight > 0 else None
+        return dock_complexes(models, [docking], num_samples=8, physics=physics)[0].poses
+
+    plain, guided, again = run(0.0), run(3.0), run(3.0)
+    assert torch.equal(guided, again)
+    assert not torch.allclose(plain, guided)
+    assert float(energy(guided.double()).mean()) < float(energy(plain.double()).mean())
+
+
+def test_dock_cli_physics_guidance_ranks_by_energy(tmp_path):
+    import csv
+
+    from disco_core.cli import main
+
+    from .test_dock_cli import FAST
+
+    out = tmp_path / "out"
+    assert main(["dock", "--protein", PROTEIN, "--ligand", LIGAND, "--autobox-ligand", LIGAND, "--out", str(out),
+                 "--physics-guidance", "3", "--rank-by", "energy", *FAST]) == 0
+    row = next(csv.DictReader((out / "summary.csv").open()))
+    poses = list(Chem.SDMolSupplier(str(out / "1s3v_ligand" / "poses.sdf")))
+    energies = [float(m.GetProp("interaction_energy")) for m in poses]
+    assert energies == sorted(energies) and len(energies) == 3
+    assert float(row["interaction_energy"]) == pytest.approx(energies[0])
+    # each written pose's property is the energy of the pose in the file
+    energy, _ = crystal_energy()
+    for mol, value in zip(poses, energies):
+        pos = torch.tensor(mol.GetConformer().GetPositions())[None]
+        assert float(energy(pos)[0]) == pytest.approx(value, abs=0.05)
+
+
+def test_rank_by_energy_needs_guidance(tmp_path):
+    from disco_core.cli import main
+
+    with pytest.raises(SystemExit) as usage:
+        main(["dock", "--protein", PROTEIN, "--ligand", "CCO", "--rank-by", "energy", "--out", str(tmp_path)])
+    assert usage.value.code == 2
+
+
+def test_local_minimisation_brings_displaced_crystal_poses_back():
+    from data_prep.torsions import rotatable_bonds
+    from docking.local_minimization import minimize_poses
+
+    energy, pos = crystal_energy()
+    bonds, masks = (torch.as_tensor(a) for a in rotatable_bonds(crystal_ligand()))
+    shifts = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.5, 0.0]], dtype=torch.float64)
+    start = translate(pos[None].repeat(3, 1, 1), shifts)
+    minimised, energies = minimize_poses(energy, start, bonds, masks, steps=100)
+    assert (energies <= energy(start) + 1e-5).all()
+    assert float(energies.max()) < float(energy(pos[None])[0])            # all reach the crystal basin's floor
+    assert float(((minimised - pos) ** 2).sum(-1).mean(-1).sqrt().max()) < 0.8
+    assert torch.allclose(energy(minimised), energies, atol=1e-4)
+
+
+def test_resampling_follows_the_energies_and_the_seed():
+    from docking.physics_guidance import resample_indices
+
+    energies = torch.tensor([0.0, -20.0, 0.0, 0.0])
+    assert resample_indices(energies, 1.0, torch.Generator().manual_seed(0)).tolist() == [1, 1, 1, 1]
+    flat = resample_indices(torch.zeros(4), 1.0, torch.Generator().manual_seed(0))
+    assert flat.tolist() == [0, 1, 2, 3]
+    mixed = torch.tensor([-1.0, -1.5, 3.0, -0.5])
+    a = resample_indices(mixed, 1.0, torch.Generator().manual_seed(5))
+    assert torch.equal(a, resample_indices(mixed, 1.0, torch.Generator().manual_seed(5)))
+    assert 2 not in a.tolist() and a.tolist() == sorted(a.tolist())
+    assert PhysicsGuidance(resample_at=(0.5,)).resample_steps(10) == {4}
+
+
+def test_resampled_guided_docking_keeps_picks_with_their_poses():
+    """With resampling, each pose's latent picks travel with it: same seed, same (poses, picks)."""
+    from data_prep.featurize import FeaturizeOptions, featurize_ligand, prepare_receptor
+    from data_prep.ligand import read_ligand
+    from docking.pipeline import load_model_folder
+
+    models, _ = load_model_folder(None, torch.device("cpu"))
+    energy, pos = crystal_energy()
+    item = featurize_ligand(read_ligand(LIGAND), FeaturizeOptions(seed=0), use_pose=False)
+    item.update({k: v for k, v in prepare_receptor(PROTEIN).items() if k.startswith("rec_")})
+    item["name"] = "1s3v"
+    physics = PhysicsGuidance(weight=3.0, minimize_steps=20, resample_at=(0.5, 0.3), resample_strength=5.0,
+                              preview_steps=10)
+
+    def run():
+        docking = docking_input(models, item, torch.Generator().manual_seed(1), pos.mean(0).float())
+        return dock_complexes(models, [docking._replace(energy=energy)], num_samples=6,
+                              settings=None, physics=physics)[0]
+
+    first, again = run(), run()
+    assert torch.equal(first.poses, again.poses) and torch.equal(first.picks, again.picks)
+    assert torch.allclose(first.energies, energy(first.poses), atol=1e-4)
+
+
+def test_guided_docking_batched_equals_one_by_one():
+    from docking.pipeline import DockingPipeline, DockOptions
+    from docking.pockets import Pocket
+
+    physics = PhysicsGuidance(weight=3.0, minimize_steps=10, resample_at=(0.5,), preview_steps=5)
+    pipeline = DockingPipeline(DockOptions(samples=3, steps=6, device="cpu", physics=physics))
+    center = tuple(float(v) for v in crystal_energy()[1].mean(0))
+    together = pipeline.dock_many(PROTEIN, [("small", "CC(=O)Nc1ccc(O)cc1"), ("crystal", LIGAND)], Pocket(center))
+    alone = pipeline.dock(PROTEIN, LIGAND, name="crystal", pocket_center=center)
+    # float32 rounding of the score model differs with the batch's size (~2e-5 A on the unguided poses);
+    # the energy's steep repulsion amplifies it along the guided trajectory to a few hundredths of an A
+    for batched, single in zip(together[1].poses, alone.poses):
+        assert torch.allclose(torch.tensor(batched.GetConformer().GetPositions()),
+                              torch.tensor(single.GetConformer().GetPositions()), atol=6e-2)
+    assert together[1].extras["interaction_energy"] == pytest.approx(alone.extras["interaction_energy"], rel=1e-2, abs=5e-2)
