@@ -74,12 +74,9 @@ def _is_amino_acid_like(residue, atoms: dict[str, object]) -> bool:
     return residue.het_flag != "H" or ("N" in atoms and "C" in atoms)
 
 
-def read_receptor(path: str | Path, max_residues: int = DEFAULT_MAX_RESIDUES) -> ReceptorStructure:
-    """Parse a PDB/mmCIF file (first model) into residue arrays.
-
-    Raises InputError naming the file when it is missing, unreadable, has no residue with a C-alpha,
-    or has more than `max_residues` of them (refused so that one huge entry cannot exhaust memory
-    downstream; the parse itself is proportional to the file)."""
+def read_first_model(path: str | Path):
+    """The first model of a PDB/mmCIF file as a gemmi Model; InputError naming the file when it is
+    missing, empty, unparsable or holds no model."""
     import gemmi
 
     path = Path(path)
@@ -93,7 +90,16 @@ def read_receptor(path: str | Path, max_residues: int = DEFAULT_MAX_RESIDUES) ->
         raise InputError(str(path), "cannot parse protein structure: " + " ".join(str(exc).split())) from exc
     if len(structure) == 0:
         raise InputError(str(path), "protein file holds no model (no ATOM/HETATM records)")
-    model = structure[0]
+    return structure[0]
+
+
+def read_receptor(path: str | Path, max_residues: int = DEFAULT_MAX_RESIDUES) -> ReceptorStructure:
+    """Parse a PDB/mmCIF file (first model) into residue arrays.
+
+    Raises InputError naming the file when it is missing, unreadable, has no residue with a C-alpha,
+    or has more than `max_residues` of them (refused so that one huge entry cannot exhaust memory
+    downstream; the parse itself is proportional to the file)."""
+    model = read_first_model(path)
 
     counts = {"waters_removed": 0, "het_groups_removed": 0, "polymer_residues_without_ca": 0,
               "alternate_residues_dropped": 0, "nonstandard_residues": 0}

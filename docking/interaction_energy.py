@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from rdkit import Chem
 
+from data_prep.protein import read_first_model
 from disco_core.errors import InputError
 
 CUTOFF_A = 8.0
@@ -106,17 +107,10 @@ def receptor_atoms(protein_path: str | Path, center: tuple[float, float, float] 
                    radius: float) -> TypedAtoms:
     """Heavy atoms of the protein file within `radius` of `center` (waters left out, cofactors and
     metals kept; first model, first alternate location), typed for the energy."""
-    import gemmi
-
-    try:
-        structure = gemmi.read_structure(str(protein_path))
-    except Exception as exc:   # gemmi raises RuntimeError/ValueError with a message
-        raise InputError(str(protein_path), "cannot parse protein structure: " + " ".join(str(exc).split())) from exc
-    if len(structure) == 0:
-        raise InputError(str(protein_path), "protein file holds no model")
+    model = read_first_model(protein_path)
     center = torch.as_tensor(center, dtype=torch.float64).reshape(3)
     rows = []   # (element, residue name, atom name, x, y, z)
-    for chain in structure[0]:
+    for chain in model:
         for residue in chain:
             if residue.name.upper() in WATERS:
                 continue

@@ -26,6 +26,19 @@ def crystal_energy() -> tuple[InteractionEnergy, torch.Tensor]:
     return InteractionEnergy.for_ligand(mol, receptor_atoms(PROTEIN, pos.mean(0), 25.0)), pos
 
 
+def bundled_models_and_item():
+    """The bundled models and the shipped complex as a featurised item (ligand from its topology)."""
+    from data_prep.featurize import FeaturizeOptions, featurize_ligand, prepare_receptor
+    from data_prep.ligand import read_ligand
+    from docking.pipeline import load_model_folder
+
+    models, _ = load_model_folder(None, torch.device("cpu"))
+    item = featurize_ligand(read_ligand(LIGAND), FeaturizeOptions(seed=0), use_pose=False)
+    item.update({k: v for k, v in prepare_receptor(PROTEIN).items() if k.startswith("rec_")})
+    item["name"] = "1s3v"
+    return models, item
+
+
 def test_ligand_typing():
     mol = Chem.MolFromSmiles("CC(=O)NCc1ccncc1O")
     typed = ligand_atoms(mol)
@@ -102,16 +115,8 @@ def test_clipped_guidance_caps_the_score():
 
 
 def test_physics_guided_sampling_is_seeded_and_lowers_the_energy():
-    from docking.pipeline import load_model_folder
-
-    models, _ = load_model_folder(None, torch.device("cpu"))
+    models, item = bundled_models_and_item()
     energy, pos = crystal_energy()
-    from data_prep.featurize import FeaturizeOptions, featurize_ligand, prepare_receptor
-    from data_prep.ligand import read_ligand
-
-    item = featurize_ligand(read_ligand(LIGAND), FeaturizeOptions(seed=0), use_pose=False)
-    item.update({k: v for k, v in prepare_receptor(PROTEIN).items() if k.startswith("rec_")})
-    item["name"] = "1s3v"
 
     def run(weight: float) -> torch.Tensor:
         docking = docking_input(models, item, torch.Generator().manual_seed(3), pos.mean(0).float())
@@ -186,15 +191,8 @@ def test_resampling_follows_the_energies_and_the_seed():
 
 def test_resampled_guided_docking_keeps_picks_with_their_poses():
     """With resampling, each pose's latent picks travel with it: same seed, same (poses, picks)."""
-    from data_prep.featurize import FeaturizeOptions, featurize_ligand, prepare_receptor
-    from data_prep.ligand import read_ligand
-    from docking.pipeline import load_model_folder
-
-    models, _ = load_model_folder(None, torch.device("cpu"))
+    models, item = bundled_models_and_item()
     energy, pos = crystal_energy()
-    item = featurize_ligand(read_ligand(LIGAND), FeaturizeOptions(seed=0), use_pose=False)
-    item.update({k: v for k, v in prepare_receptor(PROTEIN).items() if k.startswith("rec_")})
-    item["name"] = "1s3v"
     physics = PhysicsGuidance(weight=3.0, minimize_steps=20, resample_at=(0.5, 0.3), resample_strength=5.0,
                               preview_steps=10)
 
