@@ -163,6 +163,9 @@ def write_report(run_dir: str | Path, records: dict[str, list[dict]], options) -
                 f"{options.samples} poses per complex, DisCo {options.steps} steps, Vina exhaustiveness "
                 f"{options.exhaustiveness} ({options.vina_cpu} CPU thread), seed {options.seed}; "
                 f"machine {platform.processor() or platform.machine()}")
+    if any(label.startswith("disco+guided") for label in records):
+        settings += (f"; guided methods: physics guidance W = {options.physics_guidance}, "
+                     f"{options.guided_steps or options.steps} steps")
     text = [
         "# Docking benchmark", "",
         f"Settings: {settings}.", "",
