@@ -45,7 +45,8 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
                           help="steer the sampling with a Vina-form interaction energy: each score gets W times "
                                "minus its gradient (W in mol/kcal; 0 = off, the default), samples are resampled "
                                "by it along the way and the final poses locally minimised in it. Every pose then "
-                               "carries its interaction_energy; see also --rank-by energy (3 is a good value)")
+                               "carries its interaction_energy (sampled_interaction_energy once --rescore / --relax have moved "
+                               "it); see also --rank-by energy (3 is a good value)")
     sampling.add_argument("--blind-sites", type=int, default=4, metavar="N",
                           help="candidate sites searched in blind docking (default 4)")
     physics = parser.add_argument_group("physical validity (extras: pip install '.[bench,relax]')")
@@ -124,6 +125,8 @@ def _validate(args: argparse.Namespace) -> None:
         parser.error("--rank-by vina needs --rescore vina")
     if args.rank_by == "energy" and not args.physics_guidance > 0:
         parser.error("--rank-by energy needs --physics-guidance W > 0")
+    if args.rank_by == "energy" and (args.rescore or args.relax):
+        parser.error("--rank-by energy ranks the sampled poses, which --rescore / --relax move; use --rank-by vina")
     if args.physics_guidance < 0:
         parser.error("--physics-guidance must be >= 0")
     if args.samples < 1 or args.steps < 1 or args.batch_size < 1:

@@ -56,6 +56,9 @@ class PosePostprocessor:
             raise InputError("--rank-by vina", "needs --rescore vina")
         if options.rank_by not in RANK_CHOICES:
             raise InputError("--rank-by", f"unknown ranking {options.rank_by!r} (use {', '.join(RANK_CHOICES)})")
+        if options.rank_by == "energy" and (options.rescore or options.relax):
+            raise InputError("--rank-by energy", "ranks the sampled poses; --rescore / --relax move them "
+                                                 "(rank those by --rank-by vina)")
         self.options = options
         self._tmp = tempfile.TemporaryDirectory(prefix="disco-post-") if options.work_dir is None else None
         self.work_dir = Path(options.work_dir or self._tmp.name)
@@ -116,6 +119,11 @@ class PosePostprocessor:
 
     # ---- all -------------------------------------------------------------------------------------
     def apply(self, result: DockResult, protein_path: str) -> DockResult:
+        if (self.options.rescore or self.options.relax) and "interaction_energy" in result.extras:
+            # the guidance energy belongs to the sampled pose, not to the pose Vina / OpenMM will write
+            extras = dict(result.extras)
+            extras["sampled_interaction_energy"] = extras.pop("interaction_energy")
+            result = replace(result, extras=extras)
         if self.options.rescore == "vina":
             result = self._rescore_vina(result, protein_path)
         if self.options.relax:

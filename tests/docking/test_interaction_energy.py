@@ -221,3 +221,28 @@ def test_guided_docking_batched_equals_one_by_one():
         assert torch.allclose(torch.tensor(batched.GetConformer().GetPositions()),
                               torch.tensor(single.GetConformer().GetPositions()), atol=6e-2)
     assert together[1].extras["interaction_energy"] == pytest.approx(alone.extras["interaction_energy"], rel=1e-2, abs=5e-2)
+
+
+def test_rank_by_energy_refuses_moved_poses(tmp_path):
+    from disco_core.cli import main
+
+    for extra in (["--rescore", "vina"], ["--relax"]):
+        with pytest.raises(SystemExit) as usage:
+            main(["dock", "--protein", PROTEIN, "--ligand", "CCO", "--physics-guidance", "3", "--rank-by", "energy",
+                  *extra, "--out", str(tmp_path)])
+        assert usage.value.code == 2
+
+
+def test_energy_of_a_pose_vina_moved_is_named_as_the_sampled_one(tmp_path):
+    """With --rescore vina the written pose is Vina's, so the guidance energy is kept as the sampled pose's."""
+    pytest.importorskip("vina")
+    from disco_core.cli import main
+
+    from .test_dock_cli import FAST
+
+    out = tmp_path / "out"
+    assert main(["dock", "--protein", PROTEIN, "--ligand", LIGAND, "--autobox-ligand", LIGAND, "--out", str(out),
+                 "--physics-guidance", "3", "--rescore", "vina", "--rank-by", "vina", *FAST]) == 0
+    for mol in Chem.SDMolSupplier(str(out / "1s3v_ligand" / "poses.sdf")):
+        assert mol.HasProp("sampled_interaction_energy") and not mol.HasProp("interaction_energy")
+        assert mol.HasProp("vina_score_kcal_mol")
