@@ -79,8 +79,8 @@ def _options(args: argparse.Namespace, methods: tuple[str, ...]):
                             models=tuple(args.model or [None]), pocket=args.pocket, samples=args.samples,
                             exhaustiveness=args.exhaustiveness, steps=args.steps, seed=args.seed,
                             limit=args.limit, device=args.device, vina_cpu=args.vina_cpu,
-                            **({"physics_guidance": args.physics_guidance, "guided_steps": args.guided_steps}
-                               if hasattr(args, "physics_guidance") else {}))
+                            physics_guidance=getattr(args, "physics_guidance", DockBenchOptions.physics_guidance),
+                            guided_steps=getattr(args, "guided_steps", None))   # `bench speed` has neither flag
 
 
 def run_dock_bench_cli(args: argparse.Namespace) -> int:

@@ -44,7 +44,7 @@ class PhysicsGuidance:
 
 
 def add_energy_guidance(score: tuple, energy: InteractionEnergy, pos: torch.Tensor, rot_bonds: torch.Tensor,
-                  rot_masks: torch.Tensor, weight: float, sigma: dict[str, float]) -> tuple:
+                        rot_masks: torch.Tensor, weight: float, sigma: dict[str, float]) -> tuple:
     """The model's (tr, rot, tor) scores of one ligand's samples plus the capped energy guidance."""
     tr_score, rot_score, tor_score = score
     f_tr, torque, f_tor, _ = generalized_forces(energy, pos, rot_bonds, rot_masks)

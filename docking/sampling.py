@@ -321,9 +321,12 @@ def dock_complexes(models: DockingModels, dockings: list[Docking], num_samples: 
     energies = [None if d.energy is None or physics is None else d.energy.to(device) for d in dockings]
     poses, node_picks = reverse_diffusion(models.score, batch, initial, bonds, node_picks, models.schedule, settings,
                                           [d.generator for d in dockings], guidance_weight, energies, physics)
-    if physics is not None and physics.minimize_steps > 0:
-        poses = [pos if energy is None else minimize_poses(energy, pos, rot_bonds, rot_masks, physics.minimize_steps)[0]
-                 for pos, energy, (rot_bonds, rot_masks) in zip(poses, energies, bonds)]
+    final_energies = [None] * len(dockings)
+    for i, (energy, (rot_bonds, rot_masks)) in enumerate(zip(energies, bonds)):
+        if energy is not None and physics.minimize_steps > 0:
+            poses[i], final_energies[i] = minimize_poses(energy, poses[i], rot_bonds, rot_masks, physics.minimize_steps)
+        elif energy is not None:
+            final_energies[i] = energy(poses[i])
 
     confidences = torch.full((len(dockings), num_samples), float("nan"), device=device)
     if models.confidence is not None:
@@ -332,12 +335,12 @@ def dock_complexes(models: DockingModels, dockings: list[Docking], num_samples: 
     if node_picks is None:
         node_picks = torch.zeros(len(dockings) * num_samples, 0, dtype=torch.long, device=device)
     results = []
-    for i, (pos, energy) in enumerate(zip(poses, energies)):
+    for i, (pos, energy) in enumerate(zip(poses, final_energies)):
         order = (confidences[i].argsort(descending=True, stable=True) if models.confidence is not None
                  else torch.arange(num_samples, device=device))
         results.append(DockedPoses(pos[order], confidences[i][order],
                                    node_picks[i * num_samples:(i + 1) * num_samples][order], order,
-                                   None if energy is None else energy(pos)[order]))
+                                   None if energy is None else energy[order]))
     return results
 
 
