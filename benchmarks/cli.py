@@ -18,6 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_dock(kinds)
     _register_speed(kinds)
     _register_screen(kinds)
+    _register_pockets(kinds)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -150,4 +151,28 @@ def run_screen_cli(args: argparse.Namespace) -> int:
     runs = run_screen(args.protein, args.autobox_ligand, args.index, args.sizes, args.out, args.samples,
                       args.batch_size, args.device, args.model)
     print(json.dumps(runs, indent=2))
+    return 0
+
+
+def _register_pockets(kinds: argparse._SubParsersAction) -> None:
+    pockets = kinds.add_parser(
+        "pockets", help="blind docking's site search: how often a site lands on the ligand (DCC < 4 A)",
+        description="Runs the blind site search on every complex and writes OUT/results.csv (distance from each "
+                    "complex's site 1 and best site to the ligand centroid) and OUT/summary.json.")
+    pockets.add_argument("--dataset", required=True, metavar="DIR", help="PDBBind-style folder")
+    pockets.add_argument("--split", metavar="FILE", help="ids to use, one per line (default: every folder)")
+    pockets.add_argument("--sites", type=int, default=4, help="sites searched, as `disco dock --blind-sites` (default 4)")
+    pockets.add_argument("--limit", type=int, help="only the first N complexes")
+    pockets.add_argument("--out", required=True, metavar="DIR")
+    pockets.set_defaults(run=run_pockets_cli)
+
+
+def run_pockets_cli(args: argparse.Namespace) -> int:
+    import json
+
+    from .pocket_bench import run_pocket_bench
+
+    summary = run_pocket_bench(args.dataset, args.split, args.out, args.sites, args.limit)
+    print(json.dumps(summary, indent=2))
+    print(f"wrote {args.out}/results.csv and {args.out}/summary.json")
     return 0

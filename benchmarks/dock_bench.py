@@ -111,19 +111,21 @@ class DiscoMethod:
         self._pipeline = None
         post_options = PostprocessOptions(**DISCO_VARIANTS[variant])
         self.post = PosePostprocessor(post_options) if post_options.active else None
+        self.rank_by = post_options.rank_by
         self.score_kind = {"vina": "vina_kcal_per_mol", "energy": "interaction_energy"}.get(post_options.rank_by,
                                                                                              "confidence")
 
     def pipeline(self):
         if self._pipeline is None:
             from docking.physics_guidance import PhysicsGuidance
-            from docking.pipeline import DockingPipeline, DockOptions
+            from docking.pipeline import DockingPipeline, DockOptions, sampling_rank
 
             self._pipeline = DockingPipeline(DockOptions(model=self.model, samples=self.options.samples,
                                                          steps=self.steps, seed=self.options.seed,
                                                          device=self.options.device,
                                                          physics=PhysicsGuidance(weight=self.physics_guidance)
-                                                         if self.physics_guidance > 0 else None))
+                                                         if self.physics_guidance > 0 else None,
+                                                         rank_by=sampling_rank(self.rank_by, self.physics_guidance > 0)))
         return self._pipeline
 
     def dock(self, item: BenchComplex) -> DockOutcome:

@@ -155,7 +155,7 @@ def run_dock(args: argparse.Namespace) -> int:
 
     from .dock_output import RunTables, merge_rank_tables, write_ligand_outputs
     from .physics_guidance import PhysicsGuidance
-    from .pipeline import DockingPipeline, DockOptions
+    from .pipeline import DockingPipeline, DockOptions, sampling_rank
     from .postprocess import PosePostprocessor, PostprocessOptions, summary_columns, top_pose_values
     from .pockets import parse_residue_list, pocket_from_center, pocket_from_ligand_file, pocket_from_residues
 
@@ -178,7 +178,8 @@ def run_dock(args: argparse.Namespace) -> int:
     options = DockOptions(model=args.model, samples=args.samples, steps=args.steps, seed=args.seed,
                           device=_device(args.device, world_size, local_rank), guidance_weight=args.guidance,
                           blind_sites=args.blind_sites, max_residues=args.max_residues,
-                          physics=PhysicsGuidance(weight=args.physics_guidance) if args.physics_guidance > 0 else None)
+                          physics=PhysicsGuidance(weight=args.physics_guidance) if args.physics_guidance > 0 else None,
+                          rank_by=sampling_rank(args.rank_by, args.physics_guidance > 0))
     pipeline = DockingPipeline(options)
     if args.protein:
         pipeline.receptor(args.protein)     # an unreadable protein stops here, once, with its reason

@@ -3,7 +3,7 @@ and `disco bench dock`.
 
     receptor   parsed once per protein file and shared by all its ligands
     ligand     SMILES / SDF / MOL2 / RDKit Mol -> graph, rotatable bonds, an RDKit conformer (seeded)
-    sites      the given pocket, or candidate sites for blind docking (docking.pockets)
+    sites      the given pocket (docking.pockets), or candidate sites for blind docking (docking.pocket_finder)
     poses      `samples` poses per site from docking.sampling.dock_complex (one batch per site)
     ranking    confidence logit -> calibrated P(RMSD < 2 A) (docking.calibration), best first
 
@@ -12,6 +12,7 @@ The same seed gives the same poses for the same input, whatever else is in the b
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ from disco_core.errors import CheckpointError, InputError
 from docking.calibration import Calibration
 from docking.interaction_energy import InteractionEnergy, TypedAtoms, receptor_atoms
 from docking.physics_guidance import PhysicsGuidance
-from docking.pockets import Pocket, candidate_sites
+from docking.pocket_finder import candidate_sites, heavy_atom_positions
+from docking.pockets import Pocket
 from docking.sampling import Docking, DockingModels, dock_complexes, docking_input, load_docking_models, sampler_settings
 
 BUNDLED_MODEL = Path(__file__).resolve().parent / "pretrained" / "default"
@@ -46,6 +48,7 @@ class DockOptions:
     blind_sites: int = 4                 # candidate sites searched when no pocket is given
     max_residues: int = 10_000           # refuse larger proteins (one clear error instead of running out of memory)
     physics: PhysicsGuidance | None = None   # steer sampling with the interaction energy (docking.physics_guidance)
+    rank_by: str = "confidence"          # order (and, blind, choice) of the poses of all sites: or "energy" (physics)
 
 
 @dataclass
@@ -58,6 +61,13 @@ class DockResult:
     sites: list[str]                     # the pocket / candidate site each pose was docked at
     seconds: float
     extras: dict = field(default_factory=dict)
+
+
+def sampling_rank(rank_by: str, guided: bool) -> str:
+    """How the pipeline orders (and, blind, picks among the sites') poses for a requested final ranking:
+    by interaction energy when guided and ranking by energy or by Vina (whose rescoring then sees the
+    lowest-energy poses), else by confidence."""
+    return "energy" if guided and rank_by in ("energy", "vina") else "confidence"
 
 
 def load_model_folder(path: str | Path | None, device: torch.device) -> tuple[DockingModels, Calibration]:
@@ -118,13 +128,16 @@ class DockingPipeline:
         self._receptors.move_to_end(key)
         return self._receptors[key]
 
-    def sites(self, receptor: dict, pocket: Pocket | None) -> list[Pocket | None]:
-        """The given pocket; else candidate sites (a pocket-trained model) or None (whole receptor)."""
+    def sites(self, protein_path: str | Path, receptor: dict, pocket: Pocket | None) -> list[Pocket | None]:
+        """The given pocket; else candidate sites (a pocket-trained model; found once per protein) or None
+        (whole receptor)."""
         if pocket is not None:
             return [pocket]
         if self.models.pocket_radius is None:
             return [None]
-        return list(candidate_sites(receptor["rec_pos"], self.options.blind_sites))
+        if "blind_sites" not in receptor:
+            receptor["blind_sites"] = candidate_sites(heavy_atom_positions(protein_path), self.options.blind_sites)
+        return list(receptor["blind_sites"])
 
     def dock(self, protein_path: str | Path, ligand: str | Path | Chem.Mol | LigandInput, name: str = "ligand",
              pocket_center: tuple[float, float, float] | None = None, pocket: Pocket | None = None) -> DockResult:
@@ -152,7 +165,7 @@ class DockingPipeline:
         Seconds are the batch's wall time shared evenly among its ligands."""
         start = time.perf_counter()
         receptor = self.receptor(protein_path)
-        sites = self.sites(receptor, pocket)
+        sites = self.sites(protein_path, receptor, pocket)
         prepared: list[tuple[str, Chem.Mol] | InputError] = []
         dockings: list[Docking] = []
         for name, ligand in ligands:
@@ -206,8 +219,9 @@ class DockingPipeline:
         return torch.Generator(device=self.device).manual_seed(self.options.seed * 1_000_003 + site_index)
 
     def _rank(self, name: str, mol: Chem.Mol, per_site: list, sites: list[Pocket | None], seconds: float) -> DockResult:
-        """All poses of one ligand (every site), ranked by calibrated confidence, the best `samples` kept.
-        With physics guidance every pose also carries its interaction energy (extras)."""
+        """All poses of one ligand (every site), ranked by calibrated confidence (or, with `rank_by` energy,
+        by interaction energy), the best `samples` kept. With physics guidance every pose also carries its
+        interaction energy (extras)."""
         candidates = []
         for site, docked in zip(sites, per_site):
             label = "whole-receptor" if site is None else site.source
@@ -216,7 +230,10 @@ class DockingPipeline:
                 candidates.append((docked.confidences[rank].item(), docked.poses[rank].cpu(),
                                    tuple(docked.picks[rank].tolist()), int(docked.sample_index[rank]), label, energy))
         probabilities = self.calibration.probabilities([c[0] for c in candidates])
-        ranked = [(-p if p == p else 0.0, i) for i, p in enumerate(probabilities)]   # NaN: keep sampling order
+        if self.options.rank_by == "energy" and any(d.energies is not None for d in per_site):
+            ranked = [(c[5] if c[5] == c[5] else math.inf, i) for i, c in enumerate(candidates)]
+        else:
+            ranked = [(-p if p == p else 0.0, i) for i, p in enumerate(probabilities)]   # NaN: keep sampling order
         order = [i for _, i in sorted(ranked)][: self.options.samples]
         extras = ({"interaction_energy": [candidates[i][5] for i in order]}
                   if any(d.energies is not None for d in per_site) else {})

@@ -2,9 +2,8 @@
 
 A pocket is a centre (and optionally a crop radius). Users give it as coordinates, as residues
 ("A:45,A:99": the centroid of their C-alphas) or as a reference ligand (its centroid, as gnina's
---autobox_ligand). Blind docking with a pocket-conditioned model enumerates candidate sites: points in
-the empty space among the C-alphas that are most enclosed by them (cavities bind ligands), kept apart
-by non-maximum suppression; poses sampled at every site are ranked together by confidence.
+--autobox_ligand). Blind docking with a pocket-conditioned model docks at candidate sites found by
+docking.pocket_finder instead; the poses of every site are ranked together.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from data_prep.ligand import read_ligand_file
 from disco_core.errors import InputError
@@ -66,31 +64,3 @@ def pocket_from_residues(receptor: dict, residues: list[str], radius: float | No
                                        f"{len(ids)} amino-acid residues")
     center = receptor["rec_pos"][[ids[r] for r in residues]].double().mean(0)
     return Pocket(tuple(float(v) for v in center), radius, "residues:" + ",".join(residues))
-
-
-def candidate_sites(ca_pos: torch.Tensor, max_sites: int = 4, spacing: float = 2.0, empty_radius: float = 5.0,
-                    shell_radius: float = 10.0, min_separation: float = 10.0) -> list[Pocket]:
-    """Blind docking's search sites: grid points with no C-alpha within `empty_radius` (room for a
-    ligand), scored by the C-alphas within `shell_radius` (buriedness); the best points at least
-    `min_separation` apart. Returns at least one site (the C-alpha centroid for a tiny receptor)."""
-    ca = ca_pos.double()
-    low, high = ca.min(0).values, ca.max(0).values
-    axes = [torch.arange(float(lo), float(hi) + spacing, spacing, dtype=torch.float64) for lo, hi in zip(low, high)]
-    grid = torch.cartesian_prod(*axes)
-    best = torch.empty(0, dtype=torch.float64)
-    points = torch.empty(0, 3, dtype=torch.float64)
-    for chunk in grid.split(8192):
-        distance = torch.cdist(chunk, ca)
-        keep = distance.min(1).values >= empty_radius
-        points = torch.cat([points, chunk[keep]])
-        best = torch.cat([best, (distance[keep] < shell_radius).sum(1).double()])
-    sites: list[Pocket] = []
-    for index in best.argsort(descending=True).tolist():
-        if len(sites) == max_sites:
-            break
-        if best[index] < 8:        # fewer than 8 residues around: open solvent, not a site
-            break
-        point = points[index]
-        if all(float((point - torch.tensor(s.center, dtype=torch.float64)).norm()) >= min_separation for s in sites):
-            sites.append(Pocket(tuple(float(v) for v in point), None, f"blind-site-{len(sites) + 1}"))
-    return sites or [Pocket(tuple(float(v) for v in ca.mean(0)), None, "blind-centroid")]

@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
-import torch
 
 from data_prep.featurize import prepare_receptor
 from disco_core.errors import InputError
 from docking.calibration import Calibration, expected_calibration_error, fit_platt
-from docking.pockets import candidate_sites, parse_residue_list, pocket_from_ligand_file, pocket_from_residues
+from docking.pockets import parse_residue_list, pocket_from_ligand_file, pocket_from_residues
 
 from .test_dock_cli import LIGAND, PROTEIN, crystal_center
 
@@ -49,17 +48,6 @@ def test_user_pockets():
     np.testing.assert_allclose(pocket.center, expected.numpy(), atol=1e-5)
     with pytest.raises(InputError, match="Z:999"):
         pocket_from_residues(receptor, ["Z:999"])
-
-
-def test_blind_sites_find_the_binding_cavity():
-    """The crystal ligand of 1s3v sits in a cavity: one of the candidate sites lies near it."""
-    receptor = prepare_receptor(PROTEIN)
-    sites = candidate_sites(receptor["rec_pos"], max_sites=4)
-    assert 1 <= len(sites) <= 4
-    centers = torch.tensor([s.center for s in sites])
-    assert torch.cdist(centers, centers).add(torch.eye(len(sites)) * 1e3).min() >= 10.0
-    distance = (centers - torch.tensor(crystal_center())).norm(dim=-1).min()
-    assert distance < 8.0
 
 
 def test_calibration_never_reverses_the_ranking():

@@ -1,0 +1,74 @@
+"""Blind docking's site search: buriedness on a grid, pockets as connected cavities, the shipped
+complex's binding site found first, and the edge cases (no pocket, far-apart sites)."""
+
+import numpy as np
+import pytest
+
+from docking.pocket_finder import (PocketFinderSettings, buriedness, candidate_sites, find_pockets,
+                                   heavy_atom_positions)
+from disco_core.errors import InputError
+
+from .test_dock_cli import PROTEIN, crystal_center
+
+
+def hollow_sphere(radius: float = 9.0, spacing: float = 1.5) -> np.ndarray:
+    """Atoms on a closed spherical shell: a cavity of radius ~6 A (after the 3 A clearance) at the origin."""
+    golden = np.pi * (3 - np.sqrt(5))
+    n = int(4 * np.pi * radius ** 2 / spacing ** 2)
+    z = 1 - 2 * (np.arange(n) + 0.5) / n
+    r = np.sqrt(1 - z ** 2)
+    return radius * np.stack([r * np.cos(golden * np.arange(n)), r * np.sin(golden * np.arange(n)), z], 1)
+
+
+def test_buriedness_counts_rays_that_hit():
+    occupied = np.zeros((9, 9, 9), dtype=bool)
+    occupied[4, 4, 8] = True                       # one atom straight up the z axis from the centre
+    counts = buriedness(occupied, steps=5)
+    assert counts[4, 4, 4] == 1 and counts[4, 4, 2] == 0     # 6 steps away: beyond the ray
+    occupied[:] = True
+    occupied[4, 4, 4] = False
+    assert buriedness(occupied, steps=2)[4, 4, 4] == 14      # enclosed on every side
+
+
+def test_a_closed_cavity_is_found_at_its_centre():
+    pockets = find_pockets(hollow_sphere())
+    assert len(pockets) == 1
+    assert np.linalg.norm(pockets[0].center) < 0.5
+    assert pockets[0].points > 300                 # ~4/3 pi 6^3 = 900 grid points, minus the rim
+
+
+def test_open_surface_has_no_pocket_and_falls_back_to_the_centroid():
+    flat = np.array([[x, y, 0.0] for x in np.arange(0, 30, 1.5) for y in np.arange(0, 30, 1.5)])
+    assert find_pockets(flat) == []
+    sites = candidate_sites(flat, max_sites=4)
+    assert len(sites) == 1 and sites[0].source == "blind-centroid"
+    np.testing.assert_allclose(sites[0].center, flat.mean(0))
+
+
+def test_two_cavities_are_ranked_and_kept_apart():
+    big, small = hollow_sphere(9.0), hollow_sphere(7.0) + np.array([40.0, 0.0, 0.0])
+    sites = candidate_sites(np.concatenate([small, big]), max_sites=4)
+    assert [s.source for s in sites] == ["blind-site-1", "blind-site-2"]
+    assert np.linalg.norm(sites[0].center) < 0.5                               # the bigger core first
+    assert np.linalg.norm(np.array(sites[1].center) - [40.0, 0.0, 0.0]) < 0.5
+    one = candidate_sites(np.concatenate([small, big]), max_sites=1)
+    assert len(one) == 1 and one[0].center == sites[0].center
+
+
+def test_the_shipped_complex_binding_site_comes_first():
+    """1s3v's ligand sits in the protein's deepest cleft: site 1 is within 4 A of its centroid."""
+    atoms = heavy_atom_positions(PROTEIN)
+    assert len(atoms) > 1000
+    sites = candidate_sites(atoms, max_sites=4)
+    assert 1 <= len(sites) <= 4
+    centers = np.array([s.center for s in sites])
+    gaps = np.linalg.norm(centers[:, None] - centers[None], axis=-1) + np.eye(len(sites)) * 1e3
+    assert gaps.min() >= PocketFinderSettings().min_separation
+    assert np.linalg.norm(centers[0] - np.array(crystal_center())) < 4.0
+
+
+def test_unreadable_protein_is_named(tmp_path):
+    bad = tmp_path / "broken protein.pdb"
+    bad.write_text("")
+    with pytest.raises(InputError, match="broken protein.pdb"):
+        heavy_atom_positions(bad)
