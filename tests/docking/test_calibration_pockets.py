@@ -1,4 +1,5 @@
-"""Confidence calibration (Platt scaling, ECE) and docking sites (user pockets, blind candidate sites)."""
+"""Confidence calibration (Platt scaling, ECE) and user-given docking sites
+(coordinates, residues, a reference ligand); blind sites are in test_pocket_finder.py."""
 
 import numpy as np
 import pytest

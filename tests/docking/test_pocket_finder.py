@@ -72,3 +72,26 @@ def test_unreadable_protein_is_named(tmp_path):
     bad.write_text("")
     with pytest.raises(InputError, match="broken protein.pdb"):
         heavy_atom_positions(bad)
+
+
+def test_guided_blind_docking_keeps_the_lowest_energy_poses_of_all_sites():
+    """Ranked by energy, blind docking keeps the `samples` lowest-energy poses over every site, not
+    the ones the confidence model happens to prefer (same seed: the same sampled poses either way)."""
+    from docking.physics_guidance import PhysicsGuidance
+    from docking.pipeline import DockingPipeline, DockOptions, sampling_rank
+
+    from .test_dock_cli import LIGAND
+
+    assert sampling_rank("energy", True) == sampling_rank("vina", True) == "energy"
+    assert sampling_rank("vina", False) == sampling_rank("confidence", True) == "confidence"
+
+    def run(rank_by: str):
+        options = DockOptions(samples=3, steps=4, device="cpu", blind_sites=2, rank_by=rank_by,
+                              physics=PhysicsGuidance(weight=3.0, minimize_steps=10, resample_at=(), preview_steps=0))
+        return DockingPipeline(options).dock(PROTEIN, LIGAND, name="1s3v")
+
+    by_energy, by_confidence = run("energy"), run("confidence")
+    energies = by_energy.extras["interaction_energy"]
+    assert energies == sorted(energies) and len(energies) == 3
+    assert all(site.startswith("blind-site-") for site in by_energy.sites)
+    assert sum(energies) <= sum(by_confidence.extras["interaction_energy"]) + 1e-6
