@@ -40,10 +40,11 @@ class PocketBenchRow:
 
 
 def bench_complex(name: str, protein_path: str, ligand_path: str, max_sites: int) -> PocketBenchRow:
-    from docking.pocket_finder import candidate_sites, heavy_atom_positions
+    from data_prep.protein import read_heavy_atoms
+    from docking.pocket_finder import candidate_sites
 
     start = time.perf_counter()
-    sites = candidate_sites(heavy_atom_positions(protein_path), max_sites)
+    sites = candidate_sites(read_heavy_atoms(protein_path).pos, max_sites)
     seconds = time.perf_counter() - start
     centroids = np.array([ref.GetConformer().GetPositions().mean(0)
                           for ref in read_references(Path(ligand_path).parent, name)])

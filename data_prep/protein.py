@@ -23,6 +23,7 @@ NUM_RESIDUE_TYPES = UNKNOWN_RESIDUE + 1
 THREE_TO_ONE = dict(zip(RESIDUE_TYPES, "ARNDCQEGHILKMFPSTWYV"))
 _RESIDUE_INDEX = {name: i for i, name in enumerate(RESIDUE_TYPES)}
 DEFAULT_MAX_RESIDUES = 10_000
+WATER_NAMES = frozenset({"HOH", "WAT", "DOD", "H2O", "TIP", "TIP3", "SPC"})
 
 
 @dataclass
@@ -91,6 +92,36 @@ def read_first_model(path: str | Path):
     if len(structure) == 0:
         raise InputError(str(path), "protein file holds no model (no ATOM/HETATM records)")
     return structure[0]
+
+
+@dataclass(frozen=True)
+class HeavyAtoms:
+    """Every heavy atom of a structure's first model (waters left out; cofactors, ions and ligands in
+    the file kept; first alternate location), for what looks at atoms rather than residues."""
+
+    elements: list[str]        # gemmi element names ("C", "Zn")
+    residue_names: list[str]   # upper case
+    atom_names: list[str]
+    pos: np.ndarray            # (A, 3) float64
+
+
+def read_heavy_atoms(path: str | Path) -> HeavyAtoms:
+    """HeavyAtoms of a PDB/mmCIF file; InputError naming the file when it cannot be read or has none."""
+    elements, residues, names, pos = [], [], [], []
+    for chain in read_first_model(path):
+        for residue in chain:
+            if residue.name.upper() in WATER_NAMES:
+                continue
+            for atom in residue:
+                if atom.element.is_hydrogen or atom.altloc not in ("\0", " ", "A"):
+                    continue
+                elements.append(atom.element.name)
+                residues.append(residue.name.upper())
+                names.append(atom.name.strip())
+                pos.append(atom.pos.tolist())
+    if not pos:
+        raise InputError(str(path), "no heavy atoms found")
+    return HeavyAtoms(elements, residues, names, np.array(pos, dtype=np.float64))
 
 
 def read_receptor(path: str | Path, max_residues: int = DEFAULT_MAX_RESIDUES) -> ReceptorStructure:

@@ -33,8 +33,7 @@ import numpy as np
 import torch
 from rdkit import Chem
 
-from data_prep.protein import read_first_model
-from disco_core.errors import InputError
+from data_prep.protein import read_heavy_atoms
 
 CUTOFF_A = 8.0
 SWITCH_FROM_A = 7.0     # the terms fade smoothly to zero between here and the cutoff
@@ -44,7 +43,6 @@ METAL_RADIUS = 1.2
 METALS = {"Zn", "Mg", "Mn", "Ca", "Fe", "Cu", "Co", "Ni", "Na", "K", "Cd", "Hg"}
 HALOGENS = {"F", "Cl", "Br", "I"}
 COVALENT_BOND_A = 1.9   # receptor atoms closer than this are taken as bonded (typing of carbons and N)
-WATERS = {"HOH", "WAT", "DOD", "H2O", "TIP", "TIP3", "SPC"}
 
 
 @dataclass
@@ -107,20 +105,10 @@ def receptor_atoms(protein_path: str | Path, center: tuple[float, float, float] 
                    radius: float) -> TypedAtoms:
     """Heavy atoms of the protein file within `radius` of `center` (waters left out, cofactors and
     metals kept; first model, first alternate location), typed for the energy."""
-    model = read_first_model(protein_path)
+    atoms = read_heavy_atoms(protein_path)
     center = torch.as_tensor(center, dtype=torch.float64).reshape(3)
-    rows = []   # (element, residue name, atom name, x, y, z)
-    for chain in model:
-        for residue in chain:
-            if residue.name.upper() in WATERS:
-                continue
-            for atom in residue:
-                if atom.element.is_hydrogen or atom.altloc not in ("\0", " ", "A"):
-                    continue
-                rows.append((atom.element.name, residue.name.upper(), atom.name.strip(), *atom.pos.tolist()))
-    if not rows:
-        raise InputError(str(protein_path), "no heavy atoms found")
-    xyz = torch.tensor([row[3:] for row in rows], dtype=torch.float64)
+    rows = list(zip(atoms.elements, atoms.residue_names, atoms.atom_names))   # (element, residue, atom name)
+    xyz = torch.as_tensor(atoms.pos)
     # type with a margin so that bonded neighbours just outside the sphere are seen
     near = torch.nonzero((xyz - center).norm(dim=1) <= radius + COVALENT_BOND_A).flatten()
     sub = xyz[near]
@@ -128,7 +116,7 @@ def receptor_atoms(protein_path: str | Path, center: tuple[float, float, float] 
     elements, neighbours, has_h = [], [], []
     near_rows = near.tolist()
     for k, index in enumerate(near_rows):
-        element, residue, name = rows[index][:3]
+        element, residue, name = rows[index]
         element = element if len(element) == 1 else element[0] + element[1:].lower()
         elements.append(element)
         neighbours.append([rows[near_rows[m]][0] for m in torch.nonzero(bonded[k]).flatten().tolist()])

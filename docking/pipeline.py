@@ -24,12 +24,13 @@ from rdkit.Geometry import Point3D
 
 from data_prep.featurize import FeaturizeOptions, featurize_ligand, prepare_receptor
 from data_prep.ligand import LigandInput, read_ligand
+from data_prep.protein import read_heavy_atoms
 from disco_core.device import resolve_device
 from disco_core.errors import CheckpointError, InputError
 from docking.calibration import Calibration
 from docking.interaction_energy import InteractionEnergy, TypedAtoms, receptor_atoms
 from docking.physics_guidance import PhysicsGuidance
-from docking.pocket_finder import candidate_sites, heavy_atom_positions
+from docking.pocket_finder import candidate_sites
 from docking.pockets import Pocket
 from docking.sampling import Docking, DockingModels, dock_complexes, docking_input, load_docking_models, sampler_settings
 
@@ -136,7 +137,7 @@ class DockingPipeline:
         if self.models.pocket_radius is None:
             return [None]
         if "blind_sites" not in receptor:
-            receptor["blind_sites"] = candidate_sites(heavy_atom_positions(protein_path), self.options.blind_sites)
+            receptor["blind_sites"] = candidate_sites(read_heavy_atoms(protein_path).pos, self.options.blind_sites)
         return list(receptor["blind_sites"])
 
     def dock(self, protein_path: str | Path, ligand: str | Path | Chem.Mol | LigandInput, name: str = "ligand",
@@ -230,13 +231,13 @@ class DockingPipeline:
                 candidates.append((docked.confidences[rank].item(), docked.poses[rank].cpu(),
                                    tuple(docked.picks[rank].tolist()), int(docked.sample_index[rank]), label, energy))
         probabilities = self.calibration.probabilities([c[0] for c in candidates])
-        if self.options.rank_by == "energy" and any(d.energies is not None for d in per_site):
+        guided = any(d.energies is not None for d in per_site)
+        if self.options.rank_by == "energy" and guided:
             ranked = [(c[5] if c[5] == c[5] else math.inf, i) for i, c in enumerate(candidates)]
         else:
             ranked = [(-p if p == p else 0.0, i) for i, p in enumerate(probabilities)]   # NaN: keep sampling order
         order = [i for _, i in sorted(ranked)][: self.options.samples]
-        extras = ({"interaction_energy": [candidates[i][5] for i in order]}
-                  if any(d.energies is not None for d in per_site) else {})
+        extras = {"interaction_energy": [candidates[i][5] for i in order]} if guided else {}
         return DockResult(
             name=name,
             poses=[pose_molecule(mol, candidates[i][1]) for i in order],

@@ -20,7 +20,6 @@ The thresholds were chosen on the train split (`disco bench pockets`, benchmarks
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
@@ -29,7 +28,6 @@ from scipy.spatial import cKDTree
 from docking.pockets import Pocket
 
 RAY_DIRECTIONS = np.array([d for d in np.ndindex(3, 3, 3) if sum(abs(c - 1) for c in d) in (1, 3)]) - 1
-WATERS = {"HOH", "WAT", "DOD", "H2O", "TIP", "TIP3", "SPC"}
 
 
 @dataclass(frozen=True)
@@ -48,16 +46,6 @@ class FoundPocket:
     center: tuple[float, float, float]
     points: int          # the whole pocket's volume, in grid points
     score: float         # buriedness summed over the core (the ranking key)
-
-
-def heavy_atom_positions(protein_path: str | Path) -> np.ndarray:
-    """(A, 3) heavy atoms of the first model, cofactors and metals included, waters left out."""
-    from data_prep.protein import read_first_model
-
-    model = read_first_model(protein_path)
-    return np.array([[atom.pos.x, atom.pos.y, atom.pos.z] for chain in model for residue in chain
-                     if residue.name not in WATERS for atom in residue if atom.element.name not in ("H", "D")],
-                    dtype=np.float64).reshape(-1, 3)
 
 
 def _shifted(grid: np.ndarray, offset: tuple[int, ...]) -> np.ndarray:

@@ -30,12 +30,12 @@ from rdkit import Chem
 from rdkit.Geometry import Point3D
 from rdkit.rdBase import BlockLogs
 
+from data_prep.protein import WATER_NAMES, read_heavy_atoms
 from disco_core.errors import InputError
 from disco_core.io import atomic_write_text
 
 DEFAULT_PADDING = 4.0
 DEFAULT_MIN_BOX_SIZE = 20.0
-_WATERS = {"HOH", "WAT", "DOD", "SPC", "TIP", "TIP3", "H2O"}
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,7 @@ def box_around_ligand(mol: Chem.Mol, padding: float = DEFAULT_PADDING,
 
 def box_around_protein(protein_path: str | Path, padding: float = DEFAULT_PADDING) -> Box:
     """Blind docking: a box around every heavy atom of the protein."""
-    points = _protein_heavy_atoms(protein_path)
-    return box_around_points(points, padding, min_size=0.0)
+    return box_around_points(read_heavy_atoms(protein_path).pos, padding, min_size=0.0)
 
 
 # ----------------------------------------------------------------------------------------- receptor
@@ -95,24 +94,6 @@ def _protein_pdb_text(protein_path: Path) -> str:
         structure.remove_waters()
         return structure.make_pdb_string()
     return protein_path.read_text(errors="replace")
-
-
-def _protein_heavy_atoms(protein_path: str | Path) -> np.ndarray:
-    path = Path(protein_path)
-    if not path.is_file():
-        raise InputError(str(path), "protein file not found")
-    points = []
-    for line in _protein_pdb_text(path).splitlines():
-        if line.startswith(("ATOM", "HETATM")) and line[17:20].strip() not in _WATERS:
-            if _is_hydrogen_line(line):
-                continue
-            try:
-                points.append((float(line[30:38]), float(line[38:46]), float(line[46:54])))
-            except ValueError:
-                raise InputError(str(path), f"unreadable coordinates in line {line[:27]!r}") from None
-    if not points:
-        raise InputError(str(path), "no protein atoms found")
-    return np.array(points)
 
 
 def _known_residue_names() -> set[str]:
@@ -155,7 +136,7 @@ def _with_element(line: str) -> str:
 def _clean_pdb(text: str, strip_hydrogens: bool) -> tuple[str, list[str]]:
     """Keep the atoms of templated residues (no waters), with element columns filled in; return the
     text and the dropped residues."""
-    known = _known_residue_names() - _WATERS
+    known = _known_residue_names() - WATER_NAMES
     kept, dropped = [], []
     for line in text.splitlines():
         record = line[:6].strip()
@@ -164,7 +145,7 @@ def _clean_pdb(text: str, strip_hydrogens: bool) -> tuple[str, list[str]]:
         if record in ("ATOM", "HETATM"):
             resname = line[17:20].strip()
             if resname not in known:
-                if resname not in _WATERS:
+                if resname not in WATER_NAMES:
                     label = f"{line[21:22].strip()}:{line[22:27].strip()} {resname}"
                     if label not in dropped:
                         dropped.append(label)

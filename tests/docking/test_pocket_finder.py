@@ -4,8 +4,8 @@ complex's binding site found first, and the edge cases (no pocket, far-apart sit
 import numpy as np
 import pytest
 
-from docking.pocket_finder import (PocketFinderSettings, buriedness, candidate_sites, find_pockets,
-                                   heavy_atom_positions)
+from data_prep.protein import read_heavy_atoms
+from docking.pocket_finder import PocketFinderSettings, buriedness, candidate_sites, find_pockets
 from disco_core.errors import InputError
 
 from .test_dock_cli import PROTEIN, crystal_center
@@ -57,7 +57,7 @@ def test_two_cavities_are_ranked_and_kept_apart():
 
 def test_the_shipped_complex_binding_site_comes_first():
     """1s3v's ligand sits in the protein's deepest cleft: site 1 is within 4 A of its centroid."""
-    atoms = heavy_atom_positions(PROTEIN)
+    atoms = read_heavy_atoms(PROTEIN).pos
     assert len(atoms) > 1000
     sites = candidate_sites(atoms, max_sites=4)
     assert 1 <= len(sites) <= 4
@@ -71,7 +71,7 @@ def test_unreadable_protein_is_named(tmp_path):
     bad = tmp_path / "broken protein.pdb"
     bad.write_text("")
     with pytest.raises(InputError, match="broken protein.pdb"):
-        heavy_atom_positions(bad)
+        read_heavy_atoms(bad)
 
 
 def test_guided_blind_docking_keeps_the_lowest_energy_poses_of_all_sites():
