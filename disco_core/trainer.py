@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import csv
 import dataclasses
+import math
 import os
 import time
 from contextlib import nullcontext
@@ -38,6 +39,8 @@ class TrainerConfig:
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
     warmup_steps: int = 0
+    lr_schedule: str = "constant"   # or "cosine": decays to lr_min at max_steps (after the warmup)
+    lr_min: float = 0.0
     grad_clip: float = 1.0          # 0 disables clipping
     ema_decay: float = 0.999
     amp: bool = False               # bfloat16 autocast
@@ -47,6 +50,7 @@ class TrainerConfig:
     device: str = "auto"
     progress: bool = True
     tensorboard: bool = False
+    init_from: str = ""             # a checkpoint whose weights start a fresh run (fine-tuning)
 
 
 def distributed_context() -> tuple[int, int]:
@@ -115,6 +119,8 @@ class Trainer:
         self.checkpoint_path = self.out_dir / "checkpoint.pt"
         if self.checkpoint_path.exists():
             self._resume()
+        elif config.init_from:
+            self._warm_start(Path(config.init_from))
 
     # -- state -------------------------------------------------------------------------------------------
     def _state(self) -> dict:
@@ -139,6 +145,18 @@ class Trainer:
         if "rng_cuda" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng_cuda"].cpu(), self.device)
 
+    def _warm_start(self, path: Path) -> None:
+        """Start a fresh run from another run's (EMA) weights: fine-tuning. Optimizer and step start anew;
+        once this run has its own checkpoint, resuming ignores `init_from`."""
+        _, state = load_checkpoint(path, map_location=self.device)
+        weights = state.get("ema", state.get("model"))
+        try:
+            self.model.load_state_dict(weights)
+            self.ema.model.load_state_dict(weights)
+        except (TypeError, RuntimeError) as exc:
+            raise DiscoError(f"{path}: cannot start from these weights, they do not match this model "
+                             f"({str(exc).splitlines()[0][:160]})") from None
+
     def save(self) -> None:
         if self.rank == 0:
             config = {"model": self.model_config, "trainer": dataclasses.asdict(self.config)}
@@ -146,8 +164,16 @@ class Trainer:
 
     # -- loop --------------------------------------------------------------------------------------------
     def _lr(self) -> float:
-        warmup = self.config.warmup_steps
-        return self.config.lr * min(1.0, (self.step + 1) / warmup) if warmup else self.config.lr
+        cfg = self.config
+        if cfg.warmup_steps and self.step < cfg.warmup_steps:
+            return cfg.lr * (self.step + 1) / cfg.warmup_steps
+        if cfg.lr_schedule == "cosine":
+            span = max(cfg.max_steps - cfg.warmup_steps, 1)
+            progress = min(max(self.step - cfg.warmup_steps, 0) / span, 1.0)
+            return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1.0 + math.cos(math.pi * progress))
+        if cfg.lr_schedule != "constant":
+            raise DiscoError(f"lr_schedule {cfg.lr_schedule!r}: expected 'constant' or 'cosine'")
+        return cfg.lr
 
     def _log(self, row: dict) -> None:
         if self.rank != 0:

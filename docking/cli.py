@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 
 STAGE_CHOICES = ("score", "prior", "confidence", "all")
@@ -27,6 +28,9 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
                          help="folder with train.txt and val.txt (default: train on the whole cache, no validation)")
     docking.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: the config's)")
     docking.add_argument("--max-steps", type=int, default=None, metavar="N", help="override the steps of each stage")
+    docking.add_argument("--init-from", metavar="DIR",
+                         help="fine-tune: start each stage from DIR/<stage>/checkpoint.pt of a model folder or run "
+                              "(e.g. docking/pretrained/default) instead of random weights")
     docking.set_defaults(run=run_train_docking)
 
     export = models.add_parser(
@@ -49,7 +53,7 @@ def run_train_docking(args: argparse.Namespace) -> int:
     from disco_core.config import load_config
     from disco_core.errors import DiscoError, InputError
 
-    from .training import DockingTrainConfig, load_split_items, train_docking
+    from .training import DockingTrainConfig, load_split_items, pocket_trainable, train_docking
 
     config = load_config(DockingTrainConfig, args.config)
     if args.device is not None:
@@ -58,6 +62,8 @@ def run_train_docking(args: argparse.Namespace) -> int:
         config.trainer = dataclasses.replace(config.trainer, max_steps=args.max_steps)
         config.prior = dataclasses.replace(config.prior, max_steps=args.max_steps)
         config.confidence = dataclasses.replace(config.confidence, max_steps=args.max_steps)
+    if args.init_from is not None:
+        config.init_from = args.init_from
     if args.split_dir is not None:
         split_dir = Path(args.split_dir)
         for name in ("train.txt", "val.txt"):
@@ -67,6 +73,12 @@ def run_train_docking(args: argparse.Namespace) -> int:
         val_items = load_split_items(args.data, split_dir / "val.txt", "crystal")
     else:
         train_items, val_items = load_split_items(args.data, None, config.data.target_pose), []
+    train_items, skipped = pocket_trainable(train_items, config.data)
+    val_items, skipped_val = pocket_trainable(val_items, config.data)
+    for reason in skipped + skipped_val:
+        print(f"disco: skipped {reason}", file=sys.stderr)
+    if not train_items:
+        raise InputError(args.data, "no complex left to train on")
     stages = ("score", "prior", "confidence") if args.stage == "all" else (args.stage,)
     if config.model.num_latents == 0:
         if args.stage == "prior":

@@ -36,7 +36,7 @@ from torch_geometric.data import Batch, HeteroData
 
 from data_prep.cache import load_item
 from data_prep.dataset import ComplexDataset, item_to_heterodata
-from disco_core.errors import InputError
+from disco_core.errors import CheckpointError, InputError
 from disco_core.graph_ops import segment_softmax
 from disco_core.io import atomic_write_bytes
 from disco_core.trainer import Trainer, TrainerConfig, distributed_context, epoch_indices
@@ -95,6 +95,7 @@ class DockingTrainConfig:
     validation: ValidationOptions = field(default_factory=ValidationOptions)
     prior: PriorStageOptions = field(default_factory=PriorStageOptions)
     confidence: ConfidenceStageOptions = field(default_factory=ConfidenceStageOptions)
+    init_from: str = ""   # a model folder or run to fine-tune: each stage starts from its DIR/<stage>/checkpoint.pt
 
 
 def load_split_items(cache_dir: str | Path, split: str | Path | list[str] | None, pose: str = "matched") -> list[dict]:
@@ -103,6 +104,23 @@ def load_split_items(cache_dir: str | Path, split: str | Path | list[str] | None
     if len(dataset) == 0:
         raise InputError(str(split or cache_dir), f"no cached complex with a {pose} pose in {cache_dir}")
     return [load_item(dataset.cache_dir / row["file"]) for row in dataset.rows]
+
+
+def pocket_trainable(items: list[dict], options: DataOptions) -> tuple[list[dict], list[str]]:
+    """The items a pocket crop can be cut from, and a reason for each one left out: a ligand with no
+    C-alpha within `pocket_radius` (e.g. one bound at a crystal contact) would make an empty receptor."""
+    if options.pocket_probability <= 0:
+        return items, []
+    kept, skipped = [], []
+    for item in items:
+        centroid = item[f"lig_pos_{options.target_pose}"].float().mean(0)
+        nearest = float((item["rec_pos"].float() - centroid).norm(dim=-1).min())
+        if nearest <= options.pocket_radius:
+            kept.append(item)
+        else:
+            skipped.append(f"{item.get('name', '?')}: no receptor residue within {options.pocket_radius:g} A of "
+                           f"its ligand (nearest C-alpha {nearest:.1f} A); left out of training")
+    return kept, skipped
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -124,7 +142,10 @@ def training_complex(item: dict, options: DataOptions, generator: torch.Generato
         pocket = bool(torch.rand((), generator=generator) < options.pocket_probability)
     jitter = options.pocket_center_jitter * torch.randn(3, generator=generator)
     center = pose.mean(0) + (jitter if pocket else 0.0)
-    cropped = crop_receptor(item, center, options.pocket_radius if pocket else None, options.max_residues)
+    radius = options.pocket_radius if pocket else None
+    if pocket and not bool(((item["rec_pos"].float() - center).norm(dim=-1) <= radius).any()):
+        center = pose.mean(0)   # the jitter left every residue outside the crop: use the ligand's centroid
+    cropped = crop_receptor(item, center, radius, options.max_residues)
     graph = item_to_heterodata(cropped, options.target_pose, receptor_radius=None)
     if not pocket:
         center = graph["receptor"].pos.mean(0)
@@ -338,8 +359,15 @@ def _stage_model_config(config: DockingTrainConfig, stage: str) -> dict:
             "max_residues": config.data.max_residues, "schedule": dataclasses.asdict(config.schedule)}
 
 
-def _trainer_config(config: DockingTrainConfig, max_steps: int | None = None, lr: float | None = None) -> TrainerConfig:
+def _trainer_config(config: DockingTrainConfig, stage: str, max_steps: int | None = None,
+                    lr: float | None = None) -> TrainerConfig:
     changes = {"max_steps": max_steps, "lr": lr}
+    if config.init_from:
+        start = Path(config.init_from) / stage / "checkpoint.pt"
+        if start.is_file():
+            changes["init_from"] = str(start)
+        elif stage == "score":
+            raise CheckpointError(f"{config.init_from}: no score/checkpoint.pt to fine-tune from")
     return dataclasses.replace(config.trainer, **{k: v for k, v in changes.items() if v is not None})
 
 
@@ -348,7 +376,7 @@ def score_trainer(config: DockingTrainConfig, train_items: list[dict], val_items
     """Stage 1 -> RUN/score/: the score model and (K > 0) the pointer encoder, end to end."""
     rank, world_size = distributed_context()
     schedule = config.schedule.build()
-    trainer_config = _trainer_config(config)
+    trainer_config = _trainer_config(config, "score")
     hook = validation_hook(val_items, config,
                            lambda ema: DockingModels(score=ema.score, encoder=ema.encoder, schedule=schedule),
                            encoder_picks=True, max_steps=trainer_config.max_steps, rank=rank)
@@ -366,7 +394,7 @@ def prior_trainer(config: DockingTrainConfig, train_items: list[dict], val_items
     if config.model.num_latents == 0:
         return None
     rank, world_size = distributed_context()
-    trainer_config = _trainer_config(config, config.prior.max_steps, config.prior.lr)
+    trainer_config = _trainer_config(config, "prior", config.prior.max_steps, config.prior.lr)
     frozen = dataclasses.replace(load_docking_models(run_dir, trainer_config.device), prior=None, confidence=None)
     encoder = frozen.encoder.requires_grad_(False)
     hook = validation_hook(val_items, config, lambda ema: dataclasses.replace(frozen, prior=ema.prior),
@@ -442,7 +470,7 @@ def confidence_trainer(config: DockingTrainConfig, train_items: list[dict], val_
                        run_dir: str | Path) -> Trainer:
     """Stage 3 -> RUN/confidence/ (poses.pt holds the sampled training poses, made on first use)."""
     rank, world_size = distributed_context()
-    trainer_config = _trainer_config(config, config.confidence.max_steps, config.confidence.lr)
+    trainer_config = _trainer_config(config, "confidence", config.confidence.max_steps, config.confidence.lr)
     models = dataclasses.replace(load_docking_models(run_dir, trainer_config.device), confidence=None)
     out_dir = Path(run_dir) / "confidence"
     poses = sample_confidence_poses(models, train_items, config, out_dir / "poses.pt")

@@ -1,8 +1,10 @@
 import dataclasses
 import os
 
+import pytest
 import torch
 
+from disco_core.errors import DiscoError
 from disco_core.trainer import Trainer, TrainerConfig, epoch_indices
 
 
@@ -89,3 +91,49 @@ def test_ddp_path_world_size_one(tmp_path, monkeypatch):
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+def test_warm_start_begins_from_the_source_weights_and_then_resumes_its_own(tmp_path):
+    model, make_batch, loss_fn = make_parts()
+    source = Trainer(model, loss_fn, make_batch, dataclasses.replace(CFG, max_steps=20), tmp_path / "source")
+    source.fit()
+    config = dataclasses.replace(CFG, max_steps=30, init_from=str(tmp_path / "source" / "checkpoint.pt"))
+    model, make_batch, loss_fn = make_parts(seed=123)
+    tuned = Trainer(model, loss_fn, make_batch, config, tmp_path / "tuned")
+    assert tuned.step == 0
+    for a, b in zip(source.ema.model.parameters(), tuned.model.parameters()):   # the source's EMA weights
+        assert torch.equal(a, b)
+    tuned.fit()
+    model, make_batch, loss_fn = make_parts(seed=7)
+    again = Trainer(model, loss_fn, make_batch, config, tmp_path / "tuned")   # its own checkpoint wins now
+    assert again.step == 30
+    for a, b in zip(tuned.model.parameters(), again.model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_warm_start_from_another_model_is_refused_with_the_file_named(tmp_path):
+    other = torch.nn.Linear(3, 3)
+    Trainer(other, lambda m, b, s: m(b).sum(), lambda s: torch.ones(2, 3),
+            dataclasses.replace(CFG, max_steps=1), tmp_path / "other").fit()
+    model, make_batch, loss_fn = make_parts()
+    source = str(tmp_path / "other" / "checkpoint.pt")
+    try:
+        Trainer(model, loss_fn, make_batch, dataclasses.replace(CFG, init_from=source), tmp_path / "tuned")
+    except DiscoError as error:
+        assert source in str(error) and "do not match" in str(error)
+    else:
+        raise AssertionError("a mismatched warm start was accepted")
+
+
+def test_cosine_learning_rate_warms_up_then_decays_to_its_floor(tmp_path):
+    model, make_batch, loss_fn = make_parts()
+    config = dataclasses.replace(CFG, max_steps=100, lr=1e-2, lr_min=1e-4, lr_schedule="cosine", warmup_steps=10)
+    trainer = Trainer(model, loss_fn, make_batch, config, tmp_path)
+    rates = []
+    for step in range(101):
+        trainer.step = step
+        rates.append(trainer._lr())
+    assert rates[0] == pytest.approx(1e-3) and rates[9] == pytest.approx(1e-2) and rates[10] == pytest.approx(1e-2)
+    assert rates[55] == pytest.approx((1e-2 + 1e-4) / 2)
+    assert rates[100] == pytest.approx(1e-4)
+    assert all(a >= b for a, b in zip(rates[10:], rates[11:]))

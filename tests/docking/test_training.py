@@ -18,8 +18,9 @@ from disco_core.checkpoint import load_checkpoint
 from disco_core.cli import main
 from disco_core.config import load_config
 from docking.sampling import crop_receptor, dock_complex, load_docking_models
-from docking.training import (DockingTrainConfig, confidence_trainer, prior_trainer, score_trainer,
-                              training_complex)
+from disco_core.errors import CheckpointError
+from docking.training import (DockingTrainConfig, confidence_trainer, pocket_trainable, prior_trainer,
+                              score_trainer, train_docking, training_complex)
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "1s3v"
@@ -175,3 +176,30 @@ def test_a_batch_with_a_rigid_ligand_trains(tmp_path):
                           generator=torch.Generator().manual_seed(0), pocket_center=rigid["pocket_center"],
                           picks=torch.tensor([[0, 1], [2, 3]]))
     assert docked.poses.shape == (2, 13, 3) and torch.isfinite(docked.poses).all()
+
+
+def test_a_ligand_far_from_every_residue_is_left_out_of_pocket_training():
+    item = example_item()
+    far = dict(item, name="far", lig_pos_matched=item["lig_pos_matched"] + 100.0)
+    kept, skipped = pocket_trainable([item, far], tiny_config().data)
+    assert kept == [item]
+    assert len(skipped) == 1 and skipped[0].startswith("far: no receptor residue within 10 A")
+    blind = dataclasses.replace(tiny_config().data, pocket_probability=0.0)
+    assert pocket_trainable([item, far], blind) == ([item, far], [])
+
+
+def test_fine_tuning_starts_each_stage_from_the_given_model(tmp_path):
+    config, items = tiny_config(), [example_item()]
+    train_docking(config, items, [], tmp_path / "base")
+    tuned_config = dataclasses.replace(config, init_from=str(tmp_path / "base"))
+    for stage, make in (("score", score_trainer), ("prior", prior_trainer)):
+        if stage == "prior":
+            score_trainer(tuned_config, items, [], tmp_path / "tuned").fit()
+        trainer = make(tuned_config, items, [], tmp_path / "tuned")
+        _, state = load_checkpoint(tmp_path / "base" / stage / "checkpoint.pt")
+        assert trainer.step == 0
+        for name, value in trainer.model.state_dict().items():
+            assert torch.equal(value, state["ema"][name]), name
+    missing = dataclasses.replace(config, init_from=str(tmp_path / "nowhere"))
+    with pytest.raises(CheckpointError, match="no score/checkpoint.pt"):
+        score_trainer(missing, items, [], tmp_path / "other")
