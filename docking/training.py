@@ -242,6 +242,11 @@ class PriorStage(nn.Module):
     def __init__(self, config: ScoreModelConfig):
         super().__init__()
         self.prior = PointerPrior(config)
+        # The prior never drops its conditioning picks, so the latent embedding's null vectors take no part
+        # in its loss; frozen, DistributedDataParallel does not wait for gradients they never get.
+        embedding = self.prior.backbone.latent_embedding
+        embedding.null_node.requires_grad_(False)
+        embedding.null_edge.requires_grad_(False)
 
     def forward(self, unposed: Batch, target_probs: torch.Tensor) -> torch.Tensor:
         return pointer_prior_loss(self.prior, unposed, target_probs)
