@@ -1,5 +1,4 @@
 import dataclasses
-import os
 
 import pytest
 import torch
@@ -72,25 +71,16 @@ def test_epoch_indices_cover_dataset_and_shard_across_ranks():
     assert not set(rank0.tolist()) & set(rank1.tolist())
 
 
-def test_ddp_path_world_size_one(tmp_path, monkeypatch):
+def test_ddp_path_world_size_one(tmp_path, single_process_group):
     """The DistributedDataParallel code path with a real gloo process group of size 1 on CPU."""
     import torch.distributed as dist
 
-    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
-    monkeypatch.setenv("MASTER_PORT", str(29500 + os.getpid() % 1000))
-    monkeypatch.setenv("RANK", "0")
-    monkeypatch.setenv("WORLD_SIZE", "1")
-    monkeypatch.setenv("DISCO_FORCE_DDP", "1")
-    try:
-        model, make_batch, loss_fn = make_parts()
-        trainer = Trainer(model, loss_fn, make_batch, dataclasses.replace(CFG, max_steps=10), tmp_path)
-        assert isinstance(trainer.train_model, torch.nn.parallel.DistributedDataParallel)
-        assert dist.is_initialized() and dist.get_backend() == "gloo"
-        trainer.fit()
-        assert (tmp_path / "checkpoint.pt").exists()
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    model, make_batch, loss_fn = make_parts()
+    trainer = Trainer(model, loss_fn, make_batch, dataclasses.replace(CFG, max_steps=10), tmp_path)
+    assert isinstance(trainer.train_model, torch.nn.parallel.DistributedDataParallel)
+    assert dist.is_initialized() and dist.get_backend() == "gloo"
+    trainer.fit()
+    assert (tmp_path / "checkpoint.pt").exists()
 
 
 def test_warm_start_begins_from_the_source_weights_and_then_resumes_its_own(tmp_path):

@@ -205,24 +205,11 @@ def test_fine_tuning_starts_each_stage_from_the_given_model(tmp_path):
         score_trainer(missing, items, [], tmp_path / "other")
 
 
-def test_every_stage_trains_under_distributed_data_parallel(tmp_path, monkeypatch):
+def test_every_stage_trains_under_distributed_data_parallel(tmp_path, single_process_group):
     """A gloo process group of size 1: DDP refuses a stage whose loss leaves a trainable parameter unused."""
-    import os
-
-    import torch.distributed as dist
-
-    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
-    monkeypatch.setenv("MASTER_PORT", str(30500 + os.getpid() % 1000))
-    monkeypatch.setenv("RANK", "0")
-    monkeypatch.setenv("WORLD_SIZE", "1")
-    monkeypatch.setenv("DISCO_FORCE_DDP", "1")
     config, items = tiny_config(max_steps=2), [example_item()]
-    try:
-        for make in (score_trainer, prior_trainer, confidence_trainer):
-            trainer = make(config, items, [], tmp_path)
-            assert isinstance(trainer.train_model, torch.nn.parallel.DistributedDataParallel)
-            trainer.fit()
-            assert trainer.step == 2
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    for make in (score_trainer, prior_trainer, confidence_trainer):
+        trainer = make(config, items, [], tmp_path)
+        assert isinstance(trainer.train_model, torch.nn.parallel.DistributedDataParallel)
+        trainer.fit()
+        assert trainer.step == 2
