@@ -32,6 +32,9 @@ from .errors import DiscoError
 LossFn = Callable[[nn.Module, Any, int], "torch.Tensor | tuple[torch.Tensor, dict]"]
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
 @dataclass
 class TrainerConfig:
     max_steps: int = 10_000
@@ -97,6 +100,8 @@ class Trainer:
     def __init__(self, model: nn.Module, loss_fn: LossFn, make_batch: Callable[[int], Any], config: TrainerConfig,
                  out_dir: str | Path, model_config: dict | None = None,
                  on_log: Callable[[int, nn.Module], dict] | None = None, run_config: Any = None):
+        if config.lr_schedule not in LR_SCHEDULES:
+            raise DiscoError(f"lr_schedule {config.lr_schedule!r}: expected one of {', '.join(LR_SCHEDULES)}")
         self.config = config
         self.out_dir = Path(out_dir)
         self.rank, self.world_size = distributed_context()
@@ -171,8 +176,6 @@ class Trainer:
             span = max(cfg.max_steps - cfg.warmup_steps, 1)
             progress = min(max(self.step - cfg.warmup_steps, 0) / span, 1.0)
             return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1.0 + math.cos(math.pi * progress))
-        if cfg.lr_schedule != "constant":
-            raise DiscoError(f"lr_schedule {cfg.lr_schedule!r}: expected 'constant' or 'cosine'")
         return cfg.lr
 
     def _log(self, row: dict) -> None:

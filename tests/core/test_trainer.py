@@ -127,3 +127,5 @@ def test_cosine_learning_rate_warms_up_then_decays_to_its_floor(tmp_path):
     assert rates[55] == pytest.approx((1e-2 + 1e-4) / 2)
     assert rates[100] == pytest.approx(1e-4)
     assert all(a >= b for a, b in zip(rates[10:], rates[11:]))
+    with pytest.raises(DiscoError, match="lr_schedule 'linear'"):
+        Trainer(model, loss_fn, make_batch, dataclasses.replace(config, lr_schedule="linear"), tmp_path / "bad")
