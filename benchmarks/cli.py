@@ -59,6 +59,8 @@ def _register_dock(kinds: argparse._SubParsersAction) -> None:
                       help="guidance weight of the disco+guided* methods (default 3)")
     dock.add_argument("--guided-steps", type=int, metavar="N",
                       help="reverse-diffusion steps of the disco+guided* methods (default: --steps)")
+    dock.add_argument("--refine-rounds", type=int, default=0, metavar="K",
+                      help="basin-hopping rounds after sampling for the disco+guided* methods (default 0)")
     dock.add_argument("--limit", type=int, metavar="N", help="first N complexes only")
     dock.set_defaults(run=run_dock_bench_cli)
 
@@ -81,7 +83,8 @@ def _options(args: argparse.Namespace, methods: tuple[str, ...]):
                             exhaustiveness=args.exhaustiveness, steps=args.steps, seed=args.seed,
                             limit=args.limit, device=args.device, vina_cpu=args.vina_cpu,
                             physics_guidance=getattr(args, "physics_guidance", DockBenchOptions.physics_guidance),
-                            guided_steps=getattr(args, "guided_steps", None))   # `bench speed` has neither flag
+                            guided_steps=getattr(args, "guided_steps", None),   # `bench speed` has none of these
+                            refine_rounds=getattr(args, "refine_rounds", 0))
 
 
 def run_dock_bench_cli(args: argparse.Namespace) -> int:

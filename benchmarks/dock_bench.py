@@ -42,7 +42,7 @@ DISCO_VARIANTS = {"disco": {}, "disco+vina": {"rescore": "vina", "rank_by": "vin
                   "disco+guided+vina": {"rescore": "vina", "rank_by": "vina"}}
 GUIDED_VARIANTS = ("disco+guided", "disco+guided+vina")
 SETTINGS_THAT_CHANGE_RESULTS = ("dataset", "split", "pocket", "samples", "exhaustiveness", "steps", "seed",
-                                "physics_guidance", "guided_steps")
+                                "physics_guidance", "guided_steps", "refine_rounds")
 
 
 @dataclass
@@ -62,6 +62,7 @@ class DockBenchOptions:
     vina_cpu: int = 1                           # Vina threads (1: timings comparable with 1-thread torch)
     physics_guidance: float = 3.0               # W of the guided DisCo variants
     guided_steps: int | None = None             # their reverse-diffusion steps (None: `steps`)
+    refine_rounds: int = 0                      # their basin-hopping rounds after sampling (docking.basin_hopping)
 
 
 @dataclass
@@ -123,7 +124,9 @@ class DiscoMethod:
             self._pipeline = DockingPipeline(DockOptions(model=self.model, samples=self.options.samples,
                                                          steps=self.steps, seed=self.options.seed,
                                                          device=self.options.device,
-                                                         physics=PhysicsGuidance(weight=self.physics_guidance)
+                                                         physics=PhysicsGuidance(
+                                                             weight=self.physics_guidance,
+                                                             refine_rounds=self.options.refine_rounds)
                                                          if self.physics_guidance > 0 else None,
                                                          rank_by=sampling_rank(self.rank_by, self.physics_guidance > 0)))
         return self._pipeline

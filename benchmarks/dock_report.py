@@ -165,7 +165,8 @@ def write_report(run_dir: str | Path, records: dict[str, list[dict]], options) -
                 f"machine {platform.processor() or platform.machine()}")
     if any(label.startswith("disco+guided") for label in records):
         settings += (f"; guided methods: physics guidance W = {options.physics_guidance}, "
-                     f"{options.guided_steps or options.steps} steps")
+                     f"{options.guided_steps or options.steps} steps"
+                     + (f", {options.refine_rounds} basin-hopping rounds" if options.refine_rounds else ""))
     text = [
         "# Docking benchmark", "",
         f"Settings: {settings}.", "",

@@ -47,6 +47,10 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
                                "by it along the way and the final poses locally minimised in it. Every pose then "
                                "carries its interaction_energy (sampled_interaction_energy once --rescore / --relax have moved "
                                "it); see also --rank-by energy (3 is a good value)")
+    sampling.add_argument("--refine-rounds", type=int, default=0, metavar="K",
+                          help="with --physics-guidance: K rounds of Monte Carlo basin hopping in the interaction "
+                               "energy from each final pose (mutate one degree of freedom, minimise, Metropolis), "
+                               "each pose kept only if the search lowered its energy (default 0 = off)")
     sampling.add_argument("--blind-sites", type=int, default=4, metavar="N",
                           help="candidate sites searched in blind docking (default 4)")
     physics = parser.add_argument_group("physical validity (extras: pip install '.[bench,relax]')")
@@ -129,6 +133,10 @@ def _validate(args: argparse.Namespace) -> None:
         parser.error("--rank-by energy ranks the sampled poses, which --rescore / --relax move; use --rank-by vina")
     if args.physics_guidance < 0:
         parser.error("--physics-guidance must be >= 0")
+    if args.refine_rounds < 0:
+        parser.error("--refine-rounds must be >= 0")
+    if args.refine_rounds > 0 and not args.physics_guidance > 0:
+        parser.error("--refine-rounds needs --physics-guidance W > 0 (the search runs in its energy)")
     if args.samples < 1 or args.steps < 1 or args.batch_size < 1:
         parser.error("--samples, --steps and --batch-size must be at least 1")
 
@@ -178,7 +186,8 @@ def run_dock(args: argparse.Namespace) -> int:
     options = DockOptions(model=args.model, samples=args.samples, steps=args.steps, seed=args.seed,
                           device=_device(args.device, world_size, local_rank), guidance_weight=args.guidance,
                           blind_sites=args.blind_sites, max_residues=args.max_residues,
-                          physics=PhysicsGuidance(weight=args.physics_guidance) if args.physics_guidance > 0 else None,
+                          physics=(PhysicsGuidance(weight=args.physics_guidance, refine_rounds=args.refine_rounds)
+                                   if args.physics_guidance > 0 else None),
                           rank_by=sampling_rank(args.rank_by, args.physics_guidance > 0))
     pipeline = DockingPipeline(options)
     if args.protein:

@@ -165,6 +165,14 @@ class InteractionEnergy:
     def to(self, device: torch.device | str) -> "InteractionEnergy":
         return InteractionEnergy(self.ligand.to(device), self.receptor.to(device), self.internal_pairs.to(device))
 
+    def near(self, center: torch.Tensor, radius: float) -> "InteractionEnergy":
+        """The same energy with only the receptor atoms within `radius` of `center`: exact for poses whose
+        atoms all stay within radius - 8 A (the cutoff) of the centre, and cheaper the smaller the sphere."""
+        keep = (self.receptor.pos - center.to(self.receptor.pos)).norm(dim=-1) <= radius
+        receptor = TypedAtoms(*(getattr(self.receptor, name)[keep]
+                                for name in ("pos", "radius", "hydrophobic", "donor", "acceptor")))
+        return InteractionEnergy(self.ligand, receptor, self.internal_pairs)
+
     def intermolecular(self, pos: torch.Tensor) -> torch.Tensor:
         distance = torch.cdist(pos.float(), self.receptor.pos[None].expand(pos.shape[0], -1, -1))
         return _pair_energy(distance, self.cross_radius, self.cross_hydrophobic, self.cross_hbond).sum((-1, -2))

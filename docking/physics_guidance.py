@@ -10,6 +10,8 @@ Three pieces, each switchable:
                   poor basins are replaced by copies of better ones, which the remaining noisy steps
                   then explore apart (sequential Monte Carlo / Feynman-Kac steering of a diffusion model)
     minimisation  the final poses are locally minimised in the energy (docking.local_minimization)
+    refinement    optionally (refine_rounds > 0) each minimised pose starts a basin-hopping chain
+                  (docking.basin_hopping) that can cross the barriers a local minimisation cannot
 
 The number of samples, and so of score-model evaluations, stays S per ligand.
 """
@@ -31,6 +33,9 @@ class PhysicsGuidance:
     resample_at: tuple[float, ...] = (0.5, 0.3)         # diffusion times t at which samples are resampled
     resample_strength: float = 0.3                      # lambda, in mol/kcal
     preview_steps: int = 30                             # minimisation steps behind the resampling energies
+    refine_rounds: int = 0                              # basin-hopping rounds after the minimisation (0: none)
+    refine_steps: int = 30                              # minimisation steps per basin-hopping round
+    refine_temperature: float = 1.2                     # Metropolis temperature of the chains, kcal/mol-like
 
     def resample_steps(self, num_steps: int) -> set[int]:
         """Indices of the reverse steps after which to resample (step i goes from t_i to t_{i+1})."""

@@ -27,6 +27,7 @@ from disco_core.config import config_from_dict
 from disco_core.device import resolve_device
 from disco_core.errors import CheckpointError, DiscoError, InputError
 from docking import torus
+from docking.basin_hopping import refine_poses
 from docking.interaction_energy import InteractionEnergy
 from docking.local_minimization import minimize_poses
 from docking.physics_guidance import PhysicsGuidance, add_energy_guidance, preview_energies, resample_indices
@@ -327,6 +328,9 @@ def dock_complexes(models: DockingModels, dockings: list[Docking], num_samples: 
             poses[i], final_energies[i] = minimize_poses(energy, poses[i], rot_bonds, rot_masks, physics.minimize_steps)
         elif energy is not None:
             final_energies[i] = energy(poses[i])
+        if energy is not None and physics.refine_rounds > 0:
+            poses[i], final_energies[i] = refine_poses(energy, poses[i], final_energies[i], rot_bonds, rot_masks,
+                                                       dockings[i].center.to(device), physics, dockings[i].generator)
 
     confidences = torch.full((len(dockings), num_samples), float("nan"), device=device)
     if models.confidence is not None:

@@ -164,9 +164,10 @@ def test_guided_variant_uses_its_weight_steps_and_energy_ranking(dataset, tmp_pa
 
     options = DockBenchOptions(dataset=str(dataset), split=str(dataset / "split.txt"), out=str(tmp_path),
                                methods=("disco+guided",), samples=3, steps=5, guided_steps=7,
-                               physics_guidance=2.0, device="cpu")
+                               physics_guidance=2.0, refine_rounds=2, device="cpu")
     method = DiscoMethod("disco+guided", None, options, "disco+guided")
     assert (method.physics_guidance, method.steps) == (2.0, 7)
+    assert method.pipeline().options.physics.refine_rounds == 2
     assert DiscoMethod("disco", None, options, "disco").physics_guidance == 0.0
     run_dock_bench(options, progress=False)
     from benchmarks.dock_bench import method_dir
@@ -174,3 +175,4 @@ def test_guided_variant_uses_its_weight_steps_and_energy_ranking(dataset, tmp_pa
     record = json.loads((method_dir(tmp_path, "disco+guided") / "1s3v.json").read_text())
     assert record["status"] == "ok" and record["score_kind"] == "interaction_energy"
     assert record["scores"] == sorted(record["scores"])
+    assert "2 basin-hopping rounds" in (tmp_path / "report.md").read_text()

@@ -1,0 +1,103 @@
+"""Basin hopping in the interaction energy (`disco dock --physics-guidance W --refine-rounds K`): it crosses
+a barrier the local minimisation cannot, never returns a worse pose, reports exact energies, follows the
+seed, and the receptor subset it runs on gives the same energy as the full receptor."""
+
+import pytest
+import torch
+
+from data_prep.torsions import rotatable_bonds
+from docking.basin_hopping import basin_hopping, mutations, refine_poses
+from docking.local_minimization import minimize_poses
+from docking.physics_guidance import PhysicsGuidance
+from docking.pose import rotate_by_rotvec
+
+from .test_interaction_energy import PROTEIN, crystal_energy, crystal_ligand
+
+
+def flipped_crystal_poses() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The crystal ligand turned half-way round about two axes through its centroid: poses in the
+    pocket whose minimisation ends in a wrong basin."""
+    _, pos = crystal_energy()
+    turns = torch.tensor([[torch.pi, 0.0, 0.0], [0.0, torch.pi, 0.0]], dtype=torch.float64)
+    bonds, masks = (torch.as_tensor(a) for a in rotatable_bonds(crystal_ligand()))
+    return rotate_by_rotvec(pos[None].repeat(2, 1, 1), turns), bonds, masks
+
+
+def test_near_energy_equals_the_full_energy_inside_its_sphere():
+    energy, pos = crystal_energy()
+    center = pos.mean(0).float()
+    extent = float((pos - pos.mean(0)).norm(dim=-1).max())
+    near = energy.near(center, extent + 8.0)
+    assert len(near.receptor.pos) < len(energy.receptor.pos)
+    poses = torch.stack([pos, pos + torch.tensor([0.3, -0.2, 0.1], dtype=torch.float64)])
+    assert torch.allclose(near(poses), energy(poses), atol=1e-4)
+    assert not torch.allclose(energy.near(center, 6.0)(poses), energy(poses), atol=1e-2)
+
+
+def test_basin_hopping_escapes_the_basin_a_minimisation_stops_in():
+    energy, pos = crystal_energy()
+    start, bonds, masks = flipped_crystal_poses()
+    minimised, local = minimize_poses(energy, start, bonds, masks, steps=100)
+    hopped, found = basin_hopping(energy, minimised, bonds, masks, rounds=40, minimize_steps=30,
+                                  generator=torch.Generator().manual_seed(0))
+    assert (found <= local + 1e-5).all()
+    assert float(found.min()) < float(local.min()) - 0.5                  # a deeper basin than either start's
+    assert torch.allclose(energy(hopped), found, atol=1e-4)
+    again, _ = basin_hopping(energy, minimised, bonds, masks, rounds=40, minimize_steps=30,
+                             generator=torch.Generator().manual_seed(0))
+    assert torch.equal(hopped, again)
+
+
+def test_mutations_change_one_degree_of_freedom_each():
+    _, pos = crystal_energy()
+    translation, rotvec, torsion = mutations(pos[None].repeat(64, 1, 1).float(), 3, torch.Generator().manual_seed(1))
+    moved = (translation.norm(dim=-1) > 0).int() + (rotvec.norm(dim=-1) > 0).int() + (torsion != 0).sum(-1)
+    assert (moved <= 1).all() and (moved == 1).float().mean() > 0.9
+    assert float(translation.norm(dim=-1).max()) <= 2.0 + 1e-6
+    assert float(torsion.abs().max()) <= torch.pi
+
+
+def test_refine_poses_keeps_a_pose_unless_the_full_energy_is_lower():
+    energy, pos = crystal_energy()
+    start, bonds, masks = flipped_crystal_poses()
+    minimised, local = minimize_poses(energy, start, bonds, masks, steps=100)
+    crystal = minimize_poses(energy, pos[None], bonds, masks, steps=100)[0]
+    poses = torch.cat([minimised, crystal]).float()
+    energies = energy(poses)
+    physics = PhysicsGuidance(refine_rounds=15, refine_steps=20)
+    refined, refined_energies = refine_poses(energy, poses, energies, bonds, masks, pos.mean(0).float(), physics,
+                                             torch.Generator().manual_seed(2))
+    assert (refined_energies <= energies + 1e-6).all()
+    assert torch.allclose(energy(refined), refined_energies, atol=1e-4)    # exact, not the subset's
+    unchanged = refined_energies == energies
+    assert torch.equal(refined[unchanged], poses[unchanged])
+
+
+def test_refine_rounds_needs_physics_guidance(tmp_path):
+    from disco_core.cli import main
+
+    for extra in (["--refine-rounds", "5"], ["--physics-guidance", "3", "--refine-rounds", "-1"]):
+        with pytest.raises(SystemExit) as usage:
+            main(["dock", "--protein", PROTEIN, "--ligand", "CCO", *extra, "--out", str(tmp_path)])
+        assert usage.value.code == 2
+
+
+def test_dock_cli_with_refinement_is_seeded_and_lowers_no_energy(tmp_path):
+    """`disco dock --physics-guidance 3 --refine-rounds K`: same seed, same poses; every written pose's
+    energy is at most the energy of the same run without refinement."""
+    from rdkit import Chem
+
+    from disco_core.cli import main
+
+    from .test_dock_cli import FAST, LIGAND
+
+    def run(out: str, *extra: str) -> list[tuple[float, list]]:
+        assert main(["dock", "--protein", PROTEIN, "--ligand", LIGAND, "--autobox-ligand", LIGAND,
+                     "--physics-guidance", "3", "--rank-by", "energy", "--out", str(tmp_path / out), *extra, *FAST]) == 0
+        poses = Chem.SDMolSupplier(str(tmp_path / out / "1s3v_ligand" / "poses.sdf"))
+        return [(float(m.GetProp("interaction_energy")), m.GetConformer().GetPositions().tolist()) for m in poses]
+
+    refined, again, plain = run("a", "--refine-rounds", "3"), run("b", "--refine-rounds", "3"), run("c")
+    assert refined == again
+    assert [e for e, _ in refined] == sorted(e for e, _ in refined)
+    assert sum(e for e, _ in refined) <= sum(e for e, _ in plain) + 1e-3
