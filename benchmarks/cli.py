@@ -19,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_speed(kinds)
     _register_screen(kinds)
     _register_pockets(kinds)
+    _register_failures(kinds)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -178,4 +179,27 @@ def run_pockets_cli(args: argparse.Namespace) -> int:
     summary = run_pocket_bench(args.dataset, args.split, args.out, args.sites, args.limit)
     print(json.dumps(summary, indent=2))
     print(f"wrote {args.out}/results.csv and {args.out}/summary.json")
+    return 0
+
+
+def _register_failures(kinds: argparse._SubParsersAction) -> None:
+    failures = kinds.add_parser(
+        "failures", help="search or scoring: why each wrong top-1 pose of a `bench dock` run was wrong",
+        description="For every complex of one method of a `disco bench dock` run whose top-1 pose is >= 2 A off, "
+                    "compares the interaction energy of the minimised crystal pose with that of the minimised "
+                    "top-1 pose: lower crystal energy = a search failure, else a scoring failure. Writes "
+                    "RUN/search_or_scoring-<method>.csv and .json.")
+    failures.add_argument("--run", dest="run_dir", required=True, metavar="RUN", help="a `disco bench dock` run folder")
+    failures.add_argument("--method", required=True, help="one of its methods, e.g. disco+guided")
+    failures.add_argument("--dataset", required=True, metavar="DIR", help="the run's PDBBind-style folder")
+    failures.set_defaults(run=run_failures_cli)
+
+
+def run_failures_cli(args: argparse.Namespace) -> int:
+    import json
+
+    from .failure_analysis import run_failure_analysis
+
+    summary = run_failure_analysis(args.run_dir, args.method, args.dataset)
+    print(json.dumps(summary, indent=2))
     return 0

@@ -1,0 +1,74 @@
+"""`disco bench failures`: a wrong top-1 pose is a search failure when the energy prefers the crystal pose,
+a scoring failure when it prefers the wrong pose; the command reads a real `bench dock` run."""
+
+import csv
+import json
+import shutil
+
+import pytest
+import torch
+from rdkit import Chem
+from rdkit.Chem import rdMolTransforms
+
+from benchmarks.failure_analysis import analyse_complex, run_failure_analysis, verdict
+from disco_core.cli import main
+from disco_core.errors import InputError
+
+from tests.conftest import REPO
+
+EXAMPLE = REPO / "examples" / "1s3v"
+PROTEIN = EXAMPLE / "1s3v_protein.pdb"
+
+
+def crystal() -> Chem.Mol:
+    return Chem.RemoveHs(next(Chem.SDMolSupplier(str(EXAMPLE / "1s3v_ligand.sdf"))))
+
+
+def displaced(mol: Chem.Mol, shift: float) -> Chem.Mol:
+    """The pose moved `shift` A further out, along the line from the protein's centre to the ligand's."""
+    from data_prep.protein import read_heavy_atoms
+
+    moved = Chem.Mol(mol)
+    ligand_center = torch.tensor(mol.GetConformer().GetPositions()).mean(0)
+    outward = ligand_center - torch.as_tensor(read_heavy_atoms(PROTEIN).pos, dtype=torch.float64).mean(0)
+    transform = torch.eye(4, dtype=torch.float64)
+    transform[:3, 3] = shift * outward / outward.norm()
+    rdMolTransforms.TransformConformer(moved.GetConformer(), transform.numpy())
+    return moved
+
+
+def test_verdict_rules():
+    assert verdict(1.2, -5.0, -9.0) == "success"
+    assert verdict(4.0, -9.0, -5.0) == "search"
+    assert verdict(4.0, -5.0, -9.0) == "scoring"
+
+
+def test_a_pose_pushed_out_of_the_pocket_is_a_search_failure_and_the_reverse_a_scoring_one():
+    native, outside = crystal(), displaced(crystal(), 10.0)
+    search = analyse_complex("1s3v", PROTEIN, native, outside, 10.0, steps=30)
+    assert search.verdict == "search" and search.crystal_energy < search.top1_energy - 3.0
+    # the same two poses with their roles swapped: the energy now prefers the "wrong" pose
+    scoring = analyse_complex("1s3v", PROTEIN, outside, native, 10.0, steps=30)
+    assert scoring.verdict == "scoring"
+    assert scoring.top1_energy == pytest.approx(search.crystal_energy, abs=0.05)
+    assert analyse_complex("1s3v", PROTEIN, native, native, 0.0, steps=10).verdict == "success"
+
+
+def test_failures_command_reads_a_bench_run(tmp_path):
+    from benchmarks.dock_bench import DockBenchOptions, run_dock_bench
+
+    dataset = tmp_path / "dataset"
+    shutil.copytree(EXAMPLE, dataset / "1s3v")
+    (dataset / "split.txt").write_text("1s3v\n")
+    run = tmp_path / "run"
+    run_dock_bench(DockBenchOptions(dataset=str(dataset), split=str(dataset / "split.txt"), out=str(run),
+                                    methods=("disco",), samples=2, steps=3, device="cpu"), progress=False)
+    assert main(["bench", "failures", "--run", str(run), "--method", "disco", "--dataset", str(dataset)]) == 0
+    summary = json.loads((run / "search_or_scoring-disco.json").read_text())
+    rows = list(csv.DictReader((run / "search_or_scoring-disco.csv").open()))
+    assert summary["n"] == 1 and len(rows) == 1 and rows[0]["id"] == "1s3v"
+    assert rows[0]["verdict"] in ("success", "search", "scoring")
+    assert float(rows[0]["crystal_energy"]) < 0.0                 # the crystal pose's contacts are favourable
+    assert summary["success"] + summary["search"] + summary["scoring"] == 1
+    with pytest.raises(InputError, match="no docking records"):
+        run_failure_analysis(run, "vina", dataset)
