@@ -101,3 +101,30 @@ def test_dock_cli_with_refinement_is_seeded_and_lowers_no_energy(tmp_path):
     assert refined == again
     assert [e for e, _ in refined] == sorted(e for e, _ in refined)
     assert sum(e for e, _ in refined) <= sum(e for e, _ in plain) + 1e-3
+
+
+def test_accurate_preset_turns_on_guidance_refinement_and_energy_ranking(tmp_path):
+    """--accurate = --physics-guidance 3 --steps 60 --refine-rounds 30 --rank-by energy, each overridable."""
+    import argparse
+
+    from rdkit import Chem
+
+    from disco_core.cli import main
+    from docking.dock_cli import ACCURATE, _fill_presets
+
+    from .test_dock_cli import FAST, LIGAND
+
+    given = argparse.Namespace(accurate=True, physics_guidance=None, steps=5, refine_rounds=None, rank_by=None,
+                               rescore=None, relax=False)
+    _fill_presets(given)
+    assert (given.physics_guidance, given.steps, given.refine_rounds, given.rank_by) == (3.0, 5, 30, "energy")
+    assert ACCURATE["steps"] == 60
+    out = tmp_path / "out"
+    assert main(["dock", "--protein", PROTEIN, "--ligand", LIGAND, "--autobox-ligand", LIGAND, "--accurate",
+                 "--refine-rounds", "2", "--out", str(out), *FAST]) == 0
+    energies = [float(m.GetProp("interaction_energy"))
+                for m in Chem.SDMolSupplier(str(out / "1s3v_ligand" / "poses.sdf"))]
+    assert len(energies) == 3 and energies == sorted(energies)
+    with pytest.raises(SystemExit) as usage:
+        main(["dock", "--protein", PROTEIN, "--ligand", "CCO", "--accurate", "--relax", "--out", str(tmp_path)])
+    assert usage.value.code == 2
