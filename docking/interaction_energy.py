@@ -59,6 +59,10 @@ class TypedAtoms:
         return TypedAtoms(*(getattr(self, name).to(device) for name in
                             ("pos", "radius", "hydrophobic", "donor", "acceptor")))
 
+    def select(self, keep: torch.Tensor) -> "TypedAtoms":
+        """The atoms where the boolean mask `keep` is true."""
+        return TypedAtoms(*(getattr(self, name)[keep] for name in ("pos", "radius", "hydrophobic", "donor", "acceptor")))
+
 
 def _radius(element: str) -> float:
     return METAL_RADIUS if element in METALS else XS_RADIUS.get(element, 1.9)
@@ -127,8 +131,7 @@ def receptor_atoms(protein_path: str | Path, center: tuple[float, float, float] 
             count = len(neighbours[-1])
             has_h.append((element == "N" and count <= 2) or (element == "O" and count <= 1))
     typed = _typed(elements, neighbours, has_h, sub)
-    inside = (sub - center).norm(dim=1) <= radius
-    return TypedAtoms(*(getattr(typed, name)[inside] for name in ("pos", "radius", "hydrophobic", "donor", "acceptor")))
+    return typed.select((sub - center).norm(dim=1) <= radius)
 
 
 def _pair_energy(distance: torch.Tensor, radius_sum: torch.Tensor, hydrophobic: torch.Tensor,
@@ -169,9 +172,7 @@ class InteractionEnergy:
         """The same energy with only the receptor atoms within `radius` of `center`: exact for poses whose
         atoms all stay within radius - 8 A (the cutoff) of the centre, and cheaper the smaller the sphere."""
         keep = (self.receptor.pos - center.to(self.receptor.pos)).norm(dim=-1) <= radius
-        receptor = TypedAtoms(*(getattr(self.receptor, name)[keep]
-                                for name in ("pos", "radius", "hydrophobic", "donor", "acceptor")))
-        return InteractionEnergy(self.ligand, receptor, self.internal_pairs)
+        return InteractionEnergy(self.ligand, self.receptor.select(keep), self.internal_pairs)
 
     def intermolecular(self, pos: torch.Tensor) -> torch.Tensor:
         distance = torch.cdist(pos.float(), self.receptor.pos[None].expand(pos.shape[0], -1, -1))
