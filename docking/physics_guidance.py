@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
+from docking.basin_hopping import TEMPERATURE
 from docking.interaction_energy import InteractionEnergy, clipped_guidance, generalized_forces
 from docking.local_minimization import minimize_poses
 
@@ -35,7 +36,7 @@ class PhysicsGuidance:
     preview_steps: int = 30                             # minimisation steps behind the resampling energies
     refine_rounds: int = 0                              # basin-hopping rounds after the minimisation (0: none)
     refine_steps: int = 30                              # minimisation steps per basin-hopping round
-    refine_temperature: float = 1.2                     # Metropolis temperature of the chains, kcal/mol-like
+    refine_temperature: float = TEMPERATURE             # Metropolis temperature of the chains, kcal/mol-like
 
     def resample_steps(self, num_steps: int) -> set[int]:
         """Indices of the reverse steps after which to resample (step i goes from t_i to t_{i+1})."""
