@@ -87,7 +87,7 @@ def refine_poses(energy: InteractionEnergy, pos: torch.Tensor, energies: torch.T
     """Basin hopping from one ligand's minimised poses pos (S, N, 3) with energies (S,), as physics asks.
 
     The chains see only the receptor atoms near the poses (a sphere around the site reaching the farthest
-    sampled atom plus the energy cutoff and a drift margin), which makes each round several times
+    sampled atom plus the energy cutoff and a drift margin), which makes each round
     cheaper than with the guidance's wide sphere; a chain's best pose replaces its start only if the
     full energy agrees that it is lower, so every returned energy is exact."""
     extent = float((pos - center).norm(dim=-1).max()) if pos.numel() else 0.0
