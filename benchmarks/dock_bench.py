@@ -139,7 +139,8 @@ class DiscoMethod:
             scores = (result.extras["vina_score_kcal_mol"] if self.score_kind == "vina_kcal_per_mol"
                       else result.extras["interaction_energy"] if self.score_kind == "interaction_energy"
                       else [float(c) for c in result.confidences])
-        extras = {"sites": list(getattr(result, "sites", []))}
+        extras = {"sites": list(getattr(result, "sites", [])),
+                  "confidences": [_finite_or_none(round(float(c), 6)) for c in result.confidences]}
         if "relax_seconds" in result.extras:     # the relaxation's share of the time, per pose
             extras["relax_seconds_per_pose"] = round(float(np.mean(result.extras["relax_seconds"])), 3)
         return DockOutcome(list(result.poses), scores, self.score_kind, extras)

@@ -48,6 +48,25 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--steps", type=int, default=20, help="reverse-diffusion steps for the calibration")
     export.set_defaults(run=run_export_docking)
 
+    pose = models.add_parser(
+        "pose-confidence", help="fit the confidence of physics-guided poses on `disco bench dock` runs",
+        description="Fit docking.pose_confidence (logistic regression on each guided pose's energy, agreement "
+                    "with the other samples and the score model's remaining displacement) on the poses of "
+                    "train-split bench runs, Platt-calibrate it on validation runs, report it on check runs, "
+                    "and write it as MODEL/pose_confidence.json. The runs must be `disco bench dock --methods "
+                    "disco+guided --pocket reference` runs made with MODEL.")
+    pose.add_argument("--runs", nargs="+", required=True, metavar="RUN", help="bench runs of train complexes")
+    pose.add_argument("--calibrate-runs", nargs="+", required=True, metavar="RUN", help="bench runs of val complexes")
+    pose.add_argument("--check-runs", nargs="*", default=[], metavar="RUN", help="bench runs to report on (test)")
+    pose.add_argument("--dataset", required=True, metavar="DIR", help="the runs' PDBBind-style folder")
+    pose.add_argument("--model", default=None, metavar="DIR", help="model folder the runs used (default: bundled)")
+    pose.add_argument("--method", default="disco+guided", help="the runs' method label to read (default: disco+guided; "
+                                                                "disco+guided:<folder> for a run with --model)")
+    pose.add_argument("--l2", type=float, default=1.0, help="weight decay of the logistic regression (default: 1)")
+    pose.add_argument("--out", default=None, metavar="FILE",
+                      help="where to write it (default: MODEL/pose_confidence.json)")
+    pose.set_defaults(run=run_fit_pose_confidence)
+
 
 def run_train_docking(args: argparse.Namespace) -> int:
     from disco_core.config import load_config
@@ -114,4 +133,21 @@ def run_export_docking(args: argparse.Namespace) -> int:
                                                                                  args.steps)
         print(json.dumps(report, indent=2))
         atomic_write_text(Path(args.out) / "calibration_report.json", json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def run_fit_pose_confidence(args: argparse.Namespace) -> int:
+    import json
+
+    from .pipeline import DockingPipeline, DockOptions, model_folder
+    from .pose_confidence import FILE_NAME
+    from .pose_confidence_fit import fit_pose_confidence
+
+    pipeline = DockingPipeline(DockOptions(model=args.model, device="cpu"))
+    model = fit_pose_confidence(pipeline, args.runs, args.calibrate_runs, args.check_runs, args.dataset,
+                                args.method, args.l2)
+    out = Path(args.out) if args.out else model_folder(args.model) / FILE_NAME
+    model.save(out)
+    print(json.dumps(model.report, indent=2))
+    print(f"wrote {out}")
     return 0

@@ -32,6 +32,7 @@ from docking.interaction_energy import InteractionEnergy, TypedAtoms, receptor_a
 from docking.physics_guidance import PhysicsGuidance
 from docking.pocket_finder import candidate_sites
 from docking.pockets import Pocket
+from docking.pose_confidence import FILE_NAME as POSE_CONFIDENCE_FILE, PoseConfidence
 from docking.sampling import Docking, DockingModels, dock_complexes, docking_input, load_docking_models, sampler_settings
 
 BUNDLED_MODEL = Path(__file__).resolve().parent / "pretrained" / "default"
@@ -73,12 +74,16 @@ def sampling_rank(rank_by: str, guided: bool) -> str:
 
 def load_model_folder(path: str | Path | None, device: torch.device) -> tuple[DockingModels, Calibration]:
     """The models and confidence calibration of a model folder (or a training run folder)."""
-    folder = Path(path) if path is not None else BUNDLED_MODEL
+    folder = model_folder(path)
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: model folder not found"
                               + (" (the bundled model is missing from this installation)" if path is None else ""))
     models = load_docking_models(folder, device)
     return models, Calibration.load(folder / "calibration.json")
+
+
+def model_folder(path: str | Path | None) -> Path:
+    return Path(path) if path is not None else BUNDLED_MODEL
 
 
 def as_ligand_input(ligand: str | Path | Chem.Mol | LigandInput, name: str) -> LigandInput:
@@ -114,6 +119,7 @@ class DockingPipeline:
         self.options = options or DockOptions()
         self.device = resolve_device(self.options.device)
         self.models, self.calibration = load_model_folder(self.options.model, self.device)
+        self.pose_confidence = PoseConfidence.load(model_folder(self.options.model) / POSE_CONFIDENCE_FILE)
         self._receptors: OrderedDict[str, dict] = OrderedDict()
         self._cache_size = receptor_cache_size
         self._guidance_atoms: OrderedDict[tuple, tuple[float, TypedAtoms]] = OrderedDict()
@@ -222,7 +228,8 @@ class DockingPipeline:
     def _rank(self, name: str, mol: Chem.Mol, per_site: list, sites: list[Pocket | None], seconds: float) -> DockResult:
         """All poses of one ligand (every site), ranked by calibrated confidence (or, with `rank_by` energy,
         by interaction energy), the best `samples` kept. With physics guidance every pose also carries its
-        interaction energy (extras)."""
+        interaction energy (extras), and its confidence comes from the model folder's pose confidence
+        (docking.pose_confidence) when it has one."""
         candidates = []
         for site, docked in zip(sites, per_site):
             label = "whole-receptor" if site is None else site.source
@@ -230,8 +237,11 @@ class DockingPipeline:
                 energy = float("nan") if docked.energies is None else round(float(docked.energies[rank]), 4)
                 candidates.append((docked.confidences[rank].item(), docked.poses[rank].cpu(),
                                    tuple(docked.picks[rank].tolist()), int(docked.sample_index[rank]), label, energy))
-        probabilities = self.calibration.probabilities([c[0] for c in candidates])
         guided = any(d.energies is not None for d in per_site)
+        if guided and self.pose_confidence is not None:
+            probabilities = self.pose_confidence.probabilities(torch.cat([d.features for d in per_site])).tolist()
+        else:
+            probabilities = self.calibration.probabilities([c[0] for c in candidates])
         if self.options.rank_by == "energy" and guided:
             ranked = [(c[5] if c[5] == c[5] else math.inf, i) for i, c in enumerate(candidates)]
         else:

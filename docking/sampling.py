@@ -35,6 +35,7 @@ from docking.model import (ConfidenceModel, PointerEncoder, PointerPrior, ScoreM
                            complex_node_graph_index, guided_scores, sample_pointer_latents)
 from docking.noise_schedule import PoseNoiseSchedule, ScheduleOptions
 from docking.pose import centroid, rotate_about_centroid
+from docking.pose_confidence import pose_features, score_shifts
 from docking.pose_diffusion import SamplerSettings, reverse_step, sample_initial_poses
 from docking.so3 import igso3_table, uniform_rotation_matrices
 
@@ -205,6 +206,7 @@ class DockedPoses(NamedTuple):
     picks: torch.Tensor         # (S, K) long: node picked by each latent, index into [ligand atoms; residues]
     sample_index: torch.Tensor  # (S,) long: which sample each ranked pose is
     energies: torch.Tensor | None = None   # (S,) interaction energy of each ranked pose (physics guidance only)
+    features: torch.Tensor | None = None   # (S, F) docking.pose_confidence features of each ranked pose (ditto)
 
 
 def draw_picks(prior: PointerPrior, copies: Batch, conformer: torch.Tensor, center: torch.Tensor,
@@ -332,10 +334,14 @@ def dock_complexes(models: DockingModels, dockings: list[Docking], num_samples: 
             poses[i], final_energies[i] = refine_poses(energy, poses[i], final_energies[i], rot_bonds, rot_masks,
                                                        dockings[i].center.to(device), physics, dockings[i].generator)
 
-    confidences = torch.full((len(dockings), num_samples), float("nan"), device=device)
+    batch["ligand"].pos = torch.cat([pos.reshape(-1, 3) for pos in poses])
+    logits = torch.full((len(dockings), num_samples), float("nan"), device=device)
     if models.confidence is not None:
-        batch["ligand"].pos = torch.cat([pos.reshape(-1, 3) for pos in poses])
-        confidences = torch.sigmoid(models.confidence(batch)).reshape(len(dockings), num_samples)
+        logits = models.confidence(batch).reshape(len(dockings), num_samples)
+    confidences = torch.sigmoid(logits)
+    features = [None] * len(dockings)
+    if any(energy is not None for energy in final_energies):
+        features = guided_pose_features(models, batch, poses, final_energies, logits, bonds)
     if node_picks is None:
         node_picks = torch.zeros(len(dockings) * num_samples, 0, dtype=torch.long, device=device)
     results = []
@@ -344,8 +350,25 @@ def dock_complexes(models: DockingModels, dockings: list[Docking], num_samples: 
                  else torch.arange(num_samples, device=device))
         results.append(DockedPoses(pos[order], confidences[i][order],
                                    node_picks[i * num_samples:(i + 1) * num_samples][order], order,
-                                   None if energy is None else energy[order]))
+                                   None if energy is None else energy[order],
+                                   None if features[i] is None else features[i][order]))
     return results
+
+
+def guided_pose_features(models: DockingModels, batch: Batch, poses: list[torch.Tensor],
+                         energies: list[torch.Tensor | None], confidence_logits: torch.Tensor,
+                         bonds: list[tuple]) -> list[torch.Tensor | None]:
+    """docking.pose_confidence features of every complex that has energies (`batch` holds the final
+    poses); one score-model call for the whole batch. A model without a confidence network gives 0 logits."""
+    shift_tr, shift_rot = score_shifts(models.score, models.schedule, batch)
+    copies = [pos.shape[0] for pos in poses]
+    logits = torch.nan_to_num(confidence_logits, nan=0.0)
+    features = []
+    for i, (pos, energy, tr, rot, (rot_bonds, _)) in enumerate(zip(poses, energies, shift_tr.split(copies),
+                                                                   shift_rot.split(copies), bonds)):
+        features.append(None if energy is None else
+                        pose_features(energy, pos, tr, rot, logits[i], rot_bonds.shape[0]))
+    return features
 
 
 def dock_complex(models: DockingModels, complex_: dict | HeteroData, num_samples: int = 10, steps: int | None = None,
