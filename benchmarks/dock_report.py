@@ -19,7 +19,7 @@ SUCCESS_RMSD = 2.0
 SUMMARY_COLUMNS = ["method", "n", "n_failed", "top1_lt2", "top5_lt2", "median_rmsd", "pb_valid",
                    "top1_lt2_and_pb_valid", "mean_centroid_distance", "seconds_per_complex",
                    "median_seconds_per_complex", "seconds_ratio_to_vina", "relax_seconds_per_pose",
-                   "relax_seconds_per_pose_median"]
+                   "relax_seconds_per_pose_median", "confidence_auc", "confidence_ece"]
 
 
 def _ok(records: list[dict]) -> list[dict]:
@@ -36,6 +36,25 @@ def success_at_k(records: list[dict], k: int) -> float:
         return float("nan")
     hits = sum(1 for r in _ok(records) if min(r["rmsd"][:k]) < SUCCESS_RMSD)
     return hits / len(records)
+
+
+def confidence_quality(records: list[dict]) -> dict:
+    """How well the poses' reported confidences (P(RMSD < 2 A), kept in the records' extras) separate and
+    match the poses within 2 A: AUC and ECE over every pose of every finished complex. Empty when the
+    method reports no finite confidence."""
+    from docking.calibration import auc, expected_calibration_error
+
+    confidences, labels = [], []
+    for r in _ok(records):
+        values = (r.get("extras") or {}).get("confidences") or []
+        for value, rmsd in zip(values, r["rmsd"]):
+            if value is not None and np.isfinite(value):
+                confidences.append(value)
+                labels.append(rmsd < SUCCESS_RMSD)
+    if not confidences:
+        return {}
+    return {"confidence_auc": _round(auc(np.array(confidences), np.array(labels))),
+            "confidence_ece": _round(expected_calibration_error(np.array(confidences), np.array(labels)))}
 
 
 def summarize_method(records: list[dict]) -> dict:
@@ -61,6 +80,7 @@ def summarize_method(records: list[dict]) -> dict:
                                              if finished else float("nan"), 3),
         **({"relax_seconds_per_pose": _round(float(np.mean(relax)), 3),
             "relax_seconds_per_pose_median": _round(float(np.median(relax)), 3)} if relax else {}),
+        **confidence_quality(records),
     }
 
 
@@ -172,7 +192,9 @@ def write_report(run_dir: str | Path, records: dict[str, list[dict]], options) -
         f"Settings: {settings}.", "",
         "Success = symmetry-corrected heavy-atom RMSD < 2 A to the closest crystal copy. Rates are over all "
         "complexes (a failed complex counts as a miss); median RMSD (top-1) and seconds per complex are over "
-        "finished complexes; pb_valid = the top-1 pose passes every PoseBusters `dock` check.", "",
+        "finished complexes; pb_valid = the top-1 pose passes every PoseBusters `dock` check; confidence_auc / "
+        "confidence_ece = how well the reported P(RMSD < 2 A) of every pose separates (AUC) and matches (expected "
+        "calibration error, 10 bins) the poses within 2 A, for DisCo methods that report one.", "",
         markdown_table(summary), "",
         f"Failures: {len(failures)} (see failures.csv). Per complex: results.csv.", "",
     ] + [f"![{Path(p).stem}](plots/{Path(p).name})" for p in plots]

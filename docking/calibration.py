@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
+from scipy.stats import rankdata
 
 from disco_core.errors import CheckpointError
 from disco_core.io import atomic_write_text
@@ -66,6 +67,17 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bi
         if in_bin.any():
             error += in_bin.mean() * abs(probabilities[in_bin].mean() - labels[in_bin].mean())
     return float(error)
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve (the Mann-Whitney statistic): the chance that a random success scores above a
+    random failure. NaN when one class is missing."""
+    scores, labels = np.asarray(scores, float), np.asarray(labels, bool)
+    positives, negatives = int(labels.sum()), int((~labels).sum())
+    if positives == 0 or negatives == 0:
+        return math.nan
+    ranks = rankdata(scores)
+    return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
 def fit_platt(raw: np.ndarray, labels: np.ndarray, fitted_on: str = "") -> Calibration:

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +20,11 @@ import numpy as np
 import torch
 from rdkit import Chem
 from scipy.special import expit
-from scipy.stats import rankdata
 from torch_geometric.data import Batch
 
 from data_prep.ligand import read_ligand_file
 from disco_core.errors import InputError
-from docking.calibration import expected_calibration_error, fit_platt
+from docking.calibration import auc, expected_calibration_error, fit_platt
 from docking.pipeline import DockingPipeline
 from docking.pose_confidence import PoseConfidence, fit_logistic
 from docking.sampling import docking_input, guided_pose_features
@@ -105,15 +103,6 @@ def load_pose_sets(pipeline: DockingPipeline, runs: list[str], dataset: Path, me
             if pose_set is not None:
                 sets.append(pose_set)
     return sets
-
-
-def auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney), NaN when one class is missing."""
-    positives, negatives = int(labels.sum()), int((~labels).sum())
-    if positives == 0 or negatives == 0:
-        return math.nan
-    ranks = rankdata(scores)
-    return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
 def log_loss(probabilities: np.ndarray, labels: np.ndarray) -> float:

@@ -137,6 +137,23 @@ def test_relax_time_per_pose_is_summarised():
     assert "relax_seconds_per_pose" not in summarize_method([record()])
 
 
+def test_confidences_are_scored_against_the_poses_within_2_A():
+    """AUC 1 when every pose within 2 A has a higher confidence than every other; ECE the calibration gap;
+    no columns for a method without confidences (Vina) or with NaN ones (no confidence model)."""
+    from benchmarks.dock_report import summarize_method
+
+    def record(rmsd, confidences):
+        return {"id": "x", "status": "ok", "rmsd": rmsd, "centroid_distance": [0.5] * len(rmsd), "seconds": 1.0,
+                "pb_valid": True, "extras": {"confidences": confidences}}
+
+    summary = summarize_method([record([1.0, 5.0], [0.9, 0.2]), record([4.0, 1.5], [0.3, 0.8])])
+    assert summary["confidence_auc"] == 1.0
+    assert summary["confidence_ece"] == pytest.approx((0.1 + 0.2 + 0.3 + 0.2) / 4)
+    assert summarize_method([record([3.0, 1.0], [0.9, 0.2])])["confidence_auc"] == 0.0
+    assert "confidence_auc" not in summarize_method([record([1.0], [None])])
+    assert "confidence_auc" not in summarize_method([{**record([1.0], []), "extras": {}}])
+
+
 def test_a_run_killed_half_way_and_restarted_gives_the_same_summary(first_run, tmp_path):
     options, summary, _, _ = first_run
     interrupted = DockBenchOptions(**{**options.__dict__, "out": str(tmp_path / "run")})
