@@ -133,6 +133,10 @@ def fit_pose_confidence(pipeline: DockingPipeline, train_runs: list[str], calibr
     calibrate = load_pose_sets(pipeline, calibrate_runs, dataset, method)
     if not train or not calibrate:
         raise InputError("--runs" if not train else "--calibrate-runs", "no usable records")
+    shared = sorted({s.complex_id for s in train} & {s.complex_id for s in calibrate})
+    if shared:
+        print(f"disco: warning: {len(shared)} complexes ({', '.join(shared[:5])}) are in both the train and the "
+              "calibration runs: their calibration figures are not held out", file=sys.stderr)
     x = np.concatenate([s.features for s in train])
     y = np.concatenate([s.rmsd < SUCCESS_RMSD_A for s in train])
     model = fit_logistic(x, y, l2)
@@ -146,5 +150,6 @@ def fit_pose_confidence(pipeline: DockingPipeline, train_runs: list[str], calibr
               "train": evaluate(model, train, constant), "calibrate": evaluate(model, calibrate, constant)}
     if check_runs:
         report["check"] = evaluate(model, load_pose_sets(pipeline, check_runs, dataset, method), constant)
+    report["train_ids"] = sorted(s.complex_id for s in train)
     model.report = report
     return model

@@ -80,7 +80,7 @@ def test_the_score_model_would_move_a_displaced_crystal_pose_further(pipeline):
     assert mean_shift[0] < mean_shift[1] < mean_shift[2]
 
 
-def test_dock_and_the_fit_featurise_guided_poses_alike(tmp_path, pipeline):
+def test_dock_and_the_fit_featurise_guided_poses_alike(tmp_path, pipeline, capsys):
     """A model folder with a pose confidence gives guided poses its probabilities; `disco train
     pose-confidence` recomputes the same features from the bench records and writes a loadable model."""
     from benchmarks.dock_bench import DockBenchOptions, run_dock_bench
@@ -115,6 +115,8 @@ def test_dock_and_the_fit_featurise_guided_poses_alike(tmp_path, pipeline):
     out = tmp_path / "fitted.json"
     assert main(["train", "pose-confidence", "--runs", str(tmp_path / "run"), "--calibrate-runs",
                  str(tmp_path / "run"), "--dataset", str(dataset), "--model", str(model_dir), "--method", "disco+guided:model", "--out", str(out)]) == 0
+    assert "1 complexes (1s3v) are in both the train and the calibration runs" in capsys.readouterr().err
     written = PoseConfidence.load(out)
+    assert written.report["train_ids"] == ["1s3v"]
     assert written.report["train"]["poses"] == 4 and written.report["calibrate"]["complexes"] == 1
     assert written.report["train"]["top1_by_energy"] == int(record["rmsd"][0] < 2.0)   # records rank by energy
