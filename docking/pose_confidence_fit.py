@@ -116,12 +116,17 @@ def evaluate(model: PoseConfidence, sets: list[PoseSet], constant: float) -> dic
     labels = np.concatenate([s.rmsd < SUCCESS_RMSD_A for s in sets])
     by_confidence = sum(bool(s.rmsd[int(np.argmax(model.logits(s.features)))] < SUCCESS_RMSD_A) for s in sets)
     by_energy = sum(bool(s.rmsd[int(np.argmin(s.energies))] < SUCCESS_RMSD_A) for s in sets)
+    # what a user reading `--accurate`'s rank-1 pose sees: its confidence, and how often a confident one is right
+    top = [(float(model.probabilities(s.features[[int(np.argmin(s.energies))]])[0]),
+            bool(s.rmsd[int(np.argmin(s.energies))] < SUCCESS_RMSD_A)) for s in sets]
+    confident = [right for probability, right in top if probability >= 0.5]
     return {"complexes": len(sets), "poses": int(len(labels)), "success_rate": round(float(labels.mean()), 4),
             "auc": round(auc(probabilities, labels), 4), "log_loss": round(log_loss(probabilities, labels), 4),
             "log_loss_constant": round(log_loss(np.full(len(labels), constant), labels), 4),
             "ece": round(expected_calibration_error(probabilities, labels), 4),
             "top1_by_confidence": by_confidence, "top1_by_energy": by_energy,
-            "best_of_n": sum(bool((s.rmsd < SUCCESS_RMSD_A).any()) for s in sets)}
+            "best_of_n": sum(bool((s.rmsd < SUCCESS_RMSD_A).any()) for s in sets),
+            "energy_top1_confidence_at_least_half": len(confident), "of_which_within_2A": sum(confident)}
 
 
 def fit_pose_confidence(pipeline: DockingPipeline, train_runs: list[str], calibrate_runs: list[str],
