@@ -122,9 +122,12 @@ def test_accurate_preset_turns_on_guidance_refinement_and_energy_ranking(tmp_pat
     out = tmp_path / "out"
     assert main(["dock", "--protein", PROTEIN, "--ligand", LIGAND, "--autobox-ligand", LIGAND, "--accurate",
                  "--refine-rounds", "2", "--out", str(out), *FAST]) == 0
-    energies = [float(m.GetProp("interaction_energy"))
-                for m in Chem.SDMolSupplier(str(out / "1s3v_ligand" / "poses.sdf"))]
+    poses = list(Chem.SDMolSupplier(str(out / "1s3v_ligand" / "poses.sdf")))
+    energies = [float(m.GetProp("interaction_energy")) for m in poses]
     assert len(energies) == 3 and energies == sorted(energies)
+    # the bundled pose confidence, not the constant calibration of the unguided confidence model
+    confidences = [float(m.GetProp("confidence")) for m in poses]
+    assert all(0 < c < 1 for c in confidences) and len(set(confidences)) == 3
     with pytest.raises(SystemExit) as usage:
         main(["dock", "--protein", PROTEIN, "--ligand", "CCO", "--accurate", "--relax", "--out", str(tmp_path)])
     assert usage.value.code == 2
