@@ -69,6 +69,8 @@ def record_pose_set(pipeline: DockingPipeline, record: Path, dataset: Path) -> P
     data = json.loads(record.read_text())
     if data.get("status") != "ok" or not data.get("rmsd"):
         return None
+    if not record.with_suffix(".sdf").is_file():
+        raise InputError(str(record), "its poses (.sdf) are missing")
     complex_id = data["id"]
     mols = [mol for mol in Chem.SDMolSupplier(str(record.with_suffix(".sdf")))]
     if any(mol is None or not mol.HasProp("interaction_energy") for mol in mols):
