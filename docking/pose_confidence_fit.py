@@ -87,9 +87,9 @@ def record_pose_set(pipeline: DockingPipeline, record: Path, dataset: Path) -> P
     batch["ligand"].pos = poses.reshape(-1, 3).to(models.device)
     logits = (models.confidence(batch) if models.confidence is not None
               else torch.zeros(len(mols), device=models.device))
-    rot_bonds = graph["ligand", "rot", "ligand"].edge_index.T
+    num_rotatable = graph["ligand", "rot", "ligand"].edge_index.shape[1]
     features = guided_pose_features(models, batch, [poses.to(models.device)], [energies.to(models.device)],
-                                    logits.reshape(1, -1), [(rot_bonds, None)])[0]
+                                    logits.reshape(1, -1), [num_rotatable])[0]
     return PoseSet(complex_id, features.cpu().numpy(), np.asarray(data["rmsd"], float), energies.numpy())
 
 

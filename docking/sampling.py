@@ -341,7 +341,8 @@ def dock_complexes(models: DockingModels, dockings: list[Docking], num_samples: 
     confidences = torch.sigmoid(logits)
     features = [None] * len(dockings)
     if any(energy is not None for energy in final_energies):
-        features = guided_pose_features(models, batch, poses, final_energies, logits, bonds)
+        features = guided_pose_features(models, batch, poses, final_energies, logits,
+                                        [rot_bonds.shape[0] for rot_bonds, _ in bonds])
     if node_picks is None:
         node_picks = torch.zeros(len(dockings) * num_samples, 0, dtype=torch.long, device=device)
     results = []
@@ -357,17 +358,16 @@ def dock_complexes(models: DockingModels, dockings: list[Docking], num_samples: 
 
 def guided_pose_features(models: DockingModels, batch: Batch, poses: list[torch.Tensor],
                          energies: list[torch.Tensor | None], confidence_logits: torch.Tensor,
-                         bonds: list[tuple]) -> list[torch.Tensor | None]:
+                         num_rotatable: list[int]) -> list[torch.Tensor | None]:
     """docking.pose_confidence features of every complex that has energies (`batch` holds the final
     poses); one score-model call for the whole batch. A model without a confidence network gives 0 logits."""
     shift_tr, shift_rot = score_shifts(models.score, models.schedule, batch)
     copies = [pos.shape[0] for pos in poses]
     logits = torch.nan_to_num(confidence_logits, nan=0.0)
     features = []
-    for i, (pos, energy, tr, rot, (rot_bonds, _)) in enumerate(zip(poses, energies, shift_tr.split(copies),
-                                                                   shift_rot.split(copies), bonds)):
-        features.append(None if energy is None else
-                        pose_features(energy, pos, tr, rot, logits[i], rot_bonds.shape[0]))
+    for i, (pos, energy, tr, rot, bonds) in enumerate(zip(poses, energies, shift_tr.split(copies),
+                                                          shift_rot.split(copies), num_rotatable)):
+        features.append(None if energy is None else pose_features(energy, pos, tr, rot, logits[i], bonds))
     return features
 
 

@@ -92,7 +92,7 @@ def test_dock_and_the_fit_featurise_guided_poses_alike(tmp_path, pipeline):
     shutil.copytree(REPO / "docking" / "pretrained" / "default", model_dir)
     generator = np.random.default_rng(0)
     fitted = fit_logistic(generator.normal(size=(50, len(FEATURES))), generator.random(50) < 0.3)
-    fitted.weights = [-1.0, -0.5, 0.5, -0.5, -0.5, 0.1, 0.0, 0.0]
+    fitted.weights = [-1.0, -0.5, 0.5, -0.5, -0.5, 0.1, 0.3, -0.3]   # every feature counts
     fitted.save(model_dir / "pose_confidence.json")
 
     dataset = tmp_path / "dataset"
