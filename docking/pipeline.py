@@ -156,7 +156,9 @@ class DockingPipeline:
             raise result
         return result
 
-    def _featurize(self, receptor: dict, name: str, ligand) -> tuple[dict, Chem.Mol]:
+    def featurize(self, receptor: dict, name: str, ligand) -> tuple[dict, Chem.Mol]:
+        """The model-ready item of one ligand against a prepared receptor, as docking builds it (public so that
+        the pose-confidence fit re-featurises bench poses the same way)."""
         ligand_input = as_ligand_input(ligand, name)
         item = featurize_ligand(ligand_input, FeaturizeOptions(seed=self.options.seed), use_pose=False, name=name)
         item.update({key: value for key, value in receptor.items() if key.startswith("rec_")})
@@ -177,7 +179,7 @@ class DockingPipeline:
         dockings: list[Docking] = []
         for name, ligand in ligands:
             try:
-                item, mol = self._featurize(receptor, name, ligand)
+                item, mol = self.featurize(receptor, name, ligand)
                 inputs = [docking_input(self.models, item, self._generator(site_index),
                                         None if site is None else torch.tensor(site.center),
                                         None if site is None else site.radius)

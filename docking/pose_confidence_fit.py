@@ -77,7 +77,7 @@ def record_pose_set(pipeline: DockingPipeline, record: Path, dataset: Path) -> P
         return None
     models = pipeline.models
     receptor = pipeline.receptor(dataset / complex_id / f"{complex_id}_protein.pdb")
-    item, _ = pipeline._featurize(receptor, complex_id, mols[0])
+    item, _ = pipeline.featurize(receptor, complex_id, mols[0])
     graph = docking_input(models, item, None, crystal_center(dataset, complex_id)).graph
     poses = torch.tensor(np.stack([mol.GetConformer().GetPositions() for mol in mols]), dtype=torch.float32)
     if poses.shape[1] != graph["ligand"].num_nodes:

@@ -70,7 +70,7 @@ def test_the_score_model_would_move_a_displaced_crystal_pose_further(pipeline):
 
     mol = Chem.RemoveHs(next(Chem.SDMolSupplier(str(EXAMPLE / "1s3v_ligand.sdf"))))
     crystal = torch.tensor(mol.GetConformer().GetPositions(), dtype=torch.float32)
-    item, _ = pipeline._featurize(pipeline.receptor(EXAMPLE / "1s3v_protein.pdb"), "1s3v", mol)
+    item, _ = pipeline.featurize(pipeline.receptor(EXAMPLE / "1s3v_protein.pdb"), "1s3v", mol)
     graph = docking_input(pipeline.models, item, None, crystal.mean(0)).graph
     directions = torch.nn.functional.normalize(torch.randn(6, 3, generator=torch.Generator().manual_seed(1)), dim=-1)
     mean_shift = []
