@@ -77,7 +77,7 @@ def _register_speed(kinds: argparse._SubParsersAction) -> None:
 
 
 def _options(args: argparse.Namespace, methods: tuple[str, ...]):
-    from .dock_bench import DockBenchOptions
+    from benchmarks.dock_bench import DockBenchOptions
 
     return DockBenchOptions(dataset=args.dataset, out=args.out, split=args.split, methods=methods,
                             models=tuple(args.model or [None]), pocket=args.pocket, samples=args.samples,
@@ -91,8 +91,8 @@ def _options(args: argparse.Namespace, methods: tuple[str, ...]):
 def run_dock_bench_cli(args: argparse.Namespace) -> int:
     import torch
 
-    from .dock_bench import run_dock_bench
-    from .dock_report import markdown_table
+    from benchmarks.dock_bench import run_dock_bench
+    from benchmarks.dock_report import markdown_table
 
     torch.set_num_threads(args.threads)
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
@@ -107,7 +107,7 @@ def run_speed_bench_cli(args: argparse.Namespace) -> int:
 
     import torch
 
-    from .dock_bench import run_speed_bench
+    from benchmarks.dock_bench import run_speed_bench
 
     torch.set_num_threads(args.threads)
     report = run_speed_bench(_options(args, ("disco", "vina")), progress=not args.no_progress)
@@ -120,7 +120,7 @@ def run_speed_bench_cli(args: argparse.Namespace) -> int:
 def run_toy_bench(args: argparse.Namespace) -> int:
     import torch
 
-    from .toy import run_toy_seeds
+    from benchmarks.toy import run_toy_seeds
 
     torch.set_num_threads(args.threads)
     table = run_toy_seeds(args.out, args.seeds)
@@ -150,7 +150,7 @@ def _register_screen(kinds: argparse._SubParsersAction) -> None:
 def run_screen_cli(args: argparse.Namespace) -> int:
     import json
 
-    from .screen import run_screen
+    from benchmarks.screen import run_screen
 
     runs = run_screen(args.protein, args.autobox_ligand, args.index, args.sizes, args.out, args.samples,
                       args.batch_size, args.device, args.model)
@@ -174,7 +174,7 @@ def _register_pockets(kinds: argparse._SubParsersAction) -> None:
 def run_pockets_cli(args: argparse.Namespace) -> int:
     import json
 
-    from .pocket_bench import run_pocket_bench
+    from benchmarks.pocket_bench import run_pocket_bench
 
     summary = run_pocket_bench(args.dataset, args.split, args.out, args.sites, args.limit)
     print(json.dumps(summary, indent=2))
@@ -198,7 +198,7 @@ def _register_failures(kinds: argparse._SubParsersAction) -> None:
 def run_failures_cli(args: argparse.Namespace) -> int:
     import json
 
-    from .failure_analysis import run_failure_analysis
+    from benchmarks.failure_analysis import run_failure_analysis
 
     summary = run_failure_analysis(args.run_dir, args.method, args.dataset)
     print(json.dumps(summary, indent=2))

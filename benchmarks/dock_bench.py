@@ -23,7 +23,7 @@ from data_prep.inputs import ComplexJob, pdbbind_jobs, safe_name
 from disco_core.errors import CheckpointError, DiscoError, InputError
 from disco_core.io import atomic_open, atomic_write_text
 
-from .pose_metrics import pose_errors, read_references
+from benchmarks.pose_metrics import pose_errors, read_references
 
 POCKETS = ("reference", "blind")
 METHODS = ("disco", "vina", "disco+vina", "disco+relax", "disco+vina+relax", "disco+guided", "disco+guided+vina")
@@ -103,7 +103,7 @@ class DiscoMethod:
     score_kind = "confidence"
 
     def __init__(self, label: str, model: str | None, options: DockBenchOptions, variant: str = "disco"):
-        from docking.postprocess import PosePostprocessor, PostprocessOptions
+        from docking.inference.postprocess import PosePostprocessor, PostprocessOptions
 
         self.label, self.model, self.options = label, model, options
         guided = variant in GUIDED_VARIANTS
@@ -118,8 +118,8 @@ class DiscoMethod:
 
     def pipeline(self):
         if self._pipeline is None:
-            from docking.physics_guidance import PhysicsGuidance
-            from docking.pipeline import DockingPipeline, DockOptions, sampling_rank
+            from docking.physics.guidance import PhysicsGuidance
+            from docking.inference.pipeline import DockingPipeline, DockOptions, sampling_rank
 
             self._pipeline = DockingPipeline(DockOptions(model=self.model, samples=self.options.samples,
                                                          steps=self.steps, seed=self.options.seed,
@@ -155,7 +155,7 @@ class VinaMethod:
         self.label, self.options, self.receptor_dir = label, options, receptor_dir
 
     def dock(self, item: BenchComplex) -> DockOutcome:
-        from docking.vina import box_around_ligand, box_around_protein, prepare_receptor, vina_dock
+        from docking.physics.vina import box_around_ligand, box_around_protein, prepare_receptor, vina_dock
 
         receptor = prepare_receptor(item.protein_path, self.receptor_dir)
         box = (box_around_ligand(item.references[0]) if self.options.pocket == "reference"
@@ -231,7 +231,7 @@ def _finite_or_none(value: float) -> float | None:
 
 def evaluate(item: BenchComplex, outcome: DockOutcome, seconds: float, check_top_pose: bool = True) -> dict:
     """Errors of every ranked pose and PoseBusters validity of the top pose (with the protein)."""
-    from docking.checks import check_poses
+    from docking.physics.posebusters_checks import check_poses
 
     if not outcome.poses:
         raise InputError(item.id, "the method returned no poses")
@@ -309,7 +309,7 @@ def run_dock_bench(options: DockBenchOptions, progress: bool = True,
     """Run (or resume) the benchmark; returns the summary (also in RUN/summary.json, RUN/report.md)."""
     from tqdm import tqdm
 
-    from .dock_report import write_report
+    from benchmarks.dock_report import write_report
 
     if options.pocket not in POCKETS:
         raise InputError(options.pocket, f"unknown pocket definition (use {', '.join(POCKETS)})")

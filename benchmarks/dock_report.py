@@ -42,7 +42,7 @@ def confidence_quality(records: list[dict]) -> dict:
     """How well the poses' reported confidences (P(RMSD < 2 A), kept in the records' extras) separate and
     match the poses within 2 A: AUC and ECE over every pose of every finished complex. Empty when the
     method reports no finite confidence."""
-    from docking.calibration import auc, expected_calibration_error
+    from docking.confidence.calibration import auc, expected_calibration_error
 
     confidences, labels = [], []
     for r in _ok(records):

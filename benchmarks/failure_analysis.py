@@ -24,8 +24,8 @@ from rdkit import Chem
 from disco_core.errors import InputError
 from disco_core.io import atomic_write_text
 
-from .dock_bench import method_dir
-from .pose_metrics import read_references
+from benchmarks.dock_bench import method_dir
+from benchmarks.pose_metrics import read_references
 
 SUCCESS_RMSD_A = 2.0
 MINIMIZE_STEPS = 200
@@ -49,8 +49,8 @@ def verdict(top1_rmsd: float, crystal_energy: float, top1_energy: float) -> str:
 
 def _minimised_energy(mol: Chem.Mol, receptor, steps: int) -> float:
     from data_prep.torsions import rotatable_bonds
-    from docking.interaction_energy import InteractionEnergy
-    from docking.local_minimization import minimize_poses
+    from docking.physics.interaction_energy import InteractionEnergy
+    from docking.physics.local_minimization import minimize_poses
 
     energy = InteractionEnergy.for_ligand(mol, receptor)
     pos = torch.tensor(mol.GetConformer().GetPositions(), dtype=torch.float32)[None]
@@ -61,7 +61,7 @@ def _minimised_energy(mol: Chem.Mol, receptor, steps: int) -> float:
 def analyse_complex(complex_id: str, protein_path: Path, crystal: Chem.Mol, top1: Chem.Mol, top1_rmsd: float,
                     steps: int = MINIMIZE_STEPS) -> FailureRow:
     """Both poses' minimised energies on the receptor atoms within the cutoff of either pose's reach."""
-    from docking.interaction_energy import CUTOFF_A, receptor_atoms
+    from docking.physics.interaction_energy import CUTOFF_A, receptor_atoms
 
     crystal, top1 = Chem.RemoveHs(crystal, sanitize=False), Chem.RemoveHs(top1, sanitize=False)
     crystal_pos = torch.tensor(crystal.GetConformer().GetPositions())

@@ -22,7 +22,7 @@ from data_prep.inputs import pdbbind_jobs
 from disco_core.errors import InputError
 from disco_core.io import atomic_write_text
 
-from .pose_metrics import read_references
+from benchmarks.pose_metrics import read_references
 
 DCC_CUTOFF_A = 4.0
 
@@ -41,7 +41,7 @@ class PocketBenchRow:
 
 def bench_complex(name: str, protein_path: str, ligand_path: str, max_sites: int) -> PocketBenchRow:
     from data_prep.protein import read_heavy_atoms
-    from docking.pocket_finder import candidate_sites
+    from docking.inference.site_search import candidate_sites
 
     start = time.perf_counter()
     sites = candidate_sites(read_heavy_atoms(protein_path).pos, max_sites)

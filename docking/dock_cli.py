@@ -92,7 +92,7 @@ def _jobs(args: argparse.Namespace) -> Iterator[DockJob]:
 
     from disco_core.errors import InputError
 
-    from .ligand_stream import LigandEntry, UniqueNames, stream_ligands
+    from docking.inference.ligand_stream import LigandEntry, UniqueNames, stream_ligands
 
     names = UniqueNames()
     index = 0
@@ -114,7 +114,7 @@ def _jobs(args: argparse.Namespace) -> Iterator[DockJob]:
 
 
 def _total(args: argparse.Namespace) -> int | None:
-    from .ligand_stream import count_ligands
+    from docking.inference.ligand_stream import count_ligands
 
     if args.csv:
         return None
@@ -186,11 +186,11 @@ def run_dock(args: argparse.Namespace) -> int:
 
     from disco_core.errors import DiscoError
 
-    from .dock_output import RunTables, merge_rank_tables, write_ligand_outputs
-    from .physics_guidance import PhysicsGuidance
-    from .pipeline import DockingPipeline, DockOptions, sampling_rank
-    from .postprocess import PosePostprocessor, PostprocessOptions, summary_columns, top_pose_values
-    from .pockets import parse_residue_list, pocket_from_center, pocket_from_ligand_file, pocket_from_residues
+    from docking.inference.outputs import RunTables, merge_rank_tables, write_ligand_outputs
+    from docking.physics.guidance import PhysicsGuidance
+    from docking.inference.pipeline import DockingPipeline, DockOptions, sampling_rank
+    from docking.inference.postprocess import PosePostprocessor, PostprocessOptions, summary_columns, top_pose_values
+    from docking.inference.given_sites import parse_residue_list, pocket_from_center, pocket_from_ligand_file, pocket_from_residues
 
     rank, world_size, local_rank = _distributed()
     out_dir = Path(args.out)

@@ -17,7 +17,7 @@ EXAMPLE = REPO / "examples" / "1s3v"
 
 def _disco_available() -> bool:
     try:
-        from docking.pipeline import DockingPipeline, DockOptions
+        from docking.inference.pipeline import DockingPipeline, DockOptions
 
         DockingPipeline(DockOptions(model=None, samples=2, steps=5, device="cpu"))
         return True
@@ -116,7 +116,7 @@ def test_method_labels():
 def test_combined_variant_is_dock_with_rescore_relax_and_check():
     """disco+vina+relax is `disco dock --rescore vina --rank-by vina --relax --check` (valid poses first)."""
     from benchmarks.dock_bench import DISCO_VARIANTS
-    from docking.postprocess import PostprocessOptions
+    from docking.inference.postprocess import PostprocessOptions
 
     options = PostprocessOptions(**DISCO_VARIANTS["disco+vina+relax"])
     assert (options.rescore, options.rank_by, options.relax, options.check, options.valid_first) == \

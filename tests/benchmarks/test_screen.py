@@ -4,7 +4,7 @@ import json
 
 from benchmarks.screen import run_screen
 
-from ..docking.test_dock_cli import LIGAND, PROTEIN
+from tests.docking.test_dock_cli import LIGAND, PROTEIN
 
 
 def test_screen_reports_time_and_memory_per_library_size(tmp_path, shared_data):

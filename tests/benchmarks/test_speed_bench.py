@@ -13,7 +13,7 @@ from tests.conftest import REPO
 
 def test_speed_report(tmp_path):
     try:
-        from docking.pipeline import DockingPipeline, DockOptions
+        from docking.inference.pipeline import DockingPipeline, DockOptions
 
         DockingPipeline(DockOptions(model=None, samples=2, steps=5, device="cpu"))
     except Exception as exc:

@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from data_prep.torsions import rotatable_bonds
-from docking.basin_hopping import basin_hopping, mutations, refine_poses
-from docking.local_minimization import minimize_poses
-from docking.physics_guidance import PhysicsGuidance
-from docking.pose import rotate_by_rotvec
+from docking.physics.basin_hopping import basin_hopping, mutations, refine_poses
+from docking.physics.local_minimization import minimize_poses
+from docking.physics.guidance import PhysicsGuidance
+from docking.model.pose import rotate_by_rotvec
 
-from .test_interaction_energy import PROTEIN, crystal_energy, crystal_ligand
+from tests.docking.test_interaction_energy import PROTEIN, crystal_energy, crystal_ligand
 
 
 def flipped_crystal_poses() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -89,7 +89,7 @@ def test_dock_cli_with_refinement_is_seeded_and_lowers_no_energy(tmp_path):
 
     from disco_core.cli import main
 
-    from .test_dock_cli import FAST, LIGAND
+    from tests.docking.test_dock_cli import FAST, LIGAND
 
     def run(out: str, *extra: str) -> list[tuple[float, list]]:
         assert main(["dock", "--protein", PROTEIN, "--ligand", LIGAND, "--autobox-ligand", LIGAND,
@@ -112,7 +112,7 @@ def test_accurate_preset_turns_on_guidance_refinement_and_energy_ranking(tmp_pat
     from disco_core.cli import main
     from docking.dock_cli import ACCURATE, _fill_presets
 
-    from .test_dock_cli import FAST, LIGAND
+    from tests.docking.test_dock_cli import FAST, LIGAND
 
     given = argparse.Namespace(accurate=True, physics_guidance=None, steps=5, refine_rounds=None, rank_by=None,
                                rescore=None, relax=False)

@@ -6,10 +6,10 @@ import pytest
 
 from data_prep.featurize import prepare_receptor
 from disco_core.errors import InputError
-from docking.calibration import Calibration, expected_calibration_error, fit_platt
-from docking.pockets import parse_residue_list, pocket_from_ligand_file, pocket_from_residues
+from docking.confidence.calibration import Calibration, expected_calibration_error, fit_platt
+from docking.inference.given_sites import parse_residue_list, pocket_from_ligand_file, pocket_from_residues
 
-from .test_dock_cli import LIGAND, PROTEIN, crystal_center
+from tests.docking.test_dock_cli import LIGAND, PROTEIN, crystal_center
 
 
 def test_platt_scaling_recovers_an_overconfident_classifier(tmp_path):

@@ -5,7 +5,7 @@ from rdkit import Chem
 from rdkit.Geometry import Point3D
 
 from data_prep.ligand import read_ligand_file
-from docking.checks import check_poses
+from docking.physics.posebusters_checks import check_poses
 
 from tests.conftest import REPO
 
@@ -43,7 +43,7 @@ def test_no_poses_gives_an_empty_table():
 
 
 def _result_with(poses):
-    from docking.pipeline import DockResult
+    from docking.inference.pipeline import DockResult
 
     n = len(poses)
     return DockResult(name="1s3v", poses=poses, confidences=[0.9 - 0.1 * i for i in range(n)], picks=[(0,)] * n,
@@ -51,7 +51,7 @@ def _result_with(poses):
 
 
 def test_check_ranks_valid_poses_first_unless_told_not_to():
-    from docking.postprocess import PosePostprocessor, PostprocessOptions
+    from docking.inference.postprocess import PosePostprocessor, PostprocessOptions
 
     protein = EXAMPLE / "1s3v_protein.pdb"
     crystal = read_ligand_file(EXAMPLE / "1s3v_ligand.sdf").mol

@@ -10,9 +10,12 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from docking.model import ConfidenceModel, PointerEncoder, PointerPrior, ScoreModel, ScoreModelConfig
+from docking.model.confidence_model import ConfidenceModel
+from docking.model.pointer_latents import PointerEncoder, PointerPrior
+from docking.model.score_model import ScoreModel
+from docking.model.graph_network import ScoreModelConfig
 
-from .test_model import one_pick_per_graph, real_complex
+from tests.docking.test_model import one_pick_per_graph, real_complex
 
 # Three layers reach every irreps stage (0e -> +1o -> +1e -> +0o); l = 2 features exercise sh_lmax = 2.
 CONFIGS = {

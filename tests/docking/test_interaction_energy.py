@@ -7,13 +7,13 @@ import pytest
 import torch
 from rdkit import Chem
 
-from docking.interaction_energy import (InteractionEnergy, clipped_guidance, generalized_forces, ligand_atoms,
+from docking.physics.interaction_energy import (InteractionEnergy, clipped_guidance, generalized_forces, ligand_atoms,
                                         receptor_atoms)
-from docking.physics_guidance import PhysicsGuidance
-from docking.pose import apply_torsion_changes, rotate_by_rotvec, translate
-from docking.sampling import Docking, DockingModels, dock_complexes, docking_input
+from docking.physics.guidance import PhysicsGuidance
+from docking.model.pose import apply_torsion_changes, rotate_by_rotvec, translate
+from docking.inference.sampling import dock_complexes, docking_input
 
-from .test_dock_cli import LIGAND, PROTEIN
+from tests.docking.test_dock_cli import LIGAND, PROTEIN
 
 
 def crystal_ligand() -> Chem.Mol:
@@ -30,7 +30,7 @@ def bundled_models_and_item():
     """The bundled models and the shipped complex as a featurised item (ligand from its topology)."""
     from data_prep.featurize import FeaturizeOptions, featurize_ligand, prepare_receptor
     from data_prep.ligand import read_ligand
-    from docking.pipeline import load_model_folder
+    from docking.inference.pipeline import load_model_folder
 
     models, _ = load_model_folder(None, torch.device("cpu"))
     item = featurize_ligand(read_ligand(LIGAND), FeaturizeOptions(seed=0), use_pose=False)
@@ -135,7 +135,7 @@ def test_dock_cli_physics_guidance_ranks_by_energy(tmp_path):
 
     from disco_core.cli import main
 
-    from .test_dock_cli import FAST
+    from tests.docking.test_dock_cli import FAST
 
     out = tmp_path / "out"
     assert main(["dock", "--protein", PROTEIN, "--ligand", LIGAND, "--autobox-ligand", LIGAND, "--out", str(out),
@@ -162,7 +162,7 @@ def test_rank_by_energy_needs_guidance(tmp_path):
 
 def test_local_minimisation_brings_displaced_crystal_poses_back():
     from data_prep.torsions import rotatable_bonds
-    from docking.local_minimization import minimize_poses
+    from docking.physics.local_minimization import minimize_poses
 
     energy, pos = crystal_energy()
     bonds, masks = (torch.as_tensor(a) for a in rotatable_bonds(crystal_ligand()))
@@ -176,7 +176,7 @@ def test_local_minimisation_brings_displaced_crystal_poses_back():
 
 
 def test_resampling_follows_the_energies_and_the_seed():
-    from docking.physics_guidance import resample_indices
+    from docking.physics.guidance import resample_indices
 
     energies = torch.tensor([0.0, -20.0, 0.0, 0.0])
     assert resample_indices(energies, 1.0, torch.Generator().manual_seed(0)).tolist() == [1, 1, 1, 1]
@@ -207,8 +207,8 @@ def test_resampled_guided_docking_keeps_picks_with_their_poses():
 
 
 def test_guided_docking_batched_equals_one_by_one():
-    from docking.pipeline import DockingPipeline, DockOptions
-    from docking.pockets import Pocket
+    from docking.inference.pipeline import DockingPipeline, DockOptions
+    from docking.inference.given_sites import Pocket
 
     physics = PhysicsGuidance(weight=3.0, minimize_steps=10, resample_at=(0.5,), preview_steps=5)
     pipeline = DockingPipeline(DockOptions(samples=3, steps=6, device="cpu", physics=physics))
@@ -238,7 +238,7 @@ def test_energy_of_a_pose_vina_moved_is_named_as_the_sampled_one(tmp_path):
     pytest.importorskip("vina")
     from disco_core.cli import main
 
-    from .test_dock_cli import FAST
+    from tests.docking.test_dock_cli import FAST
 
     out = tmp_path / "out"
     assert main(["dock", "--protein", PROTEIN, "--ligand", LIGAND, "--autobox-ligand", LIGAND, "--out", str(out),

@@ -14,9 +14,10 @@ from torch_geometric.data import Batch, HeteroData
 from data_prep.dataset import item_to_heterodata
 from data_prep.featurize import FeaturizeOptions, featurize_pair
 from disco_core.graph_ops import segment_argmax, segment_sum
-from docking.model import (ComplexGraphNetwork, ConfidenceModel, PointerEncoder, PointerPrior, ScoreModel,
-                           ScoreModelConfig, complex_node_graph_index, guided_scores, pointer_distribution,
-                           pointer_prior_loss, sample_pointer_latents)
+from docking.model.graph_network import ComplexGraphNetwork, ScoreModelConfig, complex_node_graph_index
+from docking.model.confidence_model import ConfidenceModel
+from docking.model.pointer_latents import PointerEncoder, PointerPrior, pointer_distribution, pointer_prior_loss, sample_pointer_latents
+from docking.model.score_model import ScoreModel, guided_scores
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 # Small networks, so that every test runs in about a second on one CPU thread.

@@ -13,9 +13,9 @@ import torch
 
 from data_prep.featurize import FeaturizeOptions, featurize_pair
 from disco_core.config import load_config
-from docking.pose_diffusion import SamplerSettings
-from docking.sampling import dock_complex, load_docking_models
-from docking.training import DockingTrainConfig, symmetry_corrected_rmsd, train_docking
+from docking.model.sampler import SamplerSettings
+from docking.inference.sampling import dock_complex, load_docking_models
+from docking.training.stages import DockingTrainConfig, symmetry_corrected_rmsd, train_docking
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "1s3v"

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from data_prep.protein import read_heavy_atoms
-from docking.pocket_finder import PocketFinderSettings, buriedness, candidate_sites, find_pockets
+from docking.inference.site_search import PocketFinderSettings, buriedness, candidate_sites, find_pockets
 from disco_core.errors import InputError
 
-from .test_dock_cli import PROTEIN, crystal_center
+from tests.docking.test_dock_cli import PROTEIN, crystal_center
 
 
 def hollow_sphere(radius: float = 9.0, spacing: float = 1.5) -> np.ndarray:
@@ -77,10 +77,10 @@ def test_unreadable_protein_is_named(tmp_path):
 def test_guided_blind_docking_keeps_the_lowest_energy_poses_of_all_sites():
     """Ranked by energy, blind docking keeps the `samples` lowest-energy poses over every site, not
     the ones the confidence model happens to prefer (same seed: the same sampled poses either way)."""
-    from docking.physics_guidance import PhysicsGuidance
-    from docking.pipeline import DockingPipeline, DockOptions, sampling_rank
+    from docking.physics.guidance import PhysicsGuidance
+    from docking.inference.pipeline import DockingPipeline, DockOptions, sampling_rank
 
-    from .test_dock_cli import LIGAND
+    from tests.docking.test_dock_cli import LIGAND
 
     assert sampling_rank("energy", True) == sampling_rank("vina", True) == "energy"
     assert sampling_rank("vina", False) == sampling_rank("confidence", True) == "confidence"

@@ -14,7 +14,7 @@ from torch_geometric.data import Batch
 
 from disco_core.cli import main
 from disco_core.errors import CheckpointError
-from docking.pose_confidence import FEATURES, PoseConfidence, consensus, fit_logistic, score_shifts
+from docking.confidence.pose_confidence import FEATURES, PoseConfidence, consensus, fit_logistic, score_shifts
 
 from tests.conftest import REPO
 
@@ -58,7 +58,7 @@ def test_the_fit_learns_a_signal_and_its_file_round_trips(tmp_path):
 
 @pytest.fixture(scope="module")
 def pipeline():
-    from docking.pipeline import DockingPipeline, DockOptions
+    from docking.inference.pipeline import DockingPipeline, DockOptions
 
     return DockingPipeline(DockOptions(device="cpu"))
 
@@ -66,7 +66,7 @@ def pipeline():
 def test_the_score_model_would_move_a_displaced_crystal_pose_further(pipeline):
     """The score-model features mean something: the further the crystal ligand is pushed off its pose, the
     larger the displacement the bundled model would still apply to it."""
-    from docking.sampling import docking_input
+    from docking.inference.sampling import docking_input
 
     mol = Chem.RemoveHs(next(Chem.SDMolSupplier(str(EXAMPLE / "1s3v_ligand.sdf"))))
     crystal = torch.tensor(mol.GetConformer().GetPositions(), dtype=torch.float32)
@@ -86,7 +86,7 @@ def test_dock_and_the_fit_featurise_guided_poses_alike(tmp_path, pipeline):
     """A model folder with a pose confidence gives guided poses its probabilities; `disco train
     pose-confidence` recomputes the same features from the bench records and writes a loadable model."""
     from benchmarks.dock_bench import DockBenchOptions, run_dock_bench
-    from docking.pose_confidence_fit import record_pose_set
+    from docking.confidence.pose_confidence_fit import record_pose_set
 
     model_dir = tmp_path / "model"
     shutil.copytree(REPO / "docking" / "pretrained" / "default", model_dir)
@@ -107,7 +107,7 @@ def test_dock_and_the_fit_featurise_guided_poses_alike(tmp_path, pipeline):
     docked = np.array(record["extras"]["confidences"])
     assert np.all((docked > 0) & (docked < 1)) and np.ptp(docked) > 0   # per pose, not one constant
 
-    from docking.pipeline import DockingPipeline, DockOptions
+    from docking.inference.pipeline import DockingPipeline, DockOptions
 
     recomputed = record_pose_set(DockingPipeline(DockOptions(model=str(model_dir), device="cpu")),
                                  folder / "1s3v.json", dataset)

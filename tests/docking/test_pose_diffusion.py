@@ -6,12 +6,12 @@ import pytest
 import torch
 from scipy import stats
 
-from docking import pose as P
-from docking import torus
-from docking.noise_schedule import GeometricSchedule, PoseNoiseSchedule
-from docking.pose_diffusion import (SamplerSettings, noise_pose, sample_initial_poses, sample_poses,
-                                    score_matching_loss)
-from docking.so3 import axis_angle_to_matrix, igso3_table, matrix_to_axis_angle
+from docking.model import pose as P
+from docking.model import torus
+from docking.model.noise_schedule import GeometricSchedule, PoseNoiseSchedule
+from docking.model.sampler import SamplerSettings, sample_initial_poses, sample_poses
+from docking.model.pose_noise import noise_pose, score_matching_loss
+from docking.model.so3 import axis_angle_to_matrix, igso3_table, matrix_to_axis_angle
 from tests.docking.ligands import bond_and_angle_triples, bond_lengths_and_angles, ligand_from_smiles, torsion_topology
 
 SCHEDULE = PoseNoiseSchedule()

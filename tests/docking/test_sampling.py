@@ -11,8 +11,10 @@ import torch
 from torch_geometric.data import Batch
 
 from data_prep.featurize import FeaturizeOptions, featurize_pair
-from docking.model import ConfidenceModel, PointerPrior, ScoreModelConfig
-from docking.sampling import (DockingModels, build_score_model, crop_receptor, dock_complex, docking_graph,
+from docking.model.confidence_model import ConfidenceModel
+from docking.model.pointer_latents import PointerPrior
+from docking.model.graph_network import ScoreModelConfig
+from docking.inference.sampling import (DockingModels, build_score_model, crop_receptor, dock_complex, docking_graph,
                               node_indices_as_picks, picks_as_node_indices)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "1s3v"

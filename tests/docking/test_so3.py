@@ -9,7 +9,7 @@ import torch
 from scipy import stats
 from scipy.integrate import cumulative_trapezoid
 
-from docking import so3
+from docking.model import so3
 
 
 @pytest.fixture(scope="module")

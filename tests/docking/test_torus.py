@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from docking import torus
+from docking.model import torus
 
 SIGMAS = [0.0314, 0.3, 1.0, math.pi]
 

@@ -17,9 +17,9 @@ from data_prep.featurize import FeaturizeOptions, featurize_pair
 from disco_core.checkpoint import load_checkpoint
 from disco_core.cli import main
 from disco_core.config import load_config
-from docking.sampling import crop_receptor, dock_complex, load_docking_models
+from docking.inference.sampling import crop_receptor, dock_complex, load_docking_models
 from disco_core.errors import CheckpointError
-from docking.training import (DockingTrainConfig, confidence_trainer, pocket_trainable, prior_trainer,
+from docking.training.stages import (DockingTrainConfig, confidence_trainer, pocket_trainable, prior_trainer,
                               score_trainer, train_docking, training_complex)
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from rdkit import Chem
 
 from data_prep.ligand import read_ligand_file
 from disco_core.errors import InputError
-from docking.vina import (box_around_ligand, box_around_protein, prepare_receptor, vina_dock,
+from docking.physics.vina import (box_around_ligand, box_around_protein, prepare_receptor, vina_dock,
                           vina_score)
 
 from tests.conftest import REPO

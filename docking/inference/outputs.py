@@ -14,7 +14,7 @@ from pathlib import Path
 from rdkit import Chem
 
 from disco_core.io import atomic_write_text
-from docking.pipeline import DockResult
+from docking.inference.pipeline import DockResult
 
 SUMMARY_COLUMNS = ["index", "name", "status", "n_poses", "top_confidence", "seconds", "protein", "ligand", "pocket"]
 FAILURE_COLUMNS = ["index", "name", "protein", "ligand", "reason"]

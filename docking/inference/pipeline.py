@@ -27,15 +27,15 @@ from data_prep.ligand import LigandInput, read_ligand
 from data_prep.protein import read_heavy_atoms
 from disco_core.device import resolve_device
 from disco_core.errors import CheckpointError, InputError
-from docking.calibration import Calibration
-from docking.interaction_energy import InteractionEnergy, TypedAtoms, receptor_atoms
-from docking.physics_guidance import PhysicsGuidance
-from docking.pocket_finder import candidate_sites
-from docking.pockets import Pocket
-from docking.pose_confidence import FILE_NAME as POSE_CONFIDENCE_FILE, PoseConfidence
-from docking.sampling import Docking, DockingModels, dock_complexes, docking_input, load_docking_models, sampler_settings
+from docking.confidence.calibration import Calibration
+from docking.physics.interaction_energy import InteractionEnergy, TypedAtoms, receptor_atoms
+from docking.physics.guidance import PhysicsGuidance
+from docking.inference.site_search import candidate_sites
+from docking.inference.given_sites import Pocket
+from docking.confidence.pose_confidence import FILE_NAME as POSE_CONFIDENCE_FILE, PoseConfidence
+from docking.inference.sampling import Docking, DockingModels, dock_complexes, docking_input, load_docking_models, sampler_settings
 
-BUNDLED_MODEL = Path(__file__).resolve().parent / "pretrained" / "default"
+BUNDLED_MODEL = Path(__file__).resolve().parents[1] / "pretrained" / "default"
 
 
 @dataclass

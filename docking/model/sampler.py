@@ -29,82 +29,12 @@ from typing import Callable
 
 import torch
 
-from docking import torus
-from docking.noise_schedule import GeometricSchedule, PoseNoiseSchedule
-from docking.pose import apply_pose_update, apply_torsion_changes, centroid, rotate_about_centroid
-from docking.so3 import igso3_table, uniform_rotation_matrices
+from docking.model.noise_schedule import GeometricSchedule, PoseNoiseSchedule
+from docking.model.pose import apply_pose_update, apply_torsion_changes, centroid, rotate_about_centroid
+from docking.model.pose_noise import standard_normal
+from docking.model.so3 import uniform_rotation_matrices
 
 ScoreFn = Callable[[torch.Tensor, float], tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]
-
-
-def _standard_normal(shape: tuple[int, ...], generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
-    """N(0, 1) drawn in float64 on the generator's device, so a seed gives the same poses in any dtype."""
-    device = generator.device if generator is not None else "cpu"
-    return torch.randn(shape, generator=generator, dtype=torch.float64, device=device).to(like)
-
-
-# ----------------------------------------------------------------------------------------------------
-# Forward noising (training targets)
-
-
-@dataclass
-class NoisedPose:
-    """A perturbed pose with its perturbation, target scores and loss normalisers (leading dims = poses)."""
-
-    pos: torch.Tensor            # (..., N, 3)
-    t: torch.Tensor              # (...)
-    sigma_tr: torch.Tensor       # (...)
-    sigma_rot: torch.Tensor
-    sigma_tor: torch.Tensor
-    tr_update: torch.Tensor      # (..., 3) centroid shift
-    rot_update: torch.Tensor     # (..., 3) rotation vector about the centroid
-    tor_update: torch.Tensor     # (..., R) torsion changes
-    tr_score: torch.Tensor       # (..., 3) = -tr_update / sigma_tr^2
-    rot_score: torch.Tensor      # (..., 3) IGSO(3) score, world-frame rotation vector
-    tor_score: torch.Tensor      # (..., R) wrapped-normal score
-    tr_norm_sq: torch.Tensor     # (...) E|tr_score|^2 = 3 / sigma_tr^2
-    rot_norm_sq: torch.Tensor    # (...) E|rot_score|^2
-    tor_norm_sq: torch.Tensor    # (...) E[tor_score_r^2] (same for every bond of a pose)
-
-
-def noise_pose(pos: torch.Tensor, t: torch.Tensor | float, rot_bonds: torch.Tensor, rot_masks: torch.Tensor,
-               schedule: PoseNoiseSchedule = PoseNoiseSchedule(),
-               generator: torch.Generator | None = None) -> NoisedPose:
-    """Sample the forward perturbation of clean pose(s) pos (..., N, 3) at time(s) t in [0, 1]."""
-    batch, num_bonds = pos.shape[:-2], rot_bonds.shape[0]
-    t = torch.as_tensor(t, dtype=pos.dtype, device=pos.device).expand(batch)
-    sigma_tr, sigma_rot, sigma_tor = (c.sigma(t) for c in (schedule.translation, schedule.rotation, schedule.torsion))
-    igso3 = igso3_table()
-
-    tr_update = sigma_tr[..., None] * _standard_normal((*batch, 3), generator, pos)
-    rot_update = igso3.sample_rotvec(sigma_rot, generator)
-    tor_update = sigma_tor[..., None] * _standard_normal((*batch, num_bonds), generator, pos)
-    noised = apply_pose_update(pos, tr_update, rot_update, tor_update, rot_bonds, rot_masks)
-
-    return NoisedPose(
-        pos=noised, t=t, sigma_tr=sigma_tr, sigma_rot=sigma_rot, sigma_tor=sigma_tor,
-        tr_update=tr_update, rot_update=rot_update, tor_update=tor_update,
-        tr_score=-tr_update / sigma_tr[..., None] ** 2,
-        rot_score=igso3.score_rotvec(rot_update, sigma_rot),
-        tor_score=torus.score(tor_update, sigma_tor[..., None]),
-        tr_norm_sq=3.0 / sigma_tr ** 2,
-        rot_norm_sq=igso3.expected_score_norm_sq(sigma_rot),
-        tor_norm_sq=torus.expected_score_norm_sq(sigma_tor),
-    )
-
-
-def score_matching_loss(tr_pred: torch.Tensor, rot_pred: torch.Tensor, tor_pred: torch.Tensor | None,
-                        target: NoisedPose) -> dict[str, torch.Tensor]:
-    """Per-component denoising score-matching losses, each squared error divided by the expected
-    squared norm of its target so that every noise level and component weighs about one."""
-    losses = {
-        "tr": (((tr_pred - target.tr_score) ** 2).sum(-1) / target.tr_norm_sq).mean(),
-        "rot": (((rot_pred - target.rot_score) ** 2).sum(-1) / target.rot_norm_sq).mean(),
-    }
-    if tor_pred is not None and target.tor_score.numel() > 0:
-        tor_pred = tor_pred.reshape(target.tor_score.shape)
-        losses["tor"] = ((tor_pred - target.tor_score) ** 2 / target.tor_norm_sq[..., None]).mean()
-    return losses
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -133,7 +63,7 @@ def sample_initial_poses(conformer_pos: torch.Tensor, rot_bonds: torch.Tensor, r
                                          device=generator.device if generator is not None else "cpu") - 1)
     pos = apply_torsion_changes(pos, rot_bonds, rot_masks, torsions.to(pos))
     pos = rotate_about_centroid(pos, uniform_rotation_matrices(num_poses, generator, torch.float64).to(pos))
-    offset = schedule.translation.sigma_max * _standard_normal((num_poses, 3), generator, pos)
+    offset = schedule.translation.sigma_max * standard_normal((num_poses, 3), generator, pos)
     return pos + (center.to(pos) + offset)[:, None, :]
 
 
@@ -157,7 +87,7 @@ def reverse_step(pos: torch.Tensor, scores: tuple[torch.Tensor, torch.Tensor, to
     noisy = add_noise and settings.stochasticity > 0
 
     def noise(*shape: int) -> torch.Tensor | None:
-        return _standard_normal(shape, generator, pos) if noisy else None
+        return standard_normal(shape, generator, pos) if noisy else None
 
     step = functools.partial(_increment, t=t, dt=dt, psi=settings.stochasticity)
     tr = step(tr_score.to(pos), schedule.translation, settings.temperature_tr, settings.sigma_data_tr,

@@ -24,10 +24,10 @@ from torch_geometric.data import Batch
 
 from data_prep.ligand import read_ligand_file
 from disco_core.errors import InputError
-from docking.calibration import auc, expected_calibration_error, fit_platt
-from docking.pipeline import DockingPipeline
-from docking.pose_confidence import PoseConfidence, fit_logistic
-from docking.sampling import docking_input, guided_pose_features
+from docking.confidence.calibration import auc, expected_calibration_error, fit_platt
+from docking.inference.pipeline import DockingPipeline
+from docking.confidence.pose_confidence import PoseConfidence, fit_logistic
+from docking.inference.sampling import docking_input, guided_pose_features
 
 SUCCESS_RMSD_A = 2.0
 

@@ -19,9 +19,9 @@ import torch
 
 from disco_core.checkpoint import load_checkpoint, save_checkpoint
 from disco_core.errors import CheckpointError
-from docking.calibration import Calibration, expected_calibration_error, fit_platt
-from docking.sampling import STAGES, dock_complex, load_docking_models
-from docking.training import symmetry_corrected_rmsd
+from docking.confidence.calibration import Calibration, expected_calibration_error, fit_platt
+from docking.inference.sampling import STAGES, dock_complex, load_docking_models
+from docking.training.stages import symmetry_corrected_rmsd
 
 
 def export_model_folder(run_dir: str | Path, out_dir: str | Path) -> list[Path]:

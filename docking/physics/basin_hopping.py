@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from docking.interaction_energy import InteractionEnergy
-from docking.local_minimization import minimize_poses, posed
+from docking.physics.interaction_energy import InteractionEnergy
+from docking.physics.local_minimization import minimize_poses, posed
 
 if TYPE_CHECKING:
-    from docking.physics_guidance import PhysicsGuidance
+    from docking.physics.guidance import PhysicsGuidance
 
 POSITION_AMPLITUDE_A = 2.0    # a position mutation moves the ligand up to this far (Vina's amplitude)
 TEMPERATURE = 1.2             # Metropolis temperature, in the energy's kcal/mol-like units (Vina's value)

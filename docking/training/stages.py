@@ -40,11 +40,12 @@ from disco_core.errors import CheckpointError, InputError
 from disco_core.graph_ops import segment_softmax
 from disco_core.io import atomic_write_bytes
 from disco_core.trainer import Trainer, TrainerConfig, distributed_context, epoch_indices
-from docking.model import (ConfidenceModel, PointerEncoder, PointerPrior, ScoreModelConfig, complex_node_graph_index,
-                           pointer_prior_loss)
-from docking.noise_schedule import PoseNoiseSchedule, ScheduleOptions
-from docking.pose_diffusion import NoisedPose, noise_pose, score_matching_loss
-from docking.sampling import (DockingModels, ScoreStage, crop_receptor, dock_complex, load_docking_models,
+from docking.model.confidence_model import ConfidenceModel
+from docking.model.pointer_latents import PointerEncoder, PointerPrior, pointer_prior_loss
+from docking.model.graph_network import ScoreModelConfig, complex_node_graph_index
+from docking.model.noise_schedule import PoseNoiseSchedule, ScheduleOptions
+from docking.model.pose_noise import NoisedPose, noise_pose, score_matching_loss
+from docking.inference.sampling import (DockingModels, ScoreStage, crop_receptor, dock_complex, load_docking_models,
                               picks_as_node_indices, unposed_ligand)
 
 # ----------------------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import torch
 
-from docking.interaction_energy import InteractionEnergy
-from docking.pose import apply_torsion_changes, rotate_about_centroid, translate
+from docking.physics.interaction_energy import InteractionEnergy
+from docking.model.pose import apply_torsion_changes, rotate_about_centroid, translate
 
 
 def _rotation_matrix(rotvec: torch.Tensor) -> torch.Tensor:

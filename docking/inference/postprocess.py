@@ -21,7 +21,7 @@ import numpy as np
 from rdkit import Chem
 
 from disco_core.errors import InputError
-from docking.pipeline import DockResult
+from docking.inference.pipeline import DockResult
 
 RELAX_SHELL_A = 10.0  # protein residues with an atom this close to a pose take part in its relaxation
 
@@ -65,7 +65,7 @@ class PosePostprocessor:
 
     # ---- steps -----------------------------------------------------------------------------------
     def _rescore_vina(self, result: DockResult, protein_path: str) -> DockResult:
-        from docking.vina import prepare_receptor, vina_score
+        from docking.physics.vina import prepare_receptor, vina_score
 
         receptor = prepare_receptor(protein_path, self.work_dir / "vina")
         scores, poses, shifts = [], [], []
@@ -87,7 +87,7 @@ class PosePostprocessor:
         cutoff is 10 Å, so residues beyond the shell never touch the ligand, while a sphere around the
         site large enough for every pose holds many more atoms, and every minimiser step pays for each
         of them (the price: the crop is prepared once per ligand rather than once per pocket)."""
-        from docking.relax import PocketRelaxer
+        from docking.physics.relax import PocketRelaxer
 
         points = np.concatenate([pose.GetConformer().GetPositions() for pose in result.poses])
         relaxer = PocketRelaxer(protein_path, points, radius=RELAX_SHELL_A, solvent=self.options.relax_solvent)
@@ -111,7 +111,7 @@ class PosePostprocessor:
         return replace(result, poses=poses, extras=extras)
 
     def _check(self, result: DockResult, protein_path: str) -> DockResult:
-        from docking.checks import check_poses
+        from docking.physics.posebusters_checks import check_poses
 
         table = check_poses(result.poses, protein_path)
         return replace(result, extras={**result.extras, "pb_valid": [bool(v) for v in table["pb_valid"]],

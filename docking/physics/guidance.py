@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import torch
 
-from docking.basin_hopping import TEMPERATURE
-from docking.interaction_energy import InteractionEnergy, clipped_guidance, generalized_forces
-from docking.local_minimization import minimize_poses
+from docking.physics.basin_hopping import TEMPERATURE
+from docking.physics.interaction_energy import InteractionEnergy, clipped_guidance, generalized_forces
+from docking.physics.local_minimization import minimize_poses
 
 
 @dataclass(frozen=True)

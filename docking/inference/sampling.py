@@ -26,18 +26,20 @@ from disco_core.checkpoint import load_checkpoint
 from disco_core.config import config_from_dict
 from disco_core.device import resolve_device
 from disco_core.errors import CheckpointError, DiscoError, InputError
-from docking import torus
-from docking.basin_hopping import refine_poses
-from docking.interaction_energy import InteractionEnergy
-from docking.local_minimization import minimize_poses
-from docking.physics_guidance import PhysicsGuidance, add_energy_guidance, preview_energies, resample_indices
-from docking.model import (ConfidenceModel, PointerEncoder, PointerPrior, ScoreModel, ScoreModelConfig,
-                           complex_node_graph_index, guided_scores, sample_pointer_latents)
-from docking.noise_schedule import PoseNoiseSchedule, ScheduleOptions
-from docking.pose import centroid, rotate_about_centroid
-from docking.pose_confidence import pose_features, score_shifts
-from docking.pose_diffusion import SamplerSettings, reverse_step, sample_initial_poses
-from docking.so3 import igso3_table, uniform_rotation_matrices
+from docking.model import torus
+from docking.physics.basin_hopping import refine_poses
+from docking.physics.interaction_energy import InteractionEnergy
+from docking.physics.local_minimization import minimize_poses
+from docking.physics.guidance import PhysicsGuidance, add_energy_guidance, preview_energies, resample_indices
+from docking.model.confidence_model import ConfidenceModel
+from docking.model.pointer_latents import PointerEncoder, PointerPrior, sample_pointer_latents
+from docking.model.score_model import ScoreModel, guided_scores
+from docking.model.graph_network import ScoreModelConfig, complex_node_graph_index
+from docking.model.noise_schedule import PoseNoiseSchedule, ScheduleOptions
+from docking.model.pose import centroid, rotate_about_centroid
+from docking.confidence.pose_confidence import pose_features, score_shifts
+from docking.model.sampler import SamplerSettings, reverse_step, sample_initial_poses
+from docking.model.so3 import igso3_table, uniform_rotation_matrices
 
 STAGES = ("score", "prior", "confidence")
 RESIDUE_KEYS = ("rec_pos", "rec_n_pos", "rec_c_pos", "rec_residue_type", "rec_esm")

@@ -26,7 +26,7 @@ from scipy.special import expit
 
 from disco_core.errors import CheckpointError
 from disco_core.io import atomic_write_text
-from docking.model import num_graphs_of
+from docking.model.graph_network import num_graphs_of
 
 FEATURES = ("energy_per_atom", "energy_gap", "consensus", "shift_tr", "shift_rot", "confidence_logit",
             "log_heavy_atoms", "rotatable_bonds")

@@ -72,7 +72,7 @@ def run_train_docking(args: argparse.Namespace) -> int:
     from disco_core.config import load_config
     from disco_core.errors import DiscoError, InputError
 
-    from .training import DockingTrainConfig, load_split_items, pocket_trainable, train_docking
+    from docking.training.stages import DockingTrainConfig, load_split_items, pocket_trainable, train_docking
 
     config = load_config(DockingTrainConfig, args.config)
     if args.device is not None:
@@ -115,8 +115,8 @@ def run_export_docking(args: argparse.Namespace) -> int:
 
     from disco_core.io import atomic_write_text
 
-    from .model_folder import calibrate_model_folder, calibration_error_on, export_model_folder
-    from .training import load_split_items
+    from docking.training.export import calibrate_model_folder, calibration_error_on, export_model_folder
+    from docking.training.stages import load_split_items
 
     written = export_model_folder(args.run_dir, args.out)
     print(f"exported {len(written)} stage(s) -> {args.out}")
@@ -139,9 +139,9 @@ def run_export_docking(args: argparse.Namespace) -> int:
 def run_fit_pose_confidence(args: argparse.Namespace) -> int:
     import json
 
-    from .pipeline import DockingPipeline, DockOptions, model_folder
-    from .pose_confidence import FILE_NAME
-    from .pose_confidence_fit import fit_pose_confidence
+    from docking.inference.pipeline import DockingPipeline, DockOptions, model_folder
+    from docking.confidence.pose_confidence import FILE_NAME
+    from docking.confidence.pose_confidence_fit import fit_pose_confidence
 
     pipeline = DockingPipeline(DockOptions(model=args.model, device="cpu"))
     model = fit_pose_confidence(pipeline, args.runs, args.calibrate_runs, args.check_runs, args.dataset,
