@@ -26,7 +26,10 @@ from scipy.special import expit
 
 from disco_core.errors import CheckpointError
 from disco_core.io import atomic_write_text
+from torch_geometric.data import Batch
+
 from docking.model.graph_network import num_graphs_of
+from docking.model.loading import DockingModels
 
 FEATURES = ("energy_per_atom", "energy_gap", "consensus", "shift_tr", "shift_rot", "confidence_logit",
             "log_heavy_atoms", "rotatable_bonds")
@@ -125,3 +128,18 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1.0) -> P
 
     result = minimize(objective, np.zeros(z.shape[1] + 1), jac=True, method="L-BFGS-B")
     return PoseConfidence(list(FEATURES), mean.tolist(), scale.tolist(), result.x[:-1].tolist(), float(result.x[-1]))
+
+
+def guided_pose_features(models: DockingModels, batch: Batch, poses: list[torch.Tensor],
+                         energies: list[torch.Tensor | None], confidence_logits: torch.Tensor,
+                         num_rotatable: list[int]) -> list[torch.Tensor | None]:
+    """docking.pose_confidence features of every complex that has energies (`batch` holds the final
+    poses); one score-model call for the whole batch. A model without a confidence network gives 0 logits."""
+    shift_tr, shift_rot = score_shifts(models.score, models.schedule, batch)
+    copies = [pos.shape[0] for pos in poses]
+    logits = torch.nan_to_num(confidence_logits, nan=0.0)
+    features = []
+    for i, (pos, energy, tr, rot, bonds) in enumerate(zip(poses, energies, shift_tr.split(copies),
+                                                          shift_rot.split(copies), num_rotatable)):
+        features.append(None if energy is None else pose_features(energy, pos, tr, rot, logits[i], bonds))
+    return features

@@ -27,7 +27,8 @@ from disco_core.errors import InputError
 from docking.confidence.calibration import auc, expected_calibration_error, fit_platt
 from docking.inference.pipeline import DockingPipeline
 from docking.confidence.pose_confidence import PoseConfidence, fit_logistic
-from docking.inference.sampling import docking_input, guided_pose_features
+from docking.model.complex_sampling import docking_input
+from docking.confidence.pose_confidence import guided_pose_features
 
 SUCCESS_RMSD_A = 2.0
 

@@ -33,7 +33,8 @@ from docking.physics.guidance import PhysicsGuidance
 from docking.inference.site_search import candidate_sites
 from docking.inference.given_sites import Pocket
 from docking.confidence.pose_confidence import FILE_NAME as POSE_CONFIDENCE_FILE, PoseConfidence
-from docking.inference.sampling import Docking, DockingModels, dock_complexes, docking_input, load_docking_models, sampler_settings
+from docking.model.complex_sampling import Docking, dock_complexes, docking_input, sampler_settings
+from docking.model.loading import DockingModels, load_docking_models
 
 BUNDLED_MODEL = Path(__file__).resolve().parents[1] / "pretrained" / "default"
 

@@ -20,7 +20,8 @@ import torch
 from disco_core.checkpoint import load_checkpoint, save_checkpoint
 from disco_core.errors import CheckpointError
 from docking.confidence.calibration import Calibration, expected_calibration_error, fit_platt
-from docking.inference.sampling import STAGES, dock_complex, load_docking_models
+from docking.model.loading import STAGES, load_docking_models
+from docking.model.complex_sampling import dock_complex
 from docking.training.stages import symmetry_corrected_rmsd
 
 

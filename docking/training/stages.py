@@ -45,8 +45,8 @@ from docking.model.pointer_latents import PointerEncoder, PointerPrior, pointer_
 from docking.model.graph_network import ScoreModelConfig, complex_node_graph_index
 from docking.model.noise_schedule import PoseNoiseSchedule, ScheduleOptions
 from docking.model.pose_noise import NoisedPose, noise_pose, score_matching_loss
-from docking.inference.sampling import (DockingModels, ScoreStage, crop_receptor, dock_complex, load_docking_models,
-                              picks_as_node_indices, unposed_ligand)
+from docking.model.loading import DockingModels, ScoreStage, load_docking_models
+from docking.model.complex_sampling import crop_receptor, dock_complex, picks_as_node_indices, unposed_ligand
 
 # ----------------------------------------------------------------------------------------------------
 # Configuration

@@ -11,7 +11,7 @@ from docking.physics.interaction_energy import (InteractionEnergy, clipped_guida
                                         receptor_atoms)
 from docking.physics.guidance import PhysicsGuidance
 from docking.model.pose import apply_torsion_changes, rotate_by_rotvec, translate
-from docking.inference.sampling import dock_complexes, docking_input
+from docking.model.complex_sampling import dock_complexes, docking_input
 
 from tests.docking.test_dock_cli import LIGAND, PROTEIN
 

@@ -14,7 +14,8 @@ import torch
 from data_prep.featurize import FeaturizeOptions, featurize_pair
 from disco_core.config import load_config
 from docking.model.sampler import SamplerSettings
-from docking.inference.sampling import dock_complex, load_docking_models
+from docking.model.complex_sampling import dock_complex
+from docking.model.loading import load_docking_models
 from docking.training.stages import DockingTrainConfig, symmetry_corrected_rmsd, train_docking
 
 REPO = Path(__file__).resolve().parents[2]

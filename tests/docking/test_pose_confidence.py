@@ -66,7 +66,7 @@ def pipeline():
 def test_the_score_model_would_move_a_displaced_crystal_pose_further(pipeline):
     """The score-model features mean something: the further the crystal ligand is pushed off its pose, the
     larger the displacement the bundled model would still apply to it."""
-    from docking.inference.sampling import docking_input
+    from docking.model.complex_sampling import docking_input
 
     mol = Chem.RemoveHs(next(Chem.SDMolSupplier(str(EXAMPLE / "1s3v_ligand.sdf"))))
     crystal = torch.tensor(mol.GetConformer().GetPositions(), dtype=torch.float32)

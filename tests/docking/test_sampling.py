@@ -14,8 +14,8 @@ from data_prep.featurize import FeaturizeOptions, featurize_pair
 from docking.model.confidence_model import ConfidenceModel
 from docking.model.pointer_latents import PointerPrior
 from docking.model.graph_network import ScoreModelConfig
-from docking.inference.sampling import (DockingModels, build_score_model, crop_receptor, dock_complex, docking_graph,
-                              node_indices_as_picks, picks_as_node_indices)
+from docking.model.loading import DockingModels, build_score_model
+from docking.model.complex_sampling import crop_receptor, dock_complex, docking_graph, node_indices_as_picks, picks_as_node_indices
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "1s3v"
 TINY = ScoreModelConfig(ns=8, nv=2, num_conv_layers=2, distance_embed_dim=8, cross_distance_embed_dim=8,

@@ -17,7 +17,8 @@ from data_prep.featurize import FeaturizeOptions, featurize_pair
 from disco_core.checkpoint import load_checkpoint
 from disco_core.cli import main
 from disco_core.config import load_config
-from docking.inference.sampling import crop_receptor, dock_complex, load_docking_models
+from docking.model.complex_sampling import crop_receptor, dock_complex
+from docking.model.loading import load_docking_models
 from disco_core.errors import CheckpointError
 from docking.training.stages import (DockingTrainConfig, confidence_trainer, pocket_trainable, prior_trainer,
                               score_trainer, train_docking, training_complex)

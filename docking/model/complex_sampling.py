@@ -1,142 +1,39 @@
-"""Docking one complex with trained models, and rebuilding those models from a training run.
+"""Docking complexes with the learned model: DisCo pointer picks from the prior, then the reverse diffusion.
 
     picks   z ~ prior(complex with the ligand unposed)          (one draw per sample; none when K = 0)
     poses   x_1 ~ random pose around the centre; reverse diffusion x_1 -> x_0 with the score model(z)
     rank    confidence model: P(RMSD < 2 A) per final pose, best first
 
 All samples of a complex run as one batch of copies of its graph, built once; each reverse step only
-swaps the ligand coordinates. A training run folder holds one checkpoint per stage:
-RUN/score/checkpoint.pt ("score.*" and, for K > 0, "encoder.*" weights), RUN/prior/checkpoint.pt
-("prior.*"), RUN/confidence/checkpoint.pt ("confidence.*"); each stores its network config.
+swaps the ligand coordinates.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 import torch
-from torch import nn
 from torch_geometric.data import Batch, HeteroData
 
 from data_prep.dataset import item_to_heterodata
-from disco_core.checkpoint import load_checkpoint
-from disco_core.config import config_from_dict
-from disco_core.device import resolve_device
-from disco_core.errors import CheckpointError, DiscoError, InputError
-from docking.model import torus
+from disco_core.errors import DiscoError, InputError
 from docking.physics.basin_hopping import refine_poses
 from docking.physics.interaction_energy import InteractionEnergy
 from docking.physics.local_minimization import minimize_poses
 from docking.physics.guidance import PhysicsGuidance, add_energy_guidance, preview_energies, resample_indices
-from docking.model.confidence_model import ConfidenceModel
-from docking.model.pointer_latents import PointerEncoder, PointerPrior, sample_pointer_latents
+from docking.model.pointer_latents import PointerPrior, sample_pointer_latents
 from docking.model.score_model import ScoreModel, guided_scores
-from docking.model.graph_network import ScoreModelConfig, complex_node_graph_index
-from docking.model.noise_schedule import PoseNoiseSchedule, ScheduleOptions
+from docking.model.graph_network import complex_node_graph_index
+from docking.model.loading import DockingModels
+from docking.confidence.pose_confidence import guided_pose_features
+from docking.model.noise_schedule import PoseNoiseSchedule
 from docking.model.pose import centroid, rotate_about_centroid
-from docking.confidence.pose_confidence import pose_features, score_shifts
 from docking.model.sampler import SamplerSettings, reverse_step, sample_initial_poses
-from docking.model.so3 import igso3_table, uniform_rotation_matrices
+from docking.model.so3 import uniform_rotation_matrices
 
-STAGES = ("score", "prior", "confidence")
 RESIDUE_KEYS = ("rec_pos", "rec_n_pos", "rec_c_pos", "rec_residue_type", "rec_esm")
 
-
-# ----------------------------------------------------------------------------------------------------
-# Models of a run
-
-
-def build_score_model(config: ScoreModelConfig) -> ScoreModel:
-    """A score model whose rotation / torsion outputs are scaled by the exact expected score norms."""
-    return ScoreModel(config, rot_norm_sq=igso3_table().expected_score_norm_sq,
-                      tor_norm_sq=torus.expected_score_norm_sq)
-
-
-class ScoreStage(nn.Module):
-    """What the score stage trains end to end: the score model and, when K > 0, the pointer encoder
-    that reads the clean pose. One forward, so DistributedDataParallel sees a single call per step."""
-
-    def __init__(self, config: ScoreModelConfig):
-        super().__init__()
-        self.score = build_score_model(config)
-        self.encoder = PointerEncoder(config) if config.num_latents > 0 else None
-
-    def forward(self, clean: Batch, noised: Batch, sigmas: dict[str, torch.Tensor],
-                tau: float = 1.0) -> dict[str, torch.Tensor]:
-        picks = self.encoder.encode(clean, tau=tau)[0] if self.encoder is not None else None
-        return self.score(noised, sigmas, picks)
-
-
-@dataclass
-class DockingModels:
-    """Everything `dock_complex` needs (prior and confidence may be missing: no picks / no ranking)."""
-
-    score: ScoreModel
-    encoder: PointerEncoder | None = None
-    prior: PointerPrior | None = None
-    confidence: ConfidenceModel | None = None
-    schedule: PoseNoiseSchedule = dataclasses.field(default_factory=PoseNoiseSchedule)
-    pocket_radius: float | None = None     # the receptor crop radius used in pocket-conditioned training
-    max_residues: int | None = None        # ... and the cap on the residues of a crop
-
-    @property
-    def num_latents(self) -> int:
-        return self.score.config.num_latents
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.score.parameters()).device
-
-
-def _prefixed(state: dict, prefix: str) -> dict:
-    return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
-
-
-def _load_stage(path: Path, device: torch.device) -> tuple[ScoreModelConfig, dict, dict]:
-    """(network config, EMA weights, the stage's model_config dict) of one stage checkpoint."""
-    config, state = load_checkpoint(path, map_location=device)
-    try:
-        stage_config = config["model"]
-        network = config_from_dict(ScoreModelConfig, dict(stage_config["network"]), str(path))
-        return network, state["ema"], stage_config
-    except (KeyError, TypeError) as exc:
-        raise CheckpointError(f"{path}: not a docking stage checkpoint (missing {exc})") from None
-
-
-def _restore(module: nn.Module, weights: dict, path: Path) -> nn.Module:
-    try:
-        module.load_state_dict(weights)
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path}: weights do not fit the stored config ({str(exc).splitlines()[0][:160]})") \
-            from None
-    return module.eval()
-
-
-def load_docking_models(run_dir: str | Path, device: str | torch.device = "cpu") -> DockingModels:
-    """Rebuild the EMA networks of a training run (configs from the checkpoints, weights_only loading).
-    The score stage is required; prior and confidence are loaded when their checkpoints exist."""
-    run_dir, device = Path(run_dir), resolve_device(str(device)) if isinstance(device, str) else device
-    path = run_dir / "score" / "checkpoint.pt"
-    if not path.is_file():
-        raise CheckpointError(f"{run_dir}: no score-stage checkpoint (expected {path})")
-    network, weights, stage_config = _load_stage(path, device)
-    stage = _restore(ScoreStage(network).to(device), weights, path)
-    schedule = config_from_dict(ScheduleOptions, dict(stage_config.get("schedule") or {}), str(path)).build()
-    models = DockingModels(score=stage.score, encoder=stage.encoder, schedule=schedule,
-                           pocket_radius=stage_config.get("pocket_radius"), max_residues=stage_config.get("max_residues"))
-    for name, cls in (("prior", PointerPrior), ("confidence", ConfidenceModel)):
-        path = run_dir / name / "checkpoint.pt"
-        if path.is_file():
-            network, weights, _ = _load_stage(path, device)
-            setattr(models, name, _restore(cls(network).to(device), _prefixed(weights, f"{name}."), path))
-    return models
-
-
-# ----------------------------------------------------------------------------------------------------
-# Complex preparation
 
 
 def crop_receptor(item: dict, center: torch.Tensor, radius: float | None = None,
@@ -356,21 +253,6 @@ def dock_complexes(models: DockingModels, dockings: list[Docking], num_samples: 
                                    None if energy is None else energy[order],
                                    None if features[i] is None else features[i][order]))
     return results
-
-
-def guided_pose_features(models: DockingModels, batch: Batch, poses: list[torch.Tensor],
-                         energies: list[torch.Tensor | None], confidence_logits: torch.Tensor,
-                         num_rotatable: list[int]) -> list[torch.Tensor | None]:
-    """docking.pose_confidence features of every complex that has energies (`batch` holds the final
-    poses); one score-model call for the whole batch. A model without a confidence network gives 0 logits."""
-    shift_tr, shift_rot = score_shifts(models.score, models.schedule, batch)
-    copies = [pos.shape[0] for pos in poses]
-    logits = torch.nan_to_num(confidence_logits, nan=0.0)
-    features = []
-    for i, (pos, energy, tr, rot, bonds) in enumerate(zip(poses, energies, shift_tr.split(copies),
-                                                          shift_rot.split(copies), num_rotatable)):
-        features.append(None if energy is None else pose_features(energy, pos, tr, rot, logits[i], bonds))
-    return features
 
 
 def dock_complex(models: DockingModels, complex_: dict | HeteroData, num_samples: int = 10, steps: int | None = None,
