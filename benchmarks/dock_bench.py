@@ -155,7 +155,8 @@ class VinaMethod:
         self.label, self.options, self.receptor_dir = label, options, receptor_dir
 
     def dock(self, item: BenchComplex) -> DockOutcome:
-        from docking.physics.vina import box_around_ligand, box_around_protein, prepare_receptor, vina_dock
+        from docking.physics.vina import box_around_ligand, box_around_protein, vina_dock
+        from docking.physics.vina_receptor import prepare_receptor
 
         receptor = prepare_receptor(item.protein_path, self.receptor_dir)
         box = (box_around_ligand(item.references[0]) if self.options.pocket == "reference"

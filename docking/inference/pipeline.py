@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +23,9 @@ import torch
 from rdkit import Chem
 from rdkit.Geometry import Point3D
 
-from data_prep.featurize import FeaturizeOptions, featurize_ligand, prepare_receptor
+from data_prep.featurize import FeaturizeOptions, featurize_ligand
 from data_prep.ligand import LigandInput, read_ligand
-from data_prep.protein import read_heavy_atoms
+from data_prep.receptor import Receptor, load_receptor
 from disco_core.device import resolve_device
 from disco_core.errors import CheckpointError, InputError
 from docking.confidence.calibration import Calibration
@@ -33,7 +34,8 @@ from docking.physics.guidance import PhysicsGuidance
 from docking.inference.site_search import candidate_sites
 from docking.inference.given_sites import Pocket
 from docking.confidence.pose_confidence import FILE_NAME as POSE_CONFIDENCE_FILE, PoseConfidence
-from docking.model.complex_sampling import Docking, dock_complexes, docking_input, sampler_settings
+from docking.inference.guided_docking import dock_guided_complexes
+from docking.model.complex_sampling import Docking, docking_input, sampler_settings
 from docking.model.loading import DockingModels, load_docking_models
 
 BUNDLED_MODEL = Path(__file__).resolve().parents[1] / "pretrained" / "default"
@@ -121,31 +123,31 @@ class DockingPipeline:
         self.device = resolve_device(self.options.device)
         self.models, self.calibration = load_model_folder(self.options.model, self.device)
         self.pose_confidence = PoseConfidence.load(model_folder(self.options.model) / POSE_CONFIDENCE_FILE)
-        self._receptors: OrderedDict[str, dict] = OrderedDict()
+        self._receptors: OrderedDict[str, Receptor] = OrderedDict()
         self._cache_size = receptor_cache_size
+        self._blind_sites: weakref.WeakKeyDictionary[Receptor, list[Pocket]] = weakref.WeakKeyDictionary()
         self._guidance_atoms: OrderedDict[tuple, tuple[float, TypedAtoms]] = OrderedDict()
 
-    def receptor(self, protein_path: str | Path) -> dict:
+    def receptor(self, protein_path: str | Path) -> Receptor:
+        """The protein file parsed once (residue graph features and heavy atoms), cached by its resolved path."""
         key = str(Path(protein_path).resolve())
         if key not in self._receptors:
-            if not Path(protein_path).is_file():
-                raise InputError(str(protein_path), "protein file not found")
-            self._receptors[key] = prepare_receptor(protein_path, self.options.max_residues)
+            self._receptors[key] = load_receptor(protein_path, self.options.max_residues)
             while len(self._receptors) > self._cache_size:
                 self._receptors.popitem(last=False)
         self._receptors.move_to_end(key)
         return self._receptors[key]
 
-    def sites(self, protein_path: str | Path, receptor: dict, pocket: Pocket | None) -> list[Pocket | None]:
-        """The given pocket; else candidate sites (a pocket-trained model; found once per protein) or None
+    def sites(self, receptor: Receptor, pocket: Pocket | None) -> list[Pocket | None]:
+        """The given pocket; else candidate sites (a pocket-trained model; found once per receptor) or None
         (whole receptor)."""
         if pocket is not None:
             return [pocket]
         if self.models.pocket_radius is None:
             return [None]
-        if "blind_sites" not in receptor:
-            receptor["blind_sites"] = candidate_sites(read_heavy_atoms(protein_path).pos, self.options.blind_sites)
-        return list(receptor["blind_sites"])
+        if receptor not in self._blind_sites:
+            self._blind_sites[receptor] = candidate_sites(receptor.heavy_atoms.pos, self.options.blind_sites)
+        return list(self._blind_sites[receptor])
 
     def dock(self, protein_path: str | Path, ligand: str | Path | Chem.Mol | LigandInput, name: str = "ligand",
              pocket_center: tuple[float, float, float] | None = None, pocket: Pocket | None = None) -> DockResult:
@@ -157,12 +159,12 @@ class DockingPipeline:
             raise result
         return result
 
-    def featurize(self, receptor: dict, name: str, ligand) -> tuple[dict, Chem.Mol]:
-        """The model-ready item of one ligand against a prepared receptor, as docking builds it (public so that
+    def featurize(self, receptor: Receptor, name: str, ligand) -> tuple[dict, Chem.Mol]:
+        """The model-ready item of one ligand against a loaded receptor, as docking builds it (public so that
         the pose-confidence fit re-featurises bench poses the same way)."""
         ligand_input = as_ligand_input(ligand, name)
         item = featurize_ligand(ligand_input, FeaturizeOptions(seed=self.options.seed), use_pose=False, name=name)
-        item.update({key: value for key, value in receptor.items() if key.startswith("rec_")})
+        item.update({key: value for key, value in receptor.features.items() if key.startswith("rec_")})
         item["name"] = name
         return item, ligand_input.mol
 
@@ -175,9 +177,10 @@ class DockingPipeline:
         Seconds are the batch's wall time shared evenly among its ligands."""
         start = time.perf_counter()
         receptor = self.receptor(protein_path)
-        sites = self.sites(protein_path, receptor, pocket)
+        sites = self.sites(receptor, pocket)
         prepared: list[tuple[str, Chem.Mol] | InputError] = []
         dockings: list[Docking] = []
+        energies: list[InteractionEnergy | None] = []
         for name, ligand in ligands:
             try:
                 item, mol = self.featurize(receptor, name, ligand)
@@ -188,15 +191,14 @@ class DockingPipeline:
             except InputError as exc:
                 prepared.append(exc)
                 continue
-            if self.options.physics is not None:
-                inputs = [d._replace(energy=InteractionEnergy.for_ligand(
-                              mol, self.guidance_atoms(protein_path, d.center, item["lig_pos_conformer"])))
-                          for d in inputs]
+            energies += [None if self.options.physics is None else InteractionEnergy.for_ligand(
+                             mol, self.guidance_atoms(receptor, d.center, item["lig_pos_conformer"]))
+                         for d in inputs]
             prepared.append((name, mol))
             dockings += inputs
-        docked = (dock_complexes(self.models, dockings, self.options.samples,
-                                 sampler_settings(None, self.options.steps), self.options.guidance_weight,
-                                 self.options.prior_temperature, self.options.physics)
+        docked = (dock_guided_complexes(self.models, dockings, energies, self.options.physics, self.options.samples,
+                                        sampler_settings(None, self.options.steps), self.options.guidance_weight,
+                                        self.options.prior_temperature)
                   if dockings else [])
         seconds = (time.perf_counter() - start) / max(1, len(ligands))
         results: list[DockResult | InputError] = []
@@ -211,16 +213,16 @@ class DockingPipeline:
             results.append(self._rank(name, mol, per_site, sites, seconds))
         return results
 
-    def guidance_atoms(self, protein_path: str | Path, center: torch.Tensor, conformer: torch.Tensor) -> TypedAtoms:
+    def guidance_atoms(self, receptor: Receptor, center: torch.Tensor, conformer: torch.Tensor) -> TypedAtoms:
         """The typed receptor atoms the energy sees around a site: within the ligand's extent, the
         starting spread (three translation sigmas) and the energy cutoff of the centre. Cached per protein
         and site; a larger ligand at the same site widens the sphere."""
         extent = float(conformer.norm(dim=-1).max()) if len(conformer) else 0.0
         reach = extent + 3 * float(self.models.schedule.translation.sigma_max) + 8.0
-        key = (str(Path(protein_path).resolve()), tuple(round(float(v), 3) for v in center))
+        key = (str(Path(receptor.path).resolve()), tuple(round(float(v), 3) for v in center))
         cached = self._guidance_atoms.get(key)
         if cached is None or cached[0] < reach:
-            self._guidance_atoms[key] = (reach, receptor_atoms(protein_path, center, reach))
+            self._guidance_atoms[key] = (reach, receptor_atoms(receptor.heavy_atoms, center, reach))
             while len(self._guidance_atoms) > 4 * self._cache_size:
                 self._guidance_atoms.popitem(last=False)
         return self._guidance_atoms[key][1]

@@ -65,7 +65,8 @@ class PosePostprocessor:
 
     # ---- steps -----------------------------------------------------------------------------------
     def _rescore_vina(self, result: DockResult, protein_path: str) -> DockResult:
-        from docking.physics.vina import prepare_receptor, vina_score
+        from docking.physics.vina import vina_score
+        from docking.physics.vina_receptor import prepare_receptor
 
         receptor = prepare_receptor(protein_path, self.work_dir / "vina")
         scores, poses, shifts = [], [], []

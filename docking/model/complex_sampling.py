@@ -18,22 +18,16 @@ from torch_geometric.data import Batch, HeteroData
 
 from data_prep.dataset import item_to_heterodata
 from disco_core.errors import DiscoError, InputError
-from docking.physics.basin_hopping import refine_poses
-from docking.physics.interaction_energy import InteractionEnergy
-from docking.physics.local_minimization import minimize_poses
-from docking.physics.guidance import PhysicsGuidance, add_energy_guidance, preview_energies, resample_indices
-from docking.model.pointer_latents import PointerPrior, sample_pointer_latents
-from docking.model.score_model import ScoreModel, guided_scores
 from docking.model.graph_network import complex_node_graph_index
 from docking.model.loading import DockingModels
-from docking.confidence.pose_confidence import guided_pose_features
 from docking.model.noise_schedule import PoseNoiseSchedule
-from docking.model.pose import centroid, rotate_about_centroid
-from docking.model.sampler import SamplerSettings, reverse_step, sample_initial_poses
-from docking.model.so3 import uniform_rotation_matrices
+from docking.model.pointer_latents import PointerPrior, sample_pointer_latents
+from docking.geometry.pose import centroid, rotate_about_centroid
+from docking.model.sampler import Ligand, SamplerSettings, sample_initial_poses, sample_poses
+from docking.model.score_model import ScoreModel, guided_scores
+from docking.geometry.rotations import uniform_rotation_matrices
 
 RESIDUE_KEYS = ("rec_pos", "rec_n_pos", "rec_c_pos", "rec_residue_type", "rec_esm")
-
 
 
 def crop_receptor(item: dict, center: torch.Tensor, radius: float | None = None,
@@ -134,74 +128,59 @@ class Docking(NamedTuple):
     center: torch.Tensor
     generator: torch.Generator | None
     picks: torch.Tensor | None = None     # (S, K) fixed node picks, else drawn from the prior
-    energy: InteractionEnergy | None = None   # physics guidance for this complex (docking.interaction_energy)
 
 
-def reverse_diffusion(score_model: ScoreModel, batch: Batch, initial: list[torch.Tensor], bonds: list[tuple],
-                      node_picks: torch.Tensor | None, schedule: PoseNoiseSchedule, settings: SamplerSettings,
-                      generators: list[torch.Generator | None], guidance_weight: float = 0.0,
-                      energies: list[InteractionEnergy | None] | None = None,
-                      physics: PhysicsGuidance | None = None) -> tuple[list[torch.Tensor], torch.Tensor | None]:
-    """Integrate the poses of several complexes from t = 1 to 0 in lockstep, one score-model call per step
-    for all of them. initial[i] (S_i, N_i, 3) are complex i's copies (consecutive graphs of `batch`),
-    bonds[i] its (rot_bonds, rot_masks), node_picks (num_graphs, K) the latent picks of every copy;
-    each complex draws its noise from its own generator, so its poses do not depend on what else is in
-    the batch. With `physics` and an energy for complex i, its samples are guided and resampled by that
-    energy (docking.physics_guidance). Returns the final poses and the picks (reordered by resampling)."""
-    device = initial[0].device
-    copies = [pos.shape[0] for pos in initial]
-    first = [sum(copies[:i]) for i in range(len(copies))]
-    tor_sizes = [n * rot_bonds.shape[0] for n, (rot_bonds, _) in zip(copies, bonds)]
-    num_graphs = sum(copies)
-    energies = energies if physics is not None and energies is not None else [None] * len(initial)
-    resample_after = physics.resample_steps(settings.num_steps) if physics is not None else set()
-    times = torch.linspace(1.0, 0.0, settings.num_steps + 1, dtype=torch.float64).tolist()
-    positions = list(initial)
-    one_hot = node_indices_as_picks(node_picks, batch) if node_picks is not None else None
-    for i, (t_cur, t_next) in enumerate(zip(times[:-1], times[1:])):
-        batch["ligand"].pos = torch.cat([pos.reshape(-1, 3) for pos in positions])
-        sigmas = {name: torch.full((num_graphs,), float(component.sigma(t_cur)), device=device)
-                  for name, component in (("tr", schedule.translation), ("rot", schedule.rotation),
-                                          ("tor", schedule.torsion))}
-        out = (score_model(batch, sigmas) if one_hot is None
-               else guided_scores(score_model, batch, sigmas, one_hot, guidance_weight))
-        scores = list(zip(out["tr_score"].split(copies), out["rot_score"].split(copies),
-                          out["tor_score"].split(tor_sizes)))
-        sigma_now = {name: float(value[0]) for name, value in sigmas.items()}
-        scores = [score if energy is None else
-                  add_energy_guidance(score, energy, pos, rot_bonds, rot_masks, physics.weight, sigma_now)
-                  for score, energy, pos, (rot_bonds, rot_masks) in zip(scores, energies, positions, bonds)]
-        add_noise = settings.final_step_noise or i < settings.num_steps - 1
-        positions = [reverse_step(pos, score, t_cur, t_cur - t_next, rot_bonds, rot_masks, schedule, settings,
-                                  generator, add_noise)
-                     for pos, score, (rot_bonds, rot_masks), generator in zip(positions, scores, bonds, generators)]
-        if i in resample_after:
-            for k, (energy, (rot_bonds, rot_masks)) in enumerate(zip(energies, bonds)):
-                if energy is None:
-                    continue
-                preview = preview_energies(energy, positions[k], rot_bonds, rot_masks, physics.preview_steps)
-                order = resample_indices(preview, physics.resample_strength, generators[k])
-                positions[k] = positions[k][order]
-                if node_picks is not None:
-                    node_picks = node_picks.clone()
-                    node_picks[first[k]:first[k] + copies[k]] = node_picks[first[k]:first[k] + copies[k]][order]
-            if node_picks is not None:
-                one_hot = node_indices_as_picks(node_picks, batch)
-    return positions, node_picks
+class PreparedComplexes(NamedTuple):
+    """A docking batch ready for the sampler: every complex's copies in one graph batch, their starting
+    poses, their bonds and random streams, and the latent picks of every copy."""
+    batch: Batch
+    initial: list[torch.Tensor]        # per complex (S, N, 3)
+    ligands: list[Ligand]
+    node_picks: torch.Tensor | None    # (num_graphs, K)
 
 
-@torch.no_grad()
-def dock_complexes(models: DockingModels, dockings: list[Docking], num_samples: int = 10,
-                   settings: SamplerSettings | None = None, guidance_weight: float = 0.0,
-                   prior_temperature: float = 1.0, physics: PhysicsGuidance | None = None) -> list[DockedPoses]:
-    """Sample `num_samples` poses for each complex, all complexes through the score model together,
-    and rank each complex's poses by confidence. Graphs are built once; each step only moves ligands.
-    With `physics`, complexes that carry an interaction energy are guided and resampled by it and their
-    final poses locally minimised in it (docking.physics_guidance); each pose then carries its energy."""
-    settings = settings or SamplerSettings()
+class LearnedScore:
+    """The score model's scores of every complex's samples, one network call per step for all of them, with
+    classifier-free guidance over the pointer picks s = s(z) + w (s(z) - s(null)) when there are picks.
+    `follow` keeps each sample's picks with it when a resampling reorders the samples."""
+
+    def __init__(self, model: ScoreModel, prepared: PreparedComplexes, schedule: PoseNoiseSchedule,
+                 guidance_weight: float = 0.0):
+        self.model, self.batch, self.schedule, self.guidance_weight = model, prepared.batch, schedule, guidance_weight
+        self.copies = [pos.shape[0] for pos in prepared.initial]
+        self.first = [sum(self.copies[:i]) for i in range(len(self.copies))]
+        self.tor_sizes = [n * ligand.rot_bonds.shape[0] for n, ligand in zip(self.copies, prepared.ligands)]
+        self.node_picks = prepared.node_picks
+        self.one_hot = node_indices_as_picks(self.node_picks, self.batch) if self.node_picks is not None else None
+
+    def __call__(self, positions: list[torch.Tensor], t: float) -> list:
+        self.batch["ligand"].pos = torch.cat([pos.reshape(-1, 3) for pos in positions])
+        num_graphs, device = sum(self.copies), positions[0].device
+        sigmas = {name: torch.full((num_graphs,), float(component.sigma(t)), device=device)
+                  for name, component in (("tr", self.schedule.translation), ("rot", self.schedule.rotation),
+                                          ("tor", self.schedule.torsion))}
+        out = (self.model(self.batch, sigmas) if self.one_hot is None
+               else guided_scores(self.model, self.batch, sigmas, self.one_hot, self.guidance_weight))
+        return list(zip(out["tr_score"].split(self.copies), out["rot_score"].split(self.copies),
+                        out["tor_score"].split(self.tor_sizes)))
+
+    def follow(self, orders: list[torch.Tensor | None]) -> None:
+        if self.node_picks is None:
+            return
+        self.node_picks = self.node_picks.clone()
+        for first, copies, order in zip(self.first, self.copies, orders):
+            if order is not None:
+                self.node_picks[first:first + copies] = self.node_picks[first:first + copies][order]
+        self.one_hot = node_indices_as_picks(self.node_picks, self.batch)
+
+
+def prepare_complexes(models: DockingModels, dockings: list[Docking], num_samples: int,
+                      prior_temperature: float = 1.0) -> PreparedComplexes:
+    """Per complex (in order, from its own generator): the prior's picks for every sample, then the
+    samples' starting poses around the centre. Graphs are built once; the sampler only moves ligands."""
     device = models.device
     batch = Batch.from_data_list([d.graph for d in dockings for _ in range(num_samples)]).to(device)
-    bonds, initial, picks = [], [], []
+    ligands, initial, picks = [], [], []
     for d in dockings:
         rot_bonds = d.graph["ligand", "rot", "ligand"].edge_index.T.to(device)
         rot_masks = d.graph["ligand"].rot_mask_flat.reshape(rot_bonds.shape[0], d.graph["ligand"].num_nodes).to(device)
@@ -216,43 +195,55 @@ def dock_complexes(models: DockingModels, dockings: list[Docking], num_samples: 
             copies = Batch.from_data_list([d.graph] * num_samples).to(device)
             drawn = draw_picks(models.prior, copies, conformer, center, prior_temperature, d.generator)
             picks.append(picks_as_node_indices(drawn, copies))
-        bonds.append((rot_bonds, rot_masks))
+        ligands.append(Ligand(rot_bonds, rot_masks, d.generator))
         initial.append(sample_initial_poses(conformer, rot_bonds, rot_masks, num_samples, center, models.schedule,
                                             d.generator))
-    node_picks = torch.cat(picks) if picks else None
-    energies = [None if d.energy is None or physics is None else d.energy.to(device) for d in dockings]
-    poses, node_picks = reverse_diffusion(models.score, batch, initial, bonds, node_picks, models.schedule, settings,
-                                          [d.generator for d in dockings], guidance_weight, energies, physics)
-    final_energies = [None] * len(dockings)
-    for i, (energy, (rot_bonds, rot_masks)) in enumerate(zip(energies, bonds)):
-        if energy is not None and physics.minimize_steps > 0:
-            poses[i], final_energies[i] = minimize_poses(energy, poses[i], rot_bonds, rot_masks, physics.minimize_steps)
-        elif energy is not None:
-            final_energies[i] = energy(poses[i])
-        if energy is not None and physics.refine_rounds > 0:
-            poses[i], final_energies[i] = refine_poses(energy, poses[i], final_energies[i], rot_bonds, rot_masks,
-                                                       dockings[i].center.to(device), physics, dockings[i].generator)
+    return PreparedComplexes(batch, initial, ligands, torch.cat(picks) if picks else None)
 
-    batch["ligand"].pos = torch.cat([pos.reshape(-1, 3) for pos in poses])
-    logits = torch.full((len(dockings), num_samples), float("nan"), device=device)
-    if models.confidence is not None:
-        logits = models.confidence(batch).reshape(len(dockings), num_samples)
+
+def rank_by_confidence(models: DockingModels, poses: list[torch.Tensor], logits: torch.Tensor,
+                       node_picks: torch.Tensor | None, energies: list[torch.Tensor | None] | None = None,
+                       features: list[torch.Tensor | None] | None = None) -> list[DockedPoses]:
+    """Each complex's final poses ordered by their confidence logits (complexes, samples) (sampling order
+    without a confidence model), with their picks, energies and pose-confidence features."""
+    num_complexes, num_samples = len(poses), poses[0].shape[0]
+    device = poses[0].device
+    energies = energies or [None] * num_complexes
+    features = features or [None] * num_complexes
     confidences = torch.sigmoid(logits)
-    features = [None] * len(dockings)
-    if any(energy is not None for energy in final_energies):
-        features = guided_pose_features(models, batch, poses, final_energies, logits,
-                                        [rot_bonds.shape[0] for rot_bonds, _ in bonds])
     if node_picks is None:
-        node_picks = torch.zeros(len(dockings) * num_samples, 0, dtype=torch.long, device=device)
+        node_picks = torch.zeros(num_complexes * num_samples, 0, dtype=torch.long, device=device)
     results = []
-    for i, (pos, energy) in enumerate(zip(poses, final_energies)):
+    for i, (pos, energy, feature) in enumerate(zip(poses, energies, features)):
         order = (confidences[i].argsort(descending=True, stable=True) if models.confidence is not None
                  else torch.arange(num_samples, device=device))
         results.append(DockedPoses(pos[order], confidences[i][order],
                                    node_picks[i * num_samples:(i + 1) * num_samples][order], order,
                                    None if energy is None else energy[order],
-                                   None if features[i] is None else features[i][order]))
+                                   None if feature is None else feature[order]))
     return results
+
+
+def confidence_logits(models: DockingModels, batch: Batch, poses: list[torch.Tensor]) -> torch.Tensor:
+    """(complexes, samples) confidence logits of the poses (NaN without a confidence model); leaves the
+    poses in `batch`."""
+    batch["ligand"].pos = torch.cat([pos.reshape(-1, 3) for pos in poses])
+    if models.confidence is None:
+        return torch.full((len(poses), poses[0].shape[0]), float("nan"), device=poses[0].device)
+    return models.confidence(batch).reshape(len(poses), -1)
+
+
+@torch.no_grad()
+def dock_complexes(models: DockingModels, dockings: list[Docking], num_samples: int = 10,
+                   settings: SamplerSettings | None = None, guidance_weight: float = 0.0,
+                   prior_temperature: float = 1.0) -> list[DockedPoses]:
+    """Sample `num_samples` poses for each complex with the learned score alone, all complexes through
+    the score model together, and rank each complex's poses by confidence. (The physics-guided path,
+    docking.inference.guided_docking, adds energy guidance, resampling and minimisation to the same sampler.)"""
+    prepared = prepare_complexes(models, dockings, num_samples, prior_temperature)
+    score = LearnedScore(models.score, prepared, models.schedule, guidance_weight)
+    poses = sample_poses(score, prepared.initial, prepared.ligands, models.schedule, settings or SamplerSettings())
+    return rank_by_confidence(models, poses, confidence_logits(models, prepared.batch, poses), score.node_picks)
 
 
 def dock_complex(models: DockingModels, complex_: dict | HeteroData, num_samples: int = 10, steps: int | None = None,

@@ -14,7 +14,8 @@ from torch.nn import functional as F
 
 from disco_core.graph_ops import segment_argmax, segment_log_softmax
 from docking.model.graph_network import (ScoreModelConfig, scalar_channels, mlp, num_graphs_of, complex_node_graph_index, ComplexFeatures, ComplexGraphNetwork)
-from disco_core.latents import sample_gumbel, segment_gumbel_softmax_st
+from disco_core.latents import segment_gumbel_softmax_st
+from disco_core.prior import sample_autoregressive
 
 # sigma -> expected squared score norm E|s|^2 (e.g. docking.so3's table, docking.torus), or its values.
 
@@ -91,6 +92,14 @@ class PointerPrior(nn.Module):
         cutoff = torch.full((num_graphs,), self.config.cross_max_distance, device=device)
         return self.head(self.backbone(batch, cutoff, which, previous_picks)).squeeze(-1)
 
+    def next_logits(self, condition, previous: torch.Tensor | None) -> torch.Tensor:
+        """disco_core.prior's protocol: `condition` is the batch of complexes (ligand not posed), `previous`
+        None or the picks (N, k) of latents 0..k-1 -> logits (N,) over the nodes for latent k."""
+        if previous is None:
+            index = complex_node_graph_index(condition)
+            previous = torch.zeros(index.shape[0], 0, dtype=self.backbone.dtype, device=index.device)
+        return self(condition, previous, previous.shape[1])
+
 
 def pointer_distribution(logits: torch.Tensor, batch) -> torch.Tensor:
     """Per-graph softmax of pointer logits (N, K): the encoder's pick distributions q, the prior's targets."""
@@ -101,17 +110,10 @@ def pointer_distribution(logits: torch.Tensor, batch) -> torch.Tensor:
 @torch.no_grad()
 def sample_pointer_latents(prior: PointerPrior, batch, num_latents: int, temperature: float = 1.0,
                            generator: torch.Generator | None = None) -> torch.Tensor:
-    """Draw picks (N, K) one latent after another: z_k ~ softmax(logits_k / T) over each graph's nodes."""
-    index, num_graphs = complex_node_graph_index(batch), num_graphs_of(batch)
-    picks = torch.zeros(index.shape[0], 0, dtype=prior.backbone.dtype, device=index.device)
-    for k in range(num_latents):
-        logits = prior(batch, picks, k)
-        # argmax(logits / T + Gumbel noise) is a sample of softmax(logits / T) over each graph's nodes
-        perturbed = logits / temperature + sample_gumbel(logits.shape, logits, generator)
-        z_k = torch.zeros_like(logits)
-        z_k[segment_argmax(perturbed, index, num_graphs)] = 1.0
-        picks = torch.cat([picks, z_k[:, None]], dim=1)
-    return picks
+    """Draw picks (N, K) one latent after another: z_k ~ softmax(logits_k / T) over each graph's nodes, by the
+    core autoregressive loop."""
+    return sample_autoregressive(prior, batch, num_latents, temperature, generator=generator,
+                                 segments=(complex_node_graph_index(batch), num_graphs_of(batch)))
 
 
 def pointer_prior_loss(prior: PointerPrior, batch, target_probs: torch.Tensor,

@@ -14,7 +14,7 @@ import torch
 
 from docking.model import torus
 from docking.model.noise_schedule import PoseNoiseSchedule
-from docking.model.pose import apply_pose_update
+from docking.geometry.pose import apply_pose_update
 from docking.model.so3 import igso3_table
 
 

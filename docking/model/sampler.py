@@ -1,14 +1,9 @@
-"""Diffusion over ligand poses in the product space R^3 x SO(3) x T^R (DiffDock-style).
+"""The one reverse-diffusion sampler over ligand poses in R^3 x SO(3) x T^R (DiffDock-style).
 
 A pose of a ligand with fixed bond lengths, angles and rings is its centroid position, its orientation
-and its R torsion angles. Each component diffuses independently with a geometric schedule
-(docking.noise_schedule): translation as a Gaussian, orientation as IGSO(3) (docking.so3), torsions as
-a wrapped normal (docking.torus). Updates act on coordinates (docking.pose).
-
-Forward (training): `noise_pose` perturbs a clean pose at time t and returns the noised pose, the
-target scores and the normalisers of a DiffDock-style denoising score-matching loss.
-
-Reverse (sampling): `sample_poses` integrates, for each component with g^2 = dv/dt,
+and its R torsion angles; each component has its geometric noise schedule (docking.model.noise_schedule),
+its forward noising is docking.model.pose_noise. `sample_poses` integrates, for each component with
+g^2 = dv/dt,
 
     delta = (1 + psi)/2 * kappa * g^2 * dt * score + sqrt(psi * g^2 * dt) * z,
 
@@ -18,6 +13,13 @@ low-temperature factor: for data ~ N(mu, s_d^2) it turns the score of the noised
 exact score of the noised tempered data N(mu, T s_d^2), so T < 1 sharpens the samples (T = 1: kappa = 1).
 The rotation increment is a world-frame rotation vector applied through the exponential map (a
 geodesic random-walk step), the torsion increment is added on the circle.
+
+The sampler moves the samples of several ligands in lockstep (one score evaluation per step for all of
+them); each ligand draws its noise from its own generator, so its poses do not depend on what else is
+sampled with it. The score it integrates is composed of parts (`ComposedScore`: the learned score with
+classifier-free guidance, docking.model.complex_sampling.LearnedScore; energy guidance,
+docking.physics.guidance.EnergyGuidance), and an optional resampling hook may reorder each ligand's
+samples after a step (sequential Monte Carlo, docking.physics.guidance.EnergyResampling).
 """
 
 from __future__ import annotations
@@ -25,20 +27,37 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import NamedTuple, Protocol
 
 import torch
 
 from docking.model.noise_schedule import GeometricSchedule, PoseNoiseSchedule
-from docking.model.pose import apply_pose_update, apply_torsion_changes, centroid, rotate_about_centroid
+from docking.geometry.pose import apply_pose_update, apply_torsion_changes, centroid, rotate_about_centroid
 from docking.model.pose_noise import standard_normal
-from docking.model.so3 import uniform_rotation_matrices
+from docking.geometry.rotations import uniform_rotation_matrices
 
-ScoreFn = Callable[[torch.Tensor, float], tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]
+# (S, 3) translation, (S, 3) rotation, (S*R,) or (S, R) torsion scores (or None without torsions) of one
+# ligand's S samples
+Scores = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
 
 
-# ----------------------------------------------------------------------------------------------------
-# Reverse sampling
+class PoseScore(Protocol):
+    """s(x_t, t) of every ligand's samples; a score that follows resampled samples has `follow(orders)`."""
+
+    def __call__(self, positions: list[torch.Tensor], t: float) -> list[Scores]: ...
+
+
+class Resampling(Protocol):
+    """After reverse step `step`: per ligand the source index of each new sample (None: keep them), or None."""
+
+    def __call__(self, step: int, positions: list[torch.Tensor]) -> list[torch.Tensor | None] | None: ...
+
+
+class Ligand(NamedTuple):
+    """What the sampler needs of one ligand: its rotatable bonds and its own random stream."""
+    rot_bonds: torch.Tensor             # (R, 2)
+    rot_masks: torch.Tensor             # (R, N) atoms moved by each torsion
+    generator: torch.Generator | None
 
 
 @dataclass(frozen=True)
@@ -101,22 +120,52 @@ def reverse_step(pos: torch.Tensor, scores: tuple[torch.Tensor, torch.Tensor, to
     return apply_pose_update(pos, tr, rot, tor, rot_bonds, rot_masks)
 
 
-@torch.no_grad()
-def sample_poses(score_fn: ScoreFn, initial_pos: torch.Tensor, rot_bonds: torch.Tensor, rot_masks: torch.Tensor,
-                 schedule: PoseNoiseSchedule = PoseNoiseSchedule(), settings: SamplerSettings = SamplerSettings(),
-                 generator: torch.Generator | None = None,
-                 return_trajectory: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """Integrate the reverse diffusion from t = 1 to t = 0 for a batch of poses of one ligand.
+class ComposedScore:
+    """s = s_1 + s_2 + ...: the first part gives every ligand's scores, later parts add to them (None: nothing)."""
 
-    score_fn(pos (B, N, 3), t) -> (tr_score (B, 3), rot_score (B, 3), tor_score (B*R,) or (B, R) or None).
-    Returns the final poses (B, N, 3), and with return_trajectory also all (num_steps + 1, B, N, 3)."""
+    def __init__(self, *parts):
+        self.parts = parts
+
+    def __call__(self, positions: list[torch.Tensor], t: float) -> list[Scores]:
+        total = self.parts[0](positions, t)
+        for part in self.parts[1:]:
+            total = [scores if extra is None else _add_scores(scores, extra)
+                     for scores, extra in zip(total, part(positions, t))]
+        return total
+
+    def follow(self, orders: list[torch.Tensor | None]) -> None:
+        for part in self.parts:
+            if hasattr(part, "follow"):
+                part.follow(orders)
+
+
+def _add_scores(scores: Scores, extra: Scores) -> Scores:
+    tr, rot, tor = scores
+    tor = tor if extra[2] is None else tor + extra[2].to(tor).reshape(tor.shape)
+    return tr + extra[0].to(tr), rot + extra[1].to(rot), tor
+
+
+@torch.no_grad()
+def sample_poses(score: PoseScore, initial: list[torch.Tensor], ligands: list[Ligand],
+                 schedule: PoseNoiseSchedule = PoseNoiseSchedule(), settings: SamplerSettings = SamplerSettings(),
+                 resample: Resampling | None = None,
+                 return_trajectory: bool = False) -> list[torch.Tensor] | tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Integrate the reverse diffusion from t = 1 to t = 0 for the samples initial[i] (S_i, N_i, 3) of each
+    ligand i. Returns the final poses, and with return_trajectory also each ligand's (num_steps + 1, S_i, N_i, 3)."""
     times = torch.linspace(1.0, 0.0, settings.num_steps + 1, dtype=torch.float64).tolist()
-    pos, trajectory = initial_pos, [initial_pos]
+    positions, trajectory = list(initial), [list(initial)]
     for i, (t_cur, t_next) in enumerate(zip(times[:-1], times[1:])):
-        last = i == settings.num_steps - 1
-        scores = score_fn(pos, t_cur)
-        pos = reverse_step(pos, scores, t_cur, t_cur - t_next, rot_bonds, rot_masks, schedule, settings,
-                           generator, add_noise=settings.final_step_noise or not last)
+        add_noise = settings.final_step_noise or i < settings.num_steps - 1       # DiffDock: no noise at the end
+        scores = score(positions, t_cur)                                            # s(x_t, t)
+        positions = [reverse_step(pos, s, t_cur, t_cur - t_next, ligand.rot_bonds, ligand.rot_masks, schedule,
+                                  settings, ligand.generator, add_noise)            # x_{t - dt}
+                     for pos, s, ligand in zip(positions, scores, ligands)]
+        orders = resample(i, positions) if resample is not None else None         # x_{t - dt}[a], a ~ weights
+        if orders is not None:
+            positions = [pos if order is None else pos[order] for pos, order in zip(positions, orders)]
+            score.follow(orders)
         if return_trajectory:
-            trajectory.append(pos)
-    return (pos, torch.stack(trajectory)) if return_trajectory else pos
+            trajectory.append(positions)
+    if return_trajectory:
+        return positions, [torch.stack(steps) for steps in zip(*trajectory)]
+    return positions

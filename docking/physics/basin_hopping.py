@@ -11,15 +11,10 @@ visited: the model proposes where to look, the energy search finishes. The numbe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from docking.physics.interaction_energy import InteractionEnergy
 from docking.physics.local_minimization import minimize_poses, posed
-
-if TYPE_CHECKING:
-    from docking.physics.guidance import PhysicsGuidance
 
 POSITION_AMPLITUDE_A = 2.0    # a position mutation moves the ligand up to this far (Vina's amplitude)
 TEMPERATURE = 1.2             # Metropolis temperature, in the energy's kcal/mol-like units (Vina's value)
@@ -82,9 +77,11 @@ def basin_hopping(energy: InteractionEnergy, pos: torch.Tensor, rot_bonds: torch
 
 
 def refine_poses(energy: InteractionEnergy, pos: torch.Tensor, energies: torch.Tensor, rot_bonds: torch.Tensor,
-                 rot_masks: torch.Tensor, center: torch.Tensor, physics: "PhysicsGuidance",
-                 generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Basin hopping from one ligand's minimised poses pos (S, N, 3) with energies (S,), as physics asks.
+                 rot_masks: torch.Tensor, center: torch.Tensor, rounds: int, minimize_steps: int,
+                 generator: torch.Generator | None,
+                 temperature: float = TEMPERATURE) -> tuple[torch.Tensor, torch.Tensor]:
+    """Basin hopping (`rounds` rounds of `minimize_steps` each) from one ligand's minimised poses pos (S, N, 3)
+    with energies (S,).
 
     The chains see only the receptor atoms near the poses (a sphere around the site reaching the farthest
     sampled atom plus the energy cutoff and a drift margin), which makes each round
@@ -92,8 +89,7 @@ def refine_poses(energy: InteractionEnergy, pos: torch.Tensor, energies: torch.T
     full energy agrees that it is lower, so every returned energy is exact."""
     extent = float((pos - center).norm(dim=-1).max()) if pos.numel() else 0.0
     local = energy.near(center, extent + 8.0 + DRIFT_MARGIN_A)
-    refined, _ = basin_hopping(local, pos, rot_bonds, rot_masks, physics.refine_rounds, physics.refine_steps,
-                               generator, physics.refine_temperature)
+    refined, _ = basin_hopping(local, pos, rot_bonds, rot_masks, rounds, minimize_steps, generator, temperature)
     refined_energies = energy(refined.float()).to(energies)
     better = refined_energies < energies
     return (torch.where(better[:, None, None], refined.to(pos.dtype), pos),

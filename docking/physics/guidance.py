@@ -9,9 +9,9 @@ Three pieces, each switchable:
                   exp(-lambda E_min), E_min the energy each would reach by local minimisation: samples in
                   poor basins are replaced by copies of better ones, which the remaining noisy steps
                   then explore apart (sequential Monte Carlo / Feynman-Kac steering of a diffusion model)
-    minimisation  the final poses are locally minimised in the energy (docking.local_minimization)
+    minimisation  the final poses are locally minimised in the energy (docking.physics.local_minimization)
     refinement    optionally (refine_rounds > 0) each minimised pose starts a basin-hopping chain
-                  (docking.basin_hopping) that can cross the barriers a local minimisation cannot
+                  (docking.physics.basin_hopping) that can cross the barriers a local minimisation cannot
 
 The number of samples, and so of score-model evaluations, stays S per ligand.
 """
@@ -19,6 +19,7 @@ The number of samples, and so of score-model evaluations, stays S per ligand.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -49,17 +50,46 @@ class PhysicsGuidance:
         return steps
 
 
-def add_energy_guidance(score: tuple, energy: InteractionEnergy, pos: torch.Tensor, rot_bonds: torch.Tensor,
-                        rot_masks: torch.Tensor, weight: float, sigma: dict[str, float]) -> tuple:
-    """The model's (tr, rot, tor) scores of one ligand's samples plus the capped energy guidance."""
-    tr_score, rot_score, tor_score = score
-    f_tr, torque, f_tor, _ = generalized_forces(energy, pos, rot_bonds, rot_masks)
-    tr_score = tr_score + clipped_guidance(f_tr, weight, sigma["tr"], 3).to(tr_score)
-    rot_score = rot_score + clipped_guidance(torque, weight, sigma["rot"], 3).to(rot_score)
-    if rot_bonds.shape[0] > 0:
-        guidance = clipped_guidance(f_tor, weight, sigma["tor"], rot_bonds.shape[0]).to(tor_score)
-        tor_score = tor_score + guidance.reshape(tor_score.shape)
-    return tr_score, rot_score, tor_score
+class EnergyGuidance:
+    """The energy's part of the score the sampler integrates (docking.model.sampler.ComposedScore): for each
+    ligand with an energy, W times minus the energy's gradient in translation, rotation and torsions, each
+    capped at the size of that component's noise score. `noise_levels(t)` gives the sigmas {tr, rot, tor}."""
+
+    def __init__(self, energies: list[InteractionEnergy | None], bonds: list[tuple[torch.Tensor, torch.Tensor]],
+                 weight: float, noise_levels: Callable[[float], dict[str, float]]):
+        self.energies, self.bonds, self.weight, self.noise_levels = energies, bonds, weight, noise_levels
+
+    def __call__(self, positions: list[torch.Tensor], t: float) -> list[tuple | None]:
+        sigma = self.noise_levels(t)
+        return [None if energy is None else self.guidance(energy, pos, rot_bonds, rot_masks, sigma)
+                for energy, pos, (rot_bonds, rot_masks) in zip(self.energies, positions, self.bonds)]
+
+    def guidance(self, energy: InteractionEnergy, pos: torch.Tensor, rot_bonds: torch.Tensor, rot_masks: torch.Tensor,
+                 sigma: dict[str, float]) -> tuple:
+        f_tr, torque, f_tor, _ = generalized_forces(energy, pos, rot_bonds, rot_masks)
+        tor = clipped_guidance(f_tor, self.weight, sigma["tor"], rot_bonds.shape[0]) if rot_bonds.shape[0] else None
+        return (clipped_guidance(f_tr, self.weight, sigma["tr"], 3),
+                clipped_guidance(torque, self.weight, sigma["rot"], 3), tor)
+
+
+class EnergyResampling:
+    """The sampler's resampling hook: after the steps nearest the `physics.resample_at` times, each ligand's
+    samples are resampled by exp(-lambda E_min) (E_min: a short local minimisation's energy), drawing from
+    that ligand's generator."""
+
+    def __init__(self, energies: list[InteractionEnergy | None], bonds: list[tuple[torch.Tensor, torch.Tensor]],
+                 generators: list[torch.Generator | None], physics: PhysicsGuidance, num_steps: int):
+        self.energies, self.bonds, self.generators, self.physics = energies, bonds, generators, physics
+        self.steps = physics.resample_steps(num_steps)
+
+    def __call__(self, step: int, positions: list[torch.Tensor]) -> list[torch.Tensor | None] | None:
+        if step not in self.steps:
+            return None
+        return [None if energy is None else
+                resample_indices(preview_energies(energy, pos, rot_bonds, rot_masks, self.physics.preview_steps),
+                                 self.physics.resample_strength, generator)
+                for energy, pos, (rot_bonds, rot_masks), generator
+                in zip(self.energies, positions, self.bonds, self.generators)]
 
 
 def resample_indices(energies: torch.Tensor, strength: float, generator: torch.Generator | None) -> torch.Tensor:

@@ -27,13 +27,12 @@ units; the rotatable-bond normalisation of the final Vina score does not change 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from rdkit import Chem
 
-from data_prep.protein import read_heavy_atoms
+from data_prep.protein import HeavyAtoms
 
 CUTOFF_A = 8.0
 SWITCH_FROM_A = 7.0     # the terms fade smoothly to zero between here and the cutoff
@@ -105,11 +104,11 @@ _AMINO_ACIDS = {"ALA", "ARG", "ASN", "ASP", "CYS", "GLN", "GLU", "GLY", "HIS", "
                 "PHE", "PRO", "SER", "THR", "TRP", "TYR", "VAL", "HID", "HIE", "HIP", "CYX", "MSE"}
 
 
-def receptor_atoms(protein_path: str | Path, center: tuple[float, float, float] | torch.Tensor,
+def receptor_atoms(atoms: HeavyAtoms, center: tuple[float, float, float] | torch.Tensor,
                    radius: float) -> TypedAtoms:
-    """Heavy atoms of the protein file within `radius` of `center` (waters left out, cofactors and
-    metals kept; first model, first alternate location), typed for the energy."""
-    atoms = read_heavy_atoms(protein_path)
+    """The protein's heavy atoms (`data_prep.protein.read_heavy_atoms`, or a Receptor's `heavy_atoms`:
+    waters left out, cofactors and metals kept; first model, first alternate location) within `radius`
+    of `center`, typed for the energy."""
     center = torch.as_tensor(center, dtype=torch.float64).reshape(3)
     rows = list(zip(atoms.elements, atoms.residue_names, atoms.atom_names))   # (element, residue, atom name)
     xyz = torch.as_tensor(atoms.pos)

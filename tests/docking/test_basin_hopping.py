@@ -8,8 +8,7 @@ import torch
 from data_prep.torsions import rotatable_bonds
 from docking.physics.basin_hopping import basin_hopping, mutations, refine_poses
 from docking.physics.local_minimization import minimize_poses
-from docking.physics.guidance import PhysicsGuidance
-from docking.model.pose import rotate_by_rotvec
+from docking.geometry.pose import rotate_by_rotvec
 
 from tests.docking.test_interaction_energy import PROTEIN, crystal_energy, crystal_ligand
 
@@ -64,8 +63,7 @@ def test_refine_poses_keeps_a_pose_unless_the_full_energy_is_lower():
     crystal = minimize_poses(energy, pos[None], bonds, masks, steps=100)[0]
     poses = torch.cat([minimised, crystal]).float()
     energies = energy(poses)
-    physics = PhysicsGuidance(refine_rounds=15, refine_steps=20)
-    refined, refined_energies = refine_poses(energy, poses, energies, bonds, masks, pos.mean(0).float(), physics,
+    refined, refined_energies = refine_poses(energy, poses, energies, bonds, masks, pos.mean(0).float(), 15, 20,
                                              torch.Generator().manual_seed(2))
     assert (refined_energies <= energies + 1e-6).all()
     assert torch.allclose(energy(refined), refined_energies, atol=1e-4)    # exact, not the subset's

@@ -7,11 +7,13 @@ import pytest
 import torch
 from rdkit import Chem
 
+from data_prep.protein import read_heavy_atoms
 from docking.physics.interaction_energy import (InteractionEnergy, clipped_guidance, generalized_forces, ligand_atoms,
                                         receptor_atoms)
 from docking.physics.guidance import PhysicsGuidance
-from docking.model.pose import apply_torsion_changes, rotate_by_rotvec, translate
-from docking.model.complex_sampling import dock_complexes, docking_input
+from docking.geometry.pose import apply_torsion_changes, rotate_by_rotvec, translate
+from docking.inference.guided_docking import dock_guided_complexes
+from docking.model.complex_sampling import docking_input
 
 from tests.docking.test_dock_cli import LIGAND, PROTEIN
 
@@ -23,7 +25,7 @@ def crystal_ligand() -> Chem.Mol:
 def crystal_energy() -> tuple[InteractionEnergy, torch.Tensor]:
     mol = crystal_ligand()
     pos = torch.tensor(mol.GetConformer().GetPositions(), dtype=torch.float64)
-    return InteractionEnergy.for_ligand(mol, receptor_atoms(PROTEIN, pos.mean(0), 25.0)), pos
+    return InteractionEnergy.for_ligand(mol, receptor_atoms(read_heavy_atoms(PROTEIN), pos.mean(0), 25.0)), pos
 
 
 def bundled_models_and_item():
@@ -53,7 +55,7 @@ def test_ligand_typing():
 
 
 def test_receptor_typing_backbone_and_proline():
-    atoms = receptor_atoms(PROTEIN, crystal_energy()[1].mean(0), 25.0)
+    atoms = receptor_atoms(read_heavy_atoms(PROTEIN), crystal_energy()[1].mean(0), 25.0)
     assert len(atoms.pos) > 300
     assert (atoms.pos - crystal_energy()[1].mean(0).float()).norm(dim=1).max() <= 25.0
     assert atoms.donor.any() and atoms.acceptor.any() and atoms.hydrophobic.any()
@@ -120,9 +122,8 @@ def test_physics_guided_sampling_is_seeded_and_lowers_the_energy():
 
     def run(weight: float) -> torch.Tensor:
         docking = docking_input(models, item, torch.Generator().manual_seed(3), pos.mean(0).float())
-        docking = docking._replace(energy=energy)
         physics = PhysicsGuidance(weight=weight, minimize_steps=0, resample_at=()) if weight > 0 else None
-        return dock_complexes(models, [docking], num_samples=8, physics=physics)[0].poses
+        return dock_guided_complexes(models, [docking], [energy], physics, num_samples=8)[0].poses
 
     plain, guided, again = run(0.0), run(3.0), run(3.0)
     assert torch.equal(guided, again)
@@ -198,8 +199,7 @@ def test_resampled_guided_docking_keeps_picks_with_their_poses():
 
     def run():
         docking = docking_input(models, item, torch.Generator().manual_seed(1), pos.mean(0).float())
-        return dock_complexes(models, [docking._replace(energy=energy)], num_samples=6,
-                              settings=None, physics=physics)[0]
+        return dock_guided_complexes(models, [docking], [energy], physics, num_samples=6)[0]
 
     first, again = run(), run()
     assert torch.equal(first.poses, again.poses) and torch.equal(first.picks, again.picks)

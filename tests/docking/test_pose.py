@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from data_prep import torsions as np_torsions
-from docking.model import pose as P
-from docking.model.so3 import axis_angle_to_matrix, uniform_rotation_matrices
+from docking.geometry import pose as P
+from docking.geometry.rotations import axis_angle_to_matrix, uniform_rotation_matrices
 from tests.docking.ligands import (bond_and_angle_triples, bond_lengths_and_angles, crystal_ligand,
                                    ligand_from_smiles, torsion_topology)
 

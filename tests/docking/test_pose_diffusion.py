@@ -6,12 +6,13 @@ import pytest
 import torch
 from scipy import stats
 
-from docking.model import pose as P
+from docking.geometry import pose as P
 from docking.model import torus
 from docking.model.noise_schedule import GeometricSchedule, PoseNoiseSchedule
-from docking.model.sampler import SamplerSettings, sample_initial_poses, sample_poses
+from docking.model.sampler import ComposedScore, Ligand, SamplerSettings, sample_initial_poses, sample_poses
 from docking.model.pose_noise import noise_pose, score_matching_loss
-from docking.model.so3 import axis_angle_to_matrix, igso3_table, matrix_to_axis_angle
+from docking.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from docking.model.so3 import igso3_table
 from tests.docking.ligands import bond_and_angle_triples, bond_lengths_and_angles, ligand_from_smiles, torsion_topology
 
 SCHEDULE = PoseNoiseSchedule()
@@ -93,13 +94,20 @@ def _exact_rigid_score(mu, data_sigma_tr, data_sigma_rot):
     return score_fn
 
 
+def sample_one(score_fn, start, bonds, masks, settings, generator, return_trajectory=False, resample=None):
+    """The shipped sampler (docking.model.sampler.sample_poses) on one ligand's samples."""
+    out = sample_poses(lambda positions, t: [score_fn(positions[0], t)], [start], [Ligand(bonds, masks, generator)],
+                       SCHEDULE, settings, resample, return_trajectory)
+    return (out[0][0], out[1][0]) if return_trajectory else out[0]
+
+
 @pytest.mark.parametrize("psi", [1.0, 0.0])  # reverse SDE and probability-flow ODE
 def test_reverse_sampling_with_exact_scores_reaches_the_target(psi):
     mu, s_tr, s_rot = torch.tensor([4.0, -3.0, 10.0], dtype=torch.float64), 2.0, 0.3
     g = torch.Generator().manual_seed(3)
     start = sample_initial_poses(RIGID, NO_BONDS, NO_MASKS, 2000, mu, SCHEDULE, g)
     settings = SamplerSettings(num_steps=100 if psi > 0 else 400, stochasticity=psi)  # Euler's ODE bias ~ 1/steps
-    final = sample_poses(_exact_rigid_score(mu, s_tr, s_rot), start, NO_BONDS, NO_MASKS, SCHEDULE, settings, g)
+    final = sample_one(_exact_rigid_score(mu, s_tr, s_rot), start, NO_BONDS, NO_MASKS, settings, g)
     centroids = P.centroid(final)
     assert (centroids.mean(0) - mu).abs().max() < 0.15
     expected_std = math.sqrt(s_tr ** 2 + 0.1 ** 2)
@@ -117,7 +125,7 @@ def test_low_temperature_sharpens_a_gaussian_target_exactly():
     g = torch.Generator().manual_seed(4)
     start = sample_initial_poses(RIGID, NO_BONDS, NO_MASKS, 2000, mu, SCHEDULE, g)
     settings = SamplerSettings(num_steps=100, temperature_tr=temperature, sigma_data_tr=s_tr)
-    final = sample_poses(_exact_rigid_score(mu, s_tr, 0.3), start, NO_BONDS, NO_MASKS, SCHEDULE, settings, g)
+    final = sample_one(_exact_rigid_score(mu, s_tr, 0.3), start, NO_BONDS, NO_MASKS, settings, g)
     expected_std = math.sqrt(temperature * s_tr ** 2 + 0.1 ** 2)
     assert ((P.centroid(final).std(0) / expected_std) - 1).abs().max() < 0.06
 
@@ -135,7 +143,7 @@ def test_reverse_sampling_of_torsions_with_exact_scores(ligand):
 
     g = torch.Generator().manual_seed(5)
     start = sample_initial_poses(pos, bonds, masks, 500, torch.zeros(3), SCHEDULE, g)
-    final = sample_poses(score_fn, start, bonds, masks, SCHEDULE, SamplerSettings(num_steps=100), g)
+    final = sample_one(score_fn, start, bonds, masks, SamplerSettings(num_steps=100), g)
     deviation = _wrap(P.dihedral_angles(final, quads) - reference).flatten()
     expected_sigma = math.sqrt(s_tor ** 2 + 0.0314 ** 2)
     assert abs(deviation.std().item() / expected_sigma - 1) < 0.06
@@ -179,7 +187,7 @@ def test_same_seed_gives_identical_poses_and_the_options_work(ligand):
         g = torch.Generator().manual_seed(seed)
         start = sample_initial_poses(pos, bonds7, masks7, 8, mu, SCHEDULE, g)
         settings = SamplerSettings(num_steps=10, **options)
-        return sample_poses(_toy_score(mu), start, bonds7, masks7, SCHEDULE, settings, g, return_trajectory=True)
+        return sample_one(_toy_score(mu), start, bonds7, masks7, settings, g, return_trajectory=True)
 
     first, trajectory = run(7)
     assert torch.equal(first, run(7)[0])
@@ -187,3 +195,75 @@ def test_same_seed_gives_identical_poses_and_the_options_work(ligand):
     assert trajectory.shape == (11, *first.shape) and torch.equal(trajectory[-1], first)
     assert not torch.equal(run(7, final_step_noise=True)[0], first)
     assert torch.isfinite(run(7, stochasticity=0.0, temperature_rot=0.5, temperature_tor=0.5)[0]).all()
+
+
+def test_a_score_composed_of_parts_is_their_sum():
+    """Half the exact score plus half of it, as two parts, samples the same target exactly."""
+    mu, s_tr, s_rot = torch.tensor([4.0, -3.0, 10.0], dtype=torch.float64), 2.0, 0.3
+    exact = _exact_rigid_score(mu, s_tr, s_rot)
+
+    def half(positions, t):
+        tr, rot, _ = exact(positions[0], t)
+        return [(0.5 * tr, 0.5 * rot, None)]
+
+    def run(score):
+        g = torch.Generator().manual_seed(3)
+        start = sample_initial_poses(RIGID, NO_BONDS, NO_MASKS, 200, mu, SCHEDULE, g)
+        return sample_poses(score, [start], [Ligand(NO_BONDS, NO_MASKS, g)], SCHEDULE, SamplerSettings(num_steps=30))[0]
+
+    whole = run(lambda positions, t: [exact(positions[0], t)])
+    assert torch.allclose(run(ComposedScore(half, half)), whole, atol=1e-9)
+    assert not torch.allclose(run(ComposedScore(half)), whole, atol=1e-3)
+
+
+def test_ligands_sampled_together_get_the_poses_they_get_alone(ligand):
+    """Each ligand draws from its own generator: lockstep sampling does not mix their random streams."""
+    _, pos, bonds, masks, _ = ligand
+    bonds, masks = bonds[:7], masks[:7]
+    mu = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+    score_one = _toy_score(mu)
+    settings = SamplerSettings(num_steps=6)
+
+    def starts(seed, count):
+        g = torch.Generator().manual_seed(seed)
+        return sample_initial_poses(pos, bonds, masks, count, mu, SCHEDULE, g), g
+
+    (a, ga), (b, gb) = starts(1, 3), starts(2, 5)
+    together = sample_poses(lambda positions, t: [score_one(p, t) for p in positions], [a, b],
+                            [Ligand(bonds, masks, ga), Ligand(bonds, masks, gb)], SCHEDULE, settings)
+    (a, ga), (b, gb) = starts(1, 3), starts(2, 5)
+    assert torch.equal(together[0], sample_one(score_one, a, bonds, masks, settings, ga))
+    assert torch.equal(together[1], sample_one(score_one, b, bonds, masks, settings, gb))
+
+
+def test_the_resampling_hook_reorders_samples_and_the_score_follows(ligand):
+    """A hook that copies sample 0 over every sample after the last step: all final poses are sample 0's,
+    and the score hears of the order it must follow (as the learned score's latent picks do)."""
+    _, pos, bonds, masks, _ = ligand
+    bonds, masks = bonds[:7], masks[:7]
+    mu = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+    settings = SamplerSettings(num_steps=4)
+
+    class Recording:
+        def __init__(self):
+            self.followed = []
+
+        def __call__(self, positions, t):
+            return [_toy_score(mu)(positions[0], t)]
+
+        def follow(self, orders):
+            self.followed.append(orders)
+
+    def copy_first_at_the_end(step, positions):
+        return [torch.zeros(len(positions[0]), dtype=torch.long)] if step == settings.num_steps - 1 else None
+
+    g = torch.Generator().manual_seed(0)
+    start = sample_initial_poses(pos, bonds, masks, 4, mu, SCHEDULE, g)
+    score = Recording()
+    final = sample_poses(score, [start], [Ligand(bonds, masks, g)], SCHEDULE, settings, copy_first_at_the_end)[0]
+    assert torch.equal(final, final[:1].expand_as(final))
+    assert len(score.followed) == 1 and score.followed[0][0].tolist() == [0, 0, 0, 0]
+    g = torch.Generator().manual_seed(0)
+    start = sample_initial_poses(pos, bonds, masks, 4, mu, SCHEDULE, g)
+    plain = sample_one(_toy_score(mu), start, bonds, masks, settings, g)
+    assert torch.equal(final[0], plain[0]) and not torch.allclose(plain[1], plain[0])

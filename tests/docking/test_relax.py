@@ -16,7 +16,8 @@ from rdkit import Chem  # noqa: E402
 from rdkit.Chem import AllChem  # noqa: E402
 
 from disco_core.errors import InputError  # noqa: E402
-from docking.physics.relax import PocketRelaxer, parameterise_ligand, topology_preserved  # noqa: E402
+from docking.physics.gaff2 import parameterise_ligand  # noqa: E402
+from docking.physics.relax import PocketRelaxer, topology_preserved  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "1s3v"
 PROTEIN = EXAMPLE / "1s3v_protein.pdb"

@@ -8,8 +8,8 @@ from rdkit import Chem
 
 from data_prep.ligand import read_ligand_file
 from disco_core.errors import InputError
-from docking.physics.vina import (box_around_ligand, box_around_protein, prepare_receptor, vina_dock,
-                          vina_score)
+from docking.physics.vina import box_around_ligand, box_around_protein, vina_dock, vina_score
+from docking.physics.vina_receptor import prepare_receptor
 
 from tests.conftest import REPO
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from docking.model.so3 import axis_angle_to_matrix
+from docking.geometry.rotations import axis_angle_to_matrix
 
 
 def centroid(pos: torch.Tensor) -> torch.Tensor:
