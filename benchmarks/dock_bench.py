@@ -31,7 +31,7 @@ METHODS = ("disco", "vina", "disco+vina", "disco+relax", "disco+vina+relax", "di
 # ("disco+vina"), or OpenMM relaxation in the pocket with the PoseBusters checks ranking valid poses
 # first ("disco+relax", i.e. `disco dock --relax --check`), or both: Vina's local optimisation, then
 # OpenMM relaxation, valid poses first, then by Vina score ("disco+vina+relax", i.e. `disco dock
-# --rescore vina --rank-by vina --relax --check`); see docking.postprocess. The guided variants sample
+# --rescore vina --rank-by vina --relax --check`); see docking.inference.postprocess. The guided variants sample
 # with the interaction-energy guidance (`--physics-guidance W`, W from the bench's --physics-guidance) and
 # rank by that energy ("disco+guided") or by the Vina score after Vina's local optimisation
 # ("disco+guided+vina").
@@ -62,7 +62,7 @@ class DockBenchOptions:
     vina_cpu: int = 1                           # Vina threads (1: timings comparable with 1-thread torch)
     physics_guidance: float = 3.0               # W of the guided DisCo variants
     guided_steps: int | None = None             # their reverse-diffusion steps (None: `steps`)
-    refine_rounds: int = 0                      # their basin-hopping rounds after sampling (docking.basin_hopping)
+    refine_rounds: int = 0                      # their basin-hopping rounds after sampling (docking.physics.basin_hopping)
 
 
 @dataclass

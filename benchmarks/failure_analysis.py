@@ -3,7 +3,7 @@
 The classic split of docking failures (the field's "sampling vs scoring" analysis): when the top-1 pose
 is wrong, either the energy the search optimises prefers the crystal pose and the search never found it
 (a *search* failure: more or better sampling would fix it), or the energy prefers the wrong pose (a
-*scoring* failure: no search can fix it, only a better score). The measure is docking.interaction_energy
+*scoring* failure: no search can fix it, only a better score). The measure is docking.physics.interaction_energy
 (the Vina-form energy physics guidance samples and ranks with), both poses locally minimised in it with
 the same minimiser (translation, rotation, torsions; the crystal ligand keeps its own bond geometry), on
 the same receptor atoms. It reads a `disco bench dock` run folder and writes
@@ -61,6 +61,7 @@ def _minimised_energy(mol: Chem.Mol, receptor, steps: int) -> float:
 def analyse_complex(complex_id: str, protein_path: Path, crystal: Chem.Mol, top1: Chem.Mol, top1_rmsd: float,
                     steps: int = MINIMIZE_STEPS) -> FailureRow:
     """Both poses' minimised energies on the receptor atoms within the cutoff of either pose's reach."""
+    from data_prep.protein import read_heavy_atoms
     from docking.physics.interaction_energy import CUTOFF_A, receptor_atoms
 
     crystal, top1 = Chem.RemoveHs(crystal, sanitize=False), Chem.RemoveHs(top1, sanitize=False)
@@ -68,7 +69,8 @@ def analyse_complex(complex_id: str, protein_path: Path, crystal: Chem.Mol, top1
     center = crystal_pos.mean(0)
     reach = max(float((torch.tensor(m.GetConformer().GetPositions()) - center).norm(dim=-1).max())
                 for m in (crystal, top1))
-    receptor = receptor_atoms(protein_path, center, reach + CUTOFF_A + 4.0)   # 4 A for the minimisations' moves
+    # 4 A for the minimisations' moves
+    receptor = receptor_atoms(read_heavy_atoms(protein_path), center, reach + CUTOFF_A + 4.0)
     crystal_energy = _minimised_energy(crystal, receptor, steps)
     top1_energy = _minimised_energy(top1, receptor, steps)
     return FailureRow(complex_id, verdict(top1_rmsd, crystal_energy, top1_energy), round(top1_rmsd, 4),
@@ -100,7 +102,7 @@ def run_failure_analysis(run: str | Path, method: str, dataset: str | Path, step
             rows.append(FailureRow(complex_id, "error", error=str(exc)))
     counts = {kind: sum(r.verdict == kind for r in rows) for kind in ("success", "search", "scoring", "error")}
     summary = {"run": str(run), "method": method, "n": len(rows), **counts,
-               "energy": "docking.interaction_energy, both poses minimised", "minimize_steps": steps}
+               "energy": "docking.physics.interaction_energy, both poses minimised", "minimize_steps": steps}
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(FailureRow.__dataclass_fields__))
     writer.writeheader()

@@ -1,9 +1,10 @@
 """How far docked poses are from the crystal ligand: symmetry-corrected RMSD and centroid distance.
 
 RMSD is taken in place (no superposition: the protein frame is the reference frame) over heavy atoms,
-minimised over the molecule's graph automorphisms with spyrmsd, so that a flipped phenyl or a swapped
-carboxylate oxygen is not counted as an error. When the crystal structure holds several copies of
-the ligand (`<id>_ligands.sdf`), each pose is compared with its closest copy.
+minimised over the molecule's graph automorphisms with spyrmsd (data_prep.pose_rmsd, the RMSD training
+uses too), so that a flipped phenyl or a swapped carboxylate oxygen is not counted as an error. When
+the crystal structure holds several copies of the ligand (`<id>_ligands.sdf`), each pose is compared
+with its closest copy.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from rdkit import Chem
 
+from data_prep.pose_rmsd import symmetry_rmsd_of_mols
 from disco_core.errors import InputError
 
 
@@ -34,12 +36,6 @@ def _heavy(mol: Chem.Mol) -> Chem.Mol:
     return mol
 
 
-def _graph(mol: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:
-    atomic_numbers = np.array([atom.GetAtomicNum() for atom in mol.GetAtoms()])
-    adjacency = Chem.GetAdjacencyMatrix(mol).astype(int)
-    return atomic_numbers, adjacency
-
-
 def plain_rmsd(poses: list[Chem.Mol], reference: Chem.Mol) -> np.ndarray:
     """In-place RMSD with atoms paired by index (no symmetry correction)."""
     target = _heavy(reference).GetConformer().GetPositions()
@@ -48,27 +44,14 @@ def plain_rmsd(poses: list[Chem.Mol], reference: Chem.Mol) -> np.ndarray:
 
 
 def symmetry_rmsd(poses: list[Chem.Mol], reference: Chem.Mol) -> np.ndarray:
-    """In-place heavy-atom RMSD of each pose to `reference`, minimised over graph automorphisms.
+    """In-place heavy-atom RMSD of each pose to `reference`, minimised over graph automorphisms
+    (data_prep.pose_rmsd, the one shared with training).
 
     The atom order of the poses may differ from the reference's (isomorphism is found by graph
     matching on elements and bonds). Raises InputError when the graphs differ."""
-    from spyrmsd import rmsd as spy
-    from spyrmsd.exceptions import NonIsomorphicGraphs
-
     if not poses:
         return np.zeros(0)
-    reference = _heavy(reference)
-    ref_numbers, ref_adjacency = _graph(reference)
-    heavy_poses = [_heavy(pose) for pose in poses]
-    numbers, adjacency = _graph(heavy_poses[0])
-    coords = [pose.GetConformer().GetPositions() for pose in heavy_poses]
-    try:
-        values = spy.symmrmsd(reference.GetConformer().GetPositions(), coords, ref_numbers, numbers,
-                              ref_adjacency, adjacency, center=False, minimize=False, cache=False)
-    except (NonIsomorphicGraphs, ValueError, AssertionError) as exc:
-        raise InputError(reference.GetProp("_Name") if reference.HasProp("_Name") else "reference",
-                         f"pose and reference are different molecules ({exc})") from None
-    return np.atleast_1d(np.asarray(values, dtype=float))
+    return symmetry_rmsd_of_mols(_heavy(reference), [_heavy(pose) for pose in poses])
 
 
 def centroid_distances(poses: list[Chem.Mol], reference: Chem.Mol) -> np.ndarray:

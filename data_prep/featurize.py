@@ -20,7 +20,7 @@ from .conformer_matching import match_conformer
 from .esm import embeddings_for_receptor
 from .ligand import LigandInput, generate_conformer, read_ligand
 from .ligand_features import atom_features, bond_graph
-from .protein import DEFAULT_MAX_RESIDUES, read_receptor
+from .protein import DEFAULT_MAX_RESIDUES, ReceptorStructure, read_receptor
 from .torsions import rotatable_bonds
 
 FORMAT_VERSION = 1
@@ -50,6 +50,12 @@ def prepare_receptor(protein_path: str | Path, max_residues: int = DEFAULT_MAX_R
                      esm_embeddings: dict | None = None, esm_keys: list[str] | None = None) -> dict:
     """The receptor part of a complex (rec_* tensors), from a PDB/mmCIF file."""
     structure = read_receptor(protein_path, max_residues=max_residues)
+    return receptor_features(structure, protein_path, esm_embeddings, esm_keys)
+
+
+def receptor_features(structure: ReceptorStructure, protein_path: str | Path, esm_embeddings: dict | None = None,
+                      esm_keys: list[str] | None = None) -> dict:
+    """The receptor part of a complex (rec_* tensors, and `source_protein`) of a parsed structure."""
     receptor = {
         "rec_residue_type": torch.as_tensor(structure.residue_type, dtype=torch.long),
         "rec_pos": _f32(structure.ca_pos),

@@ -59,7 +59,7 @@ def _heavy_atoms(mol: Chem.Mol) -> Chem.Mol:
     return mol
 
 
-def _finish(raw: Chem.Mol | None, repair: bool) -> Chem.Mol:
+def sanitize_ligand(raw: Chem.Mol | None, repair: bool) -> Chem.Mol:
     """Sanitise (optionally after the nitrogen repair), perceive stereo from 3D, drop hydrogens."""
     if raw is None:
         raise ValueError("RDKit could not parse the molecule")
@@ -108,7 +108,7 @@ def read_ligand_file(path: str | Path, fallbacks: tuple[str | Path, ...] = ()) -
     for repair in (False, True):
         for candidate, raw in raws:
             try:
-                mol = _finish(raw, repair)
+                mol = sanitize_ligand(raw, repair)
             except Exception as exc:
                 if not repair:
                     reasons.append(f"{candidate.name}: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")

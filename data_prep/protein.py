@@ -107,8 +107,13 @@ class HeavyAtoms:
 
 def read_heavy_atoms(path: str | Path) -> HeavyAtoms:
     """HeavyAtoms of a PDB/mmCIF file; InputError naming the file when it cannot be read or has none."""
+    return heavy_atoms_of_model(read_first_model(path), path)
+
+
+def heavy_atoms_of_model(model, path: str | Path) -> HeavyAtoms:
+    """HeavyAtoms of an already-read gemmi Model (`read_first_model`); `path` names it in errors."""
     elements, residues, names, pos = [], [], [], []
-    for chain in read_first_model(path):
+    for chain in model:
         for residue in chain:
             if residue.name.upper() in WATER_NAMES:
                 continue
@@ -130,8 +135,12 @@ def read_receptor(path: str | Path, max_residues: int = DEFAULT_MAX_RESIDUES) ->
     Raises InputError naming the file when it is missing, unreadable, has no residue with a C-alpha,
     or has more than `max_residues` of them (refused so that one huge entry cannot exhaust memory
     downstream; the parse itself is proportional to the file)."""
-    model = read_first_model(path)
+    return structure_of_model(read_first_model(path), path, max_residues)
 
+
+def structure_of_model(model, path: str | Path, max_residues: int = DEFAULT_MAX_RESIDUES) -> ReceptorStructure:
+    """`read_receptor` of an already-read gemmi Model (`read_first_model`); `path` is its source (kept
+    in the result, and named in errors)."""
     counts = {"waters_removed": 0, "het_groups_removed": 0, "polymer_residues_without_ca": 0,
               "alternate_residues_dropped": 0, "nonstandard_residues": 0}
     types, ca, n, c, ids, chains, names, occupancy = [], [], [], [], [], [], [], []

@@ -1,12 +1,14 @@
 """The `disco` command. Packages contribute subcommands through the `disco.commands` entry points,
 so this root never imports a task package. A contributor is `register(subparsers) -> None`; it adds
 its parser and sets `run=callable(args) -> int` as a default. Errors a user can fix (DiscoError) become
-one line on stderr, exit code 1; usage errors exit 2 (argparse)."""
+one line on stderr, exit code 1; usage errors exit 2 (argparse). The library logs (`logging`) and never
+prints: its warnings (a skipped item, a caveat) reach stderr here as one line each, "disco: <message>"."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from importlib.metadata import entry_points
 
@@ -26,6 +28,29 @@ def _contributors():
         yield entry.load()
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (a redirected or captured stream included)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def show_warnings() -> None:
+    """Library warnings on stderr, one line each: "disco: <message>" (installed once)."""
+    root = logging.getLogger()
+    if any(isinstance(handler, _StderrHandler) for handler in root.handlers):
+        return
+    handler = _StderrHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("disco: %(message)s"))
+    root.addHandler(handler)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="disco", description="DisCo-Diff: diffusion with discrete latents.")
     parser.add_argument("--version", action="version", version=f"disco {__version__}")
@@ -38,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    show_warnings()
     try:
         return int(args.run(args) or 0)
     except DiscoError as exc:

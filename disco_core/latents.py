@@ -15,8 +15,11 @@ from torch import nn
 from .graph_ops import segment_argmax, segment_softmax
 
 
-def sample_gumbel(shape: torch.Size, like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    uniform = torch.rand(shape, generator=generator, device=like.device, dtype=like.dtype)
+def sample_gumbel(shape: torch.Size, like: torch.Tensor, generator: torch.Generator | None = None,
+                  device: torch.device | str | None = None) -> torch.Tensor:
+    """Standard Gumbel noise of `like`'s dtype, drawn on `device` (default: `like`'s device)."""
+    uniform = torch.rand(shape, generator=generator, device=like.device if device is None else device,
+                         dtype=like.dtype)
     tiny = torch.finfo(like.dtype).tiny
     return -torch.log((-torch.log(uniform.clamp(min=tiny))).clamp(min=tiny))
 

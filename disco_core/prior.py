@@ -38,7 +38,9 @@ def sample_categorical(logits: torch.Tensor, temperature: float = 1.0, top_k: in
                        generator: torch.Generator | None = None,
                        segments: tuple[torch.Tensor, int] | None = None) -> torch.Tensor:
     """One-hot sample from softmax(logits / T) (Gumbel-max), over the last axis or within each segment.
-    temperature = 0 picks the mode."""
+    temperature = 0 picks the mode. The Gumbel noise is drawn on the generator's device (the logits' device
+    without one) and then moved to the logits, so a seeded CPU generator gives the same picks whether the
+    model runs on the CPU or an accelerator."""
     logits = logits.detach().float()
     if top_k is not None:
         if segments is None:
@@ -46,7 +48,12 @@ def sample_categorical(logits: torch.Tensor, temperature: float = 1.0, top_k: in
             logits = logits.masked_fill(logits < kth, float("-inf"))
         else:
             logits = logits.masked_fill(_segment_rank(logits, segments[0]) >= top_k, float("-inf"))
-    scores = logits if temperature == 0 else logits / temperature + sample_gumbel(logits.shape, logits, generator)
+    if temperature == 0:
+        scores = logits
+    else:
+        noise_device = logits.device if generator is None else generator.device
+        gumbel = sample_gumbel(logits.shape, logits, generator, device=noise_device).to(logits.device)
+        scores = logits / temperature + gumbel
     if segments is None:
         return F.one_hot(scores.argmax(dim=-1), logits.shape[-1]).float()
     picks = torch.zeros_like(logits)
@@ -58,7 +65,8 @@ def sample_categorical(logits: torch.Tensor, temperature: float = 1.0, top_k: in
 def sample_autoregressive(prior: AutoregressivePrior, condition, num_latents: int, temperature: float = 1.0,
                           top_k: int | None = None, generator: torch.Generator | None = None,
                           segments: tuple[torch.Tensor, int] | None = None) -> torch.Tensor:
-    """Draw z_1..z_K one after another: z_k ~ softmax(prior(condition, z_<k) / T)."""
+    """Draw z_1..z_K one after another: z_k ~ softmax(prior(condition, z_<k) / T). Randomness comes from
+    `generator` on its own device (see `sample_categorical`)."""
     picks: list[torch.Tensor] = []
     for _ in range(num_latents):
         previous = torch.stack(picks, dim=1) if picks else None

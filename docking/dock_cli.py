@@ -8,12 +8,7 @@ rank r docks items r, r + G, ... on its own device and the tables are merged at 
 from __future__ import annotations
 
 import argparse
-import errno
-import os
-import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterator
+from dataclasses import fields
 
 
 def register_dock(subparsers: argparse._SubParsersAction) -> None:
@@ -80,47 +75,6 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run_dock, _parser=parser)
 
 
-@dataclass
-class DockJob:
-    index: int
-    protein: str
-    entry: object            # docking.ligand_stream.LigandEntry
-
-
-def _jobs(args: argparse.Namespace) -> Iterator[DockJob]:
-    from data_prep.inputs import csv_jobs
-
-    from disco_core.errors import InputError
-
-    from docking.inference.ligand_stream import LigandEntry, UniqueNames, stream_ligands
-
-    names = UniqueNames()
-    index = 0
-    if args.csv:
-        pairs = [(job.protein_path, job.ligand, job.name, job.input_error)
-                 for job in csv_jobs(args.csv, allow_duplicate_names=True)]
-        if not pairs:
-            raise InputError(args.csv, "the CSV has a header but no rows to dock")
-    else:
-        pairs = [(args.protein, args.ligand, args.name, None)]
-    for protein, ligand, name, error in pairs:
-        if error:
-            yield DockJob(index, protein, LigandEntry(names(name or "ligand"), ligand, None, f"{name}: {error}"))
-            index += 1
-            continue
-        for entry in stream_ligands(ligand, names, name):
-            yield DockJob(index, protein, entry)
-            index += 1
-
-
-def _total(args: argparse.Namespace) -> int | None:
-    from docking.inference.ligand_stream import count_ligands
-
-    if args.csv:
-        return None
-    return count_ligands(args.ligand)
-
-
 # `--accurate`: the settings `disco bench dock --methods disco+guided --physics-guidance 3 --guided-steps 60
 # --refine-rounds 30` measured (README, "Docking"); unset options fall back to the plain defaults.
 ACCURATE = {"physics_guidance": 3.0, "steps": 60, "refine_rounds": 30, "rank_by": "energy"}
@@ -166,136 +120,39 @@ def _validate(args: argparse.Namespace) -> None:
         parser.error("--samples, --steps and --batch-size must be at least 1")
 
 
-def _distributed() -> tuple[int, int, int]:
-    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) otherwise."""
-    return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
+class _ProgressBar:
+    """A tqdm bar for `run_docking`'s progress (docking.inference.docking_run.DockProgress)."""
 
+    def __init__(self, disable: bool):
+        self.disable, self.bar = disable, None
 
-def _device(requested: str, world_size: int, local_rank: int) -> str:
-    import torch
+    def start(self, total: int | None, label: str) -> None:
+        from tqdm import tqdm
 
-    if world_size > 1 and requested in ("auto", "cuda") and torch.cuda.is_available():
-        return f"cuda:{local_rank}"
-    return requested
+        self.bar = tqdm(total=total, unit="ligand", disable=self.disable, desc=label)
+
+    def advance(self, n_ok: int, n_failed: int) -> None:
+        self.bar.update(1)
+        self.bar.set_postfix(ok=n_ok, failed=n_failed)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def run_dock(args: argparse.Namespace) -> int:
     _validate(args)
-    import torch
-    from tqdm import tqdm
+    from docking.inference.docking_run import DockRequest, run_docking
 
-    from disco_core.errors import DiscoError
-
-    from docking.inference.outputs import RunTables, merge_rank_tables, write_ligand_outputs
-    from docking.physics.guidance import PhysicsGuidance
-    from docking.inference.pipeline import DockingPipeline, DockOptions, sampling_rank
-    from docking.inference.postprocess import PosePostprocessor, PostprocessOptions, summary_columns, top_pose_values
-    from docking.inference.given_sites import parse_residue_list, pocket_from_center, pocket_from_ligand_file, pocket_from_residues
-
-    rank, world_size, local_rank = _distributed()
-    out_dir = Path(args.out)
+    request = DockRequest(**{field.name: getattr(args, field.name) for field in fields(DockRequest)})
+    progress = _ProgressBar(disable=args.no_progress)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DiscoError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
-    if world_size > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("gloo")
-
-    pocket = None
-    if args.pocket_center is not None:
-        pocket = pocket_from_center(args.pocket_center, args.pocket_radius)
-    elif args.autobox_ligand:
-        pocket = pocket_from_ligand_file(args.autobox_ligand, args.pocket_radius)
-    residues = parse_residue_list(args.pocket_residues) if args.pocket_residues else None
-
-    options = DockOptions(model=args.model, samples=args.samples, steps=args.steps, seed=args.seed,
-                          device=_device(args.device, world_size, local_rank), guidance_weight=args.guidance,
-                          blind_sites=args.blind_sites, max_residues=args.max_residues,
-                          physics=(PhysicsGuidance(weight=args.physics_guidance, refine_rounds=args.refine_rounds)
-                                   if args.physics_guidance > 0 else None),
-                          rank_by=sampling_rank(args.rank_by, args.physics_guidance > 0))
-    pipeline = DockingPipeline(options)
-    if args.protein:
-        pipeline.receptor(args.protein)     # an unreadable protein stops here, once, with its reason
-    post_options = PostprocessOptions(rescore=args.rescore, relax=args.relax, relax_solvent=args.relax_solvent,
-                                      check=args.check, rank_by=args.rank_by, valid_first=args.valid_first)
-    post = PosePostprocessor(post_options) if post_options.active else None
-    extra_columns = summary_columns(post_options)
-    tables = RunTables(out_dir, f".rank{rank}" if world_size > 1 else "", extra_columns)
-    progress = tqdm(total=_total(args) if world_size == 1 else None, unit="ligand", disable=args.no_progress,
-                    desc=f"dock[{rank}]" if world_size > 1 else "dock")
-    def dock_chunk(chunk: list[DockJob]) -> None:
-        """Dock the ligands of one protein together; record each ligand's outcome."""
-        start = time.perf_counter()
-        protein = chunk[0].protein
-        rows = {job.index: {"index": job.index, "name": job.entry.name, "protein": job.protein,
-                            "ligand": job.entry.description} for job in chunk}
-        try:
-            site = pocket
-            if residues is not None:
-                site = pocket_from_residues(pipeline.receptor(protein), residues, args.pocket_radius, protein)
-            valid = [job for job in chunk if not job.entry.error]
-            results = dict(zip([job.index for job in valid],
-                               pipeline.dock_many(protein, [(j.entry.name, j.entry.ligand) for j in valid], site)))
-        except DiscoError as exc:          # the protein or its pocket: every ligand of the chunk fails
-            results = {job.index: exc for job in chunk}
-        share = (time.perf_counter() - start) / len(chunk)
-        for job in chunk:
-            row, result = rows[job.index], results.get(job.index)
-            if job.entry.error:
-                tables.failure({**row, "seconds": 0.0}, f"{job.entry.name}: {job.entry.error}")
-            elif isinstance(result, Exception):
-                tables.failure({**row, "seconds": share}, str(result))
-            else:
-                extra_start = time.perf_counter()
-                if post is not None:
-                    try:
-                        result = post.apply(result, protein)
-                    except DiscoError as exc:
-                        tables.failure({**row, "seconds": share}, str(exc))
-                        progress.update(1)
-                        continue
-                seconds = share + time.perf_counter() - extra_start
-                try:
-                    write_ligand_outputs(out_dir, result, protein if args.write_complex else None)
-                except OSError as exc:
-                    if exc.errno in (errno.ENOSPC, errno.EDQUOT):   # nothing more can be written
-                        raise DiscoError(f"{out_dir}: disk full while writing {job.entry.name} "
-                                         f"({exc.strerror})") from None
-                    tables.failure({**row, "seconds": share}, f"{job.entry.name}: cannot write its outputs ({exc})")
-                    continue
-                tables.success({**row, "n_poses": len(result.poses), "top_confidence": result.confidences[0],
-                                "seconds": seconds, "pocket": site_label, **top_pose_values(result, extra_columns)})
-            progress.update(1)
-        progress.set_postfix(ok=tables.n_ok, failed=tables.n_failed)
-
-    site_label = (pocket.source if pocket is not None else
-                  "residues:" + ",".join(residues) if residues is not None else "blind")
-    try:
-        chunk: list[DockJob] = []
-        for job in _jobs(args):
-            if job.index % world_size != rank:
-                continue
-            if chunk and (job.protein != chunk[0].protein or len(chunk) >= args.batch_size):
-                dock_chunk(chunk)
-                chunk = []
-            chunk.append(job)
-        if chunk:
-            dock_chunk(chunk)
+        counts = run_docking(request, progress)
     finally:
         progress.close()
-        tables.close()
-    n_ok, n_failed = tables.n_ok, tables.n_failed
-    if world_size > 1:
-        counts = torch.tensor([n_ok, n_failed])
-        torch.distributed.all_reduce(counts)
-        n_ok, n_failed = (int(v) for v in counts)
-        if rank == 0:
-            merge_rank_tables(out_dir, world_size)
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
-    if rank == 0:
-        print(f"docked {n_ok} ligand(s), {n_failed} failed -> {out_dir}/ (summary.csv, failures.csv)")
-    if n_ok == 0 and n_failed > 0:
+    if counts.rank == 0:
+        print(f"docked {counts.n_ok} ligand(s), {counts.n_failed} failed -> {counts.out_dir}/ "
+              "(summary.csv, failures.csv)")
+    if counts.n_ok == 0 and counts.n_failed > 0:
         return 1
     return 0

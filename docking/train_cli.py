@@ -50,7 +50,7 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
 
     pose = models.add_parser(
         "pose-confidence", help="fit the confidence of physics-guided poses on `disco bench dock` runs",
-        description="Fit docking.pose_confidence (logistic regression on each guided pose's energy, agreement "
+        description="Fit docking.confidence.pose_confidence (logistic regression on each guided pose's energy, agreement "
                     "with the other samples and the score model's remaining displacement) on the poses of "
                     "train-split bench runs, Platt-calibrate it on validation runs, report it on check runs, "
                     "and write it as MODEL/pose_confidence.json. The runs must be `disco bench dock --methods "
@@ -72,7 +72,8 @@ def run_train_docking(args: argparse.Namespace) -> int:
     from disco_core.config import load_config
     from disco_core.errors import DiscoError, InputError
 
-    from docking.training.stages import DockingTrainConfig, load_split_items, pocket_trainable, train_docking
+    from docking.training.data import load_split_items, pocket_trainable
+    from docking.training.stages import DockingTrainConfig, train_docking
 
     config = load_config(DockingTrainConfig, args.config)
     if args.device is not None:
@@ -113,41 +114,30 @@ def run_export_docking(args: argparse.Namespace) -> int:
 
     from disco_core.errors import InputError
 
-    from disco_core.io import atomic_write_text
+    from docking.training.export import export_docking_model
 
-    from docking.training.export import calibrate_model_folder, calibration_error_on, export_model_folder
-    from docking.training.stages import load_split_items
-
-    written = export_model_folder(args.run_dir, args.out)
-    print(f"exported {len(written)} stage(s) -> {args.out}")
-    if args.calibrate_data:
-        if not args.calibrate_split:
-            raise InputError("--calibrate-split", "needed with --calibrate-data (the held-out ids)")
-        items = load_split_items(args.calibrate_data, args.calibrate_split, "crystal")
-        calibration, figures = calibrate_model_folder(args.out, items, Path(args.calibrate_split).name,
-                                                      args.samples, args.steps)
-        report = {"a": calibration.a, "b": calibration.b, **figures}
-        if args.check_split:
-            held_out = load_split_items(args.calibrate_data, args.check_split, "crystal")
-            report[f"ece_{Path(args.check_split).stem}"] = calibration_error_on(args.out, held_out, args.samples,
-                                                                                 args.steps)
-        print(json.dumps(report, indent=2))
-        atomic_write_text(Path(args.out) / "calibration_report.json", json.dumps(report, indent=2) + "\n")
+    if args.calibrate_data and not args.calibrate_split:
+        raise InputError("--calibrate-split", "needed with --calibrate-data (the held-out ids)")
+    exported = export_docking_model(args.run_dir, args.out, args.calibrate_data, args.calibrate_split,
+                                    args.check_split, args.samples, args.steps)
+    print(f"exported {len(exported.stages)} stage(s) -> {args.out}")
+    if exported.calibration_report is not None:
+        print(json.dumps(exported.calibration_report, indent=2))
     return 0
 
 
 def run_fit_pose_confidence(args: argparse.Namespace) -> int:
     import json
 
-    from docking.inference.pipeline import DockingPipeline, DockOptions, model_folder
+    from docking.inference.model_folder import model_folder
+    from docking.inference.pipeline import DockingPipeline, DockOptions
     from docking.confidence.pose_confidence import FILE_NAME
     from docking.confidence.pose_confidence_fit import fit_pose_confidence
 
     pipeline = DockingPipeline(DockOptions(model=args.model, device="cpu"))
-    model = fit_pose_confidence(pipeline, args.runs, args.calibrate_runs, args.check_runs, args.dataset,
-                                args.method, args.l2)
     out = Path(args.out) if args.out else model_folder(args.model) / FILE_NAME
-    model.save(out)
+    model = fit_pose_confidence(pipeline, args.runs, args.calibrate_runs, args.check_runs, args.dataset,
+                                args.method, args.l2, out=out)
     print(json.dumps(model.report, indent=2))
     print(f"wrote {out}")
     return 0

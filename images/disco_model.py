@@ -15,7 +15,7 @@ from torch import nn
 
 from disco_core.edm import EDMPrecond, edm_loss, edm_sampler
 from disco_core.latents import LatentDropout, classifier_free_guidance, gumbel_softmax_st
-from disco_core.prior import TransformerPrior, sample_autoregressive, sample_categorical
+from disco_core.prior import TransformerPrior, sample_autoregressive
 
 from .encoder import EncoderConfig, LatentEncoder
 from .unet import UNet, UNetConfig
@@ -153,14 +153,7 @@ def sample_images(model: DiscoImageModel, prior: TransformerPrior | None, labels
 
 def sample_codes(prior: TransformerPrior, labels: torch.Tensor, num_latents: int, temperature: float,
                  generator: torch.Generator | None) -> torch.Tensor:
-    """Autoregressive latents with CPU-drawn randomness (deterministic across devices for a seed)."""
-    device = labels.device
+    """Autoregressive latents (B, K, V); the randomness comes from `generator` on its own device, so a seeded
+    CPU generator gives the same codes for a CPU or an accelerator model (up to the logits' rounding)."""
     condition = labels if prior.num_classes else torch.zeros_like(labels)
-    if device.type == "cpu":
-        return sample_autoregressive(prior, condition, num_latents, temperature, generator=generator)
-    picks: list[torch.Tensor] = []
-    for _ in range(num_latents):
-        previous = torch.stack(picks, dim=1) if picks else None
-        logits = prior.next_logits(condition, previous).float().cpu()
-        picks.append(sample_categorical(logits, temperature, None, generator).to(device))
-    return torch.stack(picks, dim=1)
+    return sample_autoregressive(prior, condition, num_latents, temperature, generator=generator)

@@ -133,7 +133,7 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1.0) -> P
 def guided_pose_features(models: DockingModels, batch: Batch, poses: list[torch.Tensor],
                          energies: list[torch.Tensor | None], confidence_logits: torch.Tensor,
                          num_rotatable: list[int]) -> list[torch.Tensor | None]:
-    """docking.pose_confidence features of every complex that has energies (`batch` holds the final
+    """docking.confidence.pose_confidence features of every complex that has energies (`batch` holds the final
     poses); one score-model call for the whole batch. A model without a confidence network gives 0 logits."""
     shift_tr, shift_rot = score_shifts(models.score, models.schedule, batch)
     copies = [pos.shape[0] for pos in poses]

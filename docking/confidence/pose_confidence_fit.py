@@ -1,8 +1,8 @@
-"""`disco train pose-confidence`: fit docking.pose_confidence on the guided poses of `disco bench dock` runs.
+"""`disco train pose-confidence`: fit docking.confidence.pose_confidence on the guided poses of `disco bench dock` runs.
 
     features   each record's poses (RUN/<method>/<id>.sdf, energies as SD properties) are put back into the
                graph the pipeline docked them in (crystal-ligand centre, as `--pocket reference` runs use)
-               and featurised exactly as `disco dock` does (docking.sampling.guided_pose_features)
+               and featurised exactly as `disco dock` does (docking.confidence.pose_confidence.guided_pose_features)
     labels     the record's RMSD to the crystal ligand < 2 A
     fit        logistic regression on the train runs; Platt scaling on the calibration runs (validation);
                figures on every set: AUC, log-loss against the best constant, ECE, top-1 < 2 A when ranked
@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 import json
-import sys
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -25,12 +26,25 @@ from torch_geometric.data import Batch
 from data_prep.ligand import read_ligand_file
 from disco_core.errors import InputError
 from docking.confidence.calibration import auc, expected_calibration_error, fit_platt
-from docking.inference.pipeline import DockingPipeline
 from docking.confidence.pose_confidence import PoseConfidence, fit_logistic
 from docking.model.complex_sampling import docking_input
+from docking.model.loading import DockingModels
 from docking.confidence.pose_confidence import guided_pose_features
 
 SUCCESS_RMSD_A = 2.0
+
+logger = logging.getLogger(__name__)
+
+
+class FeaturizingPipeline(Protocol):
+    """What the fit needs of a docking pipeline (docking.inference.pipeline.DockingPipeline is one): the
+    loaded networks, a protein's receptor and a ligand featurised in it, as `disco dock` prepares them."""
+
+    models: DockingModels
+
+    def receptor(self, protein_path: str | Path) -> dict: ...
+
+    def featurize(self, receptor: dict, name: str, ligand) -> tuple[dict, Chem.Mol]: ...
 
 
 @dataclass
@@ -65,7 +79,7 @@ def crystal_center(dataset: Path, complex_id: str) -> torch.Tensor:
 
 
 @torch.no_grad()
-def record_pose_set(pipeline: DockingPipeline, record: Path, dataset: Path) -> PoseSet | None:
+def record_pose_set(pipeline: FeaturizingPipeline, record: Path, dataset: Path) -> PoseSet | None:
     """One record's poses, featurised; None for a record without poses or energies."""
     data = json.loads(record.read_text())
     if data.get("status") != "ok" or not data.get("rmsd"):
@@ -94,14 +108,14 @@ def record_pose_set(pipeline: DockingPipeline, record: Path, dataset: Path) -> P
     return PoseSet(complex_id, features.cpu().numpy(), np.asarray(data["rmsd"], float), energies.numpy())
 
 
-def load_pose_sets(pipeline: DockingPipeline, runs: list[str], dataset: Path, method: str) -> list[PoseSet]:
+def load_pose_sets(pipeline: FeaturizingPipeline, runs: list[str], dataset: Path, method: str) -> list[PoseSet]:
     sets = []
     for run in runs:
         for record in run_records(run, method):
             try:
                 pose_set = record_pose_set(pipeline, record, dataset)
             except InputError as exc:
-                print(f"disco: skipped {exc}", file=sys.stderr)
+                logger.warning("skipped %s", exc)
                 continue
             if pose_set is not None:
                 sets.append(pose_set)
@@ -132,10 +146,11 @@ def evaluate(model: PoseConfidence, sets: list[PoseSet], constant: float) -> dic
             "energy_top1_confidence_at_least_half": len(confident), "of_which_within_2A": sum(confident)}
 
 
-def fit_pose_confidence(pipeline: DockingPipeline, train_runs: list[str], calibrate_runs: list[str],
+def fit_pose_confidence(pipeline: FeaturizingPipeline, train_runs: list[str], calibrate_runs: list[str],
                         check_runs: list[str], dataset: str | Path, method: str = "disco+guided",
-                        l2: float = 1.0) -> PoseConfidence:
-    """Fit on the train runs, calibrate on the calibration runs, report on all three."""
+                        l2: float = 1.0, out: str | Path | None = None) -> PoseConfidence:
+    """Fit on the train runs, calibrate on the calibration runs, report on all three (model.report); with
+    `out`, also save it there (e.g. MODEL/pose_confidence.json)."""
     dataset = Path(dataset)
     train = load_pose_sets(pipeline, train_runs, dataset, method)
     calibrate = load_pose_sets(pipeline, calibrate_runs, dataset, method)
@@ -143,8 +158,8 @@ def fit_pose_confidence(pipeline: DockingPipeline, train_runs: list[str], calibr
         raise InputError("--runs" if not train else "--calibrate-runs", "no usable records")
     shared = sorted({s.complex_id for s in train} & {s.complex_id for s in calibrate})
     if shared:
-        print(f"disco: warning: {len(shared)} complexes ({', '.join(shared[:5])}) are in both the train and the "
-              "calibration runs: their calibration figures are not held out", file=sys.stderr)
+        logger.warning("warning: %d complexes (%s) are in both the train and the calibration runs: their "
+                       "calibration figures are not held out", len(shared), ", ".join(shared[:5]))
     x = np.concatenate([s.features for s in train])
     y = np.concatenate([s.rmsd < SUCCESS_RMSD_A for s in train])
     model = fit_logistic(x, y, l2)
@@ -160,4 +175,6 @@ def fit_pose_confidence(pipeline: DockingPipeline, train_runs: list[str], calibr
         report["check"] = evaluate(model, load_pose_sets(pipeline, check_runs, dataset, method), constant)
     report["train_ids"] = sorted(s.complex_id for s in train)
     model.report = report
+    if out is not None:
+        model.save(out)
     return model

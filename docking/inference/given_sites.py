@@ -3,7 +3,7 @@
 A pocket is a centre (and optionally a crop radius). Users give it as coordinates, as residues
 ("A:45,A:99": the centroid of their C-alphas) or as a reference ligand (its centroid, as gnina's
 --autobox_ligand). Blind docking with a pocket-conditioned model docks at candidate sites found by
-docking.pocket_finder instead; the poses of every site are ranked together.
+docking.inference.site_search instead; the poses of every site are ranked together.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from data_prep.ligand import read_ligand_file
+from data_prep.receptor import Receptor
 from disco_core.errors import InputError
 
 
@@ -54,13 +55,13 @@ def parse_residue_list(text: str) -> list[str]:
     return residues
 
 
-def pocket_from_residues(receptor: dict, residues: list[str], radius: float | None = None,
+def pocket_from_residues(receptor: Receptor, residues: list[str], radius: float | None = None,
                          protein_name: str = "protein") -> Pocket:
-    """The centroid of the C-alphas of the named residues of a prepared receptor."""
-    ids = {rid: i for i, rid in enumerate(receptor["rec_residue_ids"])}
+    """The centroid of the C-alphas of the named residues of a loaded receptor."""
+    ids = {rid: i for i, rid in enumerate(receptor.residue_ids)}
     missing = [r for r in residues if r not in ids]
     if missing:
         raise InputError(protein_name, f"pocket residue(s) {', '.join(missing)} not found among its "
                                        f"{len(ids)} amino-acid residues")
-    center = receptor["rec_pos"][[ids[r] for r in residues]].double().mean(0)
+    center = receptor.ca_pos[[ids[r] for r in residues]].astype(np.float64).mean(0)
     return Pocket(tuple(float(v) for v in center), radius, "residues:" + ",".join(residues))

@@ -16,7 +16,7 @@ from typing import Iterator
 from rdkit import Chem
 
 from data_prep.inputs import safe_name
-from data_prep.ligand import LigandInput, _finish, read_ligand, read_smiles
+from data_prep.ligand import LigandInput, read_ligand, read_smiles, sanitize_ligand
 from disco_core.errors import InputError
 
 SMILES_LIST_SUFFIXES = (".smi", ".smiles", ".txt")
@@ -82,12 +82,12 @@ def stream_ligands(description: str, names: UniqueNames, default_name: str | Non
             label = f"{path.name}#{index + 1}"
             name = names(title or (default_name if index == 0 and default_name else f"{stem}_{index + 1}"))
             try:
-                mol = _finish(raw, repair=False) if raw is not None else None
+                mol = sanitize_ligand(raw, repair=False) if raw is not None else None
             except Exception:
                 mol = None
             if mol is None:
                 try:
-                    mol = _finish(raw, repair=True)
+                    mol = sanitize_ligand(raw, repair=True)
                 except Exception as exc:
                     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "RDKit rejects the record"
                     yield LigandEntry(name, label, None, f"{label}: SDF record cannot be read or sanitised ({reason})")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
-import sys
 from pathlib import Path
 
 from rdkit import Chem
@@ -18,6 +18,8 @@ from docking.inference.pipeline import DockResult
 
 SUMMARY_COLUMNS = ["index", "name", "status", "n_poses", "top_confidence", "seconds", "protein", "ligand", "pocket"]
 FAILURE_COLUMNS = ["index", "name", "protein", "ligand", "reason"]
+
+logger = logging.getLogger(__name__)
 
 
 def _format(value) -> str:
@@ -110,8 +112,8 @@ class RunTables:
         self._write(self._summary, {"status": "ok", **row})
 
     def failure(self, row: dict, reason: str) -> None:
-        """Record a skipped item and say so on stderr (one line: the item and the reason)."""
-        print(f"disco: skipped {reason}", file=sys.stderr, flush=True)
+        """Record a skipped item and log it (a warning, one line: the item and the reason)."""
+        logger.warning("skipped %s", reason)
         self.n_failed += 1
         self._write(self._summary, {"status": "failed", "n_poses": 0, **row})
         self._write(self._failures, {**row, "reason": reason})

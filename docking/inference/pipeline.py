@@ -3,9 +3,11 @@ and `disco bench dock`.
 
     receptor   parsed once per protein file and shared by all its ligands
     ligand     SMILES / SDF / MOL2 / RDKit Mol -> graph, rotatable bonds, an RDKit conformer (seeded)
-    sites      the given pocket (docking.pockets), or candidate sites for blind docking (docking.pocket_finder)
-    poses      `samples` poses per site from docking.sampling.dock_complex (one batch per site)
-    ranking    confidence logit -> calibrated P(RMSD < 2 A) (docking.calibration), best first
+    sites      the given pocket (docking.inference.given_sites), or candidate sites for blind docking
+               (docking.inference.site_search)
+    poses      `samples` poses per site, all ligands and sites in one batch through the one sampler
+               (docking.model.complex_sampling; physics-guided: docking.inference.guided_docking)
+    ranking    confidence logit -> calibrated P(RMSD < 2 A) (docking.confidence.calibration), best first
 
 The same seed gives the same poses for the same input, whatever else is in the batch.
 """
@@ -27,19 +29,14 @@ from data_prep.featurize import FeaturizeOptions, featurize_ligand
 from data_prep.ligand import LigandInput, read_ligand
 from data_prep.receptor import Receptor, load_receptor
 from disco_core.device import resolve_device
-from disco_core.errors import CheckpointError, InputError
-from docking.confidence.calibration import Calibration
+from disco_core.errors import InputError
 from docking.physics.interaction_energy import InteractionEnergy, TypedAtoms, receptor_atoms
 from docking.physics.guidance import PhysicsGuidance
 from docking.inference.site_search import candidate_sites
 from docking.inference.given_sites import Pocket
-from docking.confidence.pose_confidence import FILE_NAME as POSE_CONFIDENCE_FILE, PoseConfidence
 from docking.inference.guided_docking import dock_guided_complexes
 from docking.model.complex_sampling import Docking, docking_input, sampler_settings
-from docking.model.loading import DockingModels, load_docking_models
-
-BUNDLED_MODEL = Path(__file__).resolve().parents[1] / "pretrained" / "default"
-
+from docking.inference.model_folder import load_model_folder
 
 @dataclass
 class DockOptions:
@@ -52,7 +49,7 @@ class DockOptions:
     prior_temperature: float = 1.0
     blind_sites: int = 4                 # candidate sites searched when no pocket is given
     max_residues: int = 10_000           # refuse larger proteins (one clear error instead of running out of memory)
-    physics: PhysicsGuidance | None = None   # steer sampling with the interaction energy (docking.physics_guidance)
+    physics: PhysicsGuidance | None = None   # steer sampling with the interaction energy (docking.physics.guidance)
     rank_by: str = "confidence"          # order (and, blind, choice) of the poses of all sites: or "energy" (physics)
 
 
@@ -73,20 +70,6 @@ def sampling_rank(rank_by: str, guided: bool) -> str:
     by interaction energy when guided and ranking by energy or by Vina (whose rescoring then sees the
     lowest-energy poses), else by confidence."""
     return "energy" if guided and rank_by in ("energy", "vina") else "confidence"
-
-
-def load_model_folder(path: str | Path | None, device: torch.device) -> tuple[DockingModels, Calibration]:
-    """The models and confidence calibration of a model folder (or a training run folder)."""
-    folder = model_folder(path)
-    if not folder.is_dir():
-        raise CheckpointError(f"{folder}: model folder not found"
-                              + (" (the bundled model is missing from this installation)" if path is None else ""))
-    models = load_docking_models(folder, device)
-    return models, Calibration.load(folder / "calibration.json")
-
-
-def model_folder(path: str | Path | None) -> Path:
-    return Path(path) if path is not None else BUNDLED_MODEL
 
 
 def as_ligand_input(ligand: str | Path | Chem.Mol | LigandInput, name: str) -> LigandInput:
@@ -121,8 +104,8 @@ class DockingPipeline:
     def __init__(self, options: DockOptions | None = None, receptor_cache_size: int = 4):
         self.options = options or DockOptions()
         self.device = resolve_device(self.options.device)
-        self.models, self.calibration = load_model_folder(self.options.model, self.device)
-        self.pose_confidence = PoseConfidence.load(model_folder(self.options.model) / POSE_CONFIDENCE_FILE)
+        folder = load_model_folder(self.options.model, self.device)
+        self.models, self.calibration, self.pose_confidence = folder.models, folder.calibration, folder.pose_confidence
         self._receptors: OrderedDict[str, Receptor] = OrderedDict()
         self._cache_size = receptor_cache_size
         self._blind_sites: weakref.WeakKeyDictionary[Receptor, list[Pocket]] = weakref.WeakKeyDictionary()
@@ -234,7 +217,7 @@ class DockingPipeline:
         """All poses of one ligand (every site), ranked by calibrated confidence (or, with `rank_by` energy,
         by interaction energy), the best `samples` kept. With physics guidance every pose also carries its
         interaction energy (extras), and its confidence comes from the model folder's pose confidence
-        (docking.pose_confidence) when it has one."""
+        (docking.confidence.pose_confidence) when it has one."""
         candidates = []
         for site, docked in zip(sites, per_site):
             label = "whole-receptor" if site is None else site.source

@@ -99,7 +99,7 @@ class DockedPoses(NamedTuple):
     picks: torch.Tensor         # (S, K) long: node picked by each latent, index into [ligand atoms; residues]
     sample_index: torch.Tensor  # (S,) long: which sample each ranked pose is
     energies: torch.Tensor | None = None   # (S,) interaction energy of each ranked pose (physics guidance only)
-    features: torch.Tensor | None = None   # (S, F) docking.pose_confidence features of each ranked pose (ditto)
+    features: torch.Tensor | None = None   # (S, F) docking.confidence.pose_confidence features of each ranked pose (ditto)
 
 
 def draw_picks(prior: PointerPrior, copies: Batch, conformer: torch.Tensor, center: torch.Tensor,

@@ -11,7 +11,7 @@ from torch import nn
 from disco_core.graph_ops import segment_mean
 from docking.model.graph_network import (ScoreModelConfig, scalar_channels, mlp, num_graphs_of, ComplexGraphNetwork)
 
-# sigma -> expected squared score norm E|s|^2 (e.g. docking.so3's table, docking.torus), or its values.
+# sigma -> expected squared score norm E|s|^2 (e.g. docking.model.so3's table, docking.model.torus), or its values.
 
 class ConfidenceModel(nn.Module):
     """Logit of P(RMSD < 2 A) for each posed complex: ligand invariant channels, mean over atoms, MLP."""

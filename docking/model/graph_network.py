@@ -43,7 +43,7 @@ from data_prep.ligand_features import LIGAND_ATOM_FEATURE_DIMS, LIGAND_BOND_FEAT
 from data_prep.protein import NUM_RESIDUE_TYPES
 from disco_core.graph_ops import radius, radius_graph, segment_mean
 
-# sigma -> expected squared score norm E|s|^2 (e.g. docking.so3's table, docking.torus), or its values.
+# sigma -> expected squared score norm E|s|^2 (e.g. docking.model.so3's table, docking.model.torus), or its values.
 NormSq = Union[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, None]
 
 

@@ -2,7 +2,7 @@
 
 Each component is a variance-exploding diffusion whose marginal at time t has "variance" v(t), with
 v = sigma^2 for translations (Gaussian) and torsions (wrapped normal) and v = 2 sigma^2 for rotations
-(IGSO(3) in the DiffDock convention, see docking.so3). The forward SDE dx = g(t) dW then needs
+(IGSO(3) in the DiffDock convention, see docking.model.so3). The forward SDE dx = g(t) dW then needs
 g(t)^2 = dv/dt = 2 v(t) log(sigma_max / sigma_min).
 """
 

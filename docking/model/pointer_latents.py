@@ -17,7 +17,7 @@ from docking.model.graph_network import (ScoreModelConfig, scalar_channels, mlp,
 from disco_core.latents import segment_gumbel_softmax_st
 from disco_core.prior import sample_autoregressive
 
-# sigma -> expected squared score norm E|s|^2 (e.g. docking.so3's table, docking.torus), or its values.
+# sigma -> expected squared score norm E|s|^2 (e.g. docking.model.so3's table, docking.model.torus), or its values.
 
 class NodeLogitHead(nn.Module):
     """Per-node logits from the invariant (l = 0) channels, one MLP per node type."""

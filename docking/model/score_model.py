@@ -14,7 +14,7 @@ from disco_core.graph_ops import radius, segment_mean
 from docking.model.graph_network import (ScoreModelConfig, NormSq, sigma_embedding, edge_harmonics, distance_embedding, mlp, num_graphs_of, _resolve_norm_sq, TensorProductConvLayer, ComplexFeatures, ComplexGraphNetwork)
 from disco_core.latents import classifier_free_guidance
 
-# sigma -> expected squared score norm E|s|^2 (e.g. docking.so3's table, docking.torus), or its values.
+# sigma -> expected squared score norm E|s|^2 (e.g. docking.model.so3's table, docking.model.torus), or its values.
 
 class ScoreModel(nn.Module):
     """Scores of the ligand pose's translation, rotation and torsions, conditioned on the noise levels
@@ -29,7 +29,7 @@ class ScoreModel(nn.Module):
     harmonics coupled to the degree-2 harmonics of the bond axis (even: the axis' sign does not matter),
     to scalar and pseudoscalar channels -> MLP -> one score per bond, times sqrt(E|s_tor|^2(sigma_tor)).
     E|s|^2 defaults to the small-sigma limits 3/sigma^2 (IGSO(3)) and 1/sigma^2 (wrapped normal); pass
-    the exact tables (docking.so3 / docking.torus `expected_score_norm_sq`) as `rot_norm_sq`/`tor_norm_sq`.
+    the exact tables (docking.model.so3 / docking.model.torus `expected_score_norm_sq`) as `rot_norm_sq`/`tor_norm_sq`.
     """
 
     def __init__(self, config: ScoreModelConfig | None = None, rot_norm_sq: NormSq = None,

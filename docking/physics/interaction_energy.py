@@ -189,7 +189,7 @@ class InteractionEnergy:
 
 def generalized_forces(energy: InteractionEnergy, pos: torch.Tensor, rot_bonds: torch.Tensor,
                        rot_masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Minus the energy's gradient in the pose coordinates of docking.pose, from the atomic forces:
+    """Minus the energy's gradient in the pose coordinates of docking.geometry.pose, from the atomic forces:
 
         translation  f = sum_i F_i                              (B, 3)
         rotation     tau = sum_i (x_i - c) x F_i                (B, 3) world-frame rotation vector

@@ -1,12 +1,13 @@
 """OpenMM relaxation of docked ligand poses in their pocket, so that poses become physically valid
 (no clashes, sane bond lengths, angles and planarity) while staying close to the docked pose.
 
-Protein: Amber ff14SB, cropped to the residues near the pocket (chain breaks capped with ACE/NME built
-from the neighbouring residues' backbone atoms), missing atoms and hydrogens added at pH 7; prepared
-once per (protein, pocket). Ligand: GAFF2 via antechamber/parmchk2/tleap (Gasteiger or AM1-BCC
-charges), parameterised once per ligand by `docking.physics.gaff2`; its poses only change positions.
-The two Systems are merged force by force: both are plain Amber functional forms, so the merge is exact and needs no parmed
-(which builds from source, i.e. needs a C compiler). Vacuum by default (fast), OBC2 implicit solvent as
+Protein: Amber ff14SB, cropped to the residues near the pocket by `docking.physics.protein_crop`
+(chain breaks capped with ACE/NME built from the neighbouring residues' backbone atoms), missing atoms
+and hydrogens added at pH 7; prepared once per (protein, pocket). Ligand: GAFF2 via
+antechamber/parmchk2/tleap (Gasteiger or AM1-BCC charges), parameterised once per ligand by
+`docking.physics.gaff2`; its poses only change positions. The two Systems are merged force by force
+by `docking.physics.openmm_systems`: both are plain Amber functional forms, so the merge is exact and
+needs no parmed (which builds from source, i.e. needs a C compiler). Vacuum by default (fast), OBC2 implicit solvent as
 an option. Protein heavy atoms are frozen by default (zero mass: the minimiser leaves them where the
 user's structure has them, so a relaxed pose is clash-free against that structure, which is what
 PoseBusters checks; a harmonic restraint is an option); the ligand and the protein hydrogens are free,
@@ -29,26 +30,26 @@ from pathlib import Path
 import numpy as np
 import openmm
 from openmm import app, unit
-from openmm.app.internal.customgbforces import GBSAOBC2Force
 from pdbfixer import PDBFixer
 from rdkit import Chem
 from rdkit.Chem import rdDetermineBonds
 
 from disco_core.errors import InputError
 from docking.physics.gaff2 import CHARGE_FLAGS, LigandParameters, parameterise_ligand
+from docking.physics.openmm_systems import (
+    NONBONDED_CUTOFF_NM,
+    merge,
+    merge_topology,
+    obc2_force,
+)
+from docking.physics.protein_crop import crop_with_caps
 
 KJ_PER_MOL = unit.kilojoule_per_mole
 RESTRAINT_GROUP = 1  # force group of the restraints (protein, chirality); energies are reported without it
-PEPTIDE_BOND_MAX_NM = 0.2  # C(i)-N(i+1) closer than this counts as a peptide bond
-MAX_FILLED_GAP = 2  # kept residues separated by at most this many residues are joined, not capped
 SOFT_START_ENERGY = 1e5  # kJ/mol; above this the pose overlaps the protein (a relaxed pocket is ~1e3-1e4)
 SOFT_START_ITERATIONS = 100  # minimiser steps on soft-core ligand atoms before the full force field
 ESCAPE_ROUNDS = 2  # extra soft-core + full rounds for a pose that still clashes after the first
 CLASH_RATIO = 0.8  # heavy-atom distance / sum of vdW radii below this is a clash (PoseBusters fails < 0.75)
-# Nonbonded cutoff (reaction field beyond it): a cropped pocket has thousands of atoms, and without a
-# cutoff every minimiser step pays for all protein-protein pairs although the protein barely moves.
-NONBONDED_CUTOFF_NM = 1.0
-CHAIN_IDS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
 @dataclass
@@ -145,7 +146,7 @@ class PocketRelaxer:
         fixer.findNonstandardResidues()
         fixer.replaceNonstandardResidues()
         fixer.removeHeterogens(keepWater=False)
-        cropped = _crop_with_caps(fixer.topology, fixer.positions, self.pocket_points / 10.0, self.radius / 10.0)
+        cropped = crop_with_caps(fixer.topology, fixer.positions, self.pocket_points / 10.0, self.radius / 10.0)
         if cropped is None:
             raise InputError(str(self.protein_path), f"no protein residue within {self.radius} Å of the pocket")
         pocket = PDBFixer(pdbfile=io.StringIO(cropped))
@@ -176,10 +177,10 @@ class PocketRelaxer:
         return [self._relax_pose(full, soft, ligand, pose, max_iterations) for pose in poses]
 
     def _minimiser(self, ligand: LigandParameters, soft_start: bool) -> _Minimiser:
-        system = _merge(self.system, ligand.system)
-        topology = _merge_topology(self.topology, ligand.topology)
+        system = merge(self.system, ligand.system)
+        topology = merge_topology(self.topology, ligand.topology)
         if self.solvent == "obc2":
-            system.addForce(_obc2_force(system, topology))
+            system.addForce(obc2_force(system, topology))
         self._hold_protein(system)
         guard = _chirality_guard(ligand.template, offset=len(self.positions))
         system.addForce(guard)
@@ -355,122 +356,3 @@ def _vdw_radius(atomic_number: int) -> float:
 def _energy(context: openmm.Context) -> float:
     groups = {g for g in range(32) if g != RESTRAINT_GROUP}
     return context.getState(getEnergy=True, groups=groups).getPotentialEnergy().value_in_unit(KJ_PER_MOL)
-
-
-# ---- protein cropping ------------------------------------------------------------------------------
-def _crop_with_caps(topology: app.Topology, positions, points_nm: np.ndarray, radius_nm: float) -> str | None:
-    """PDB text of the residues near the points: one chain per peptide segment, each end that was
-    bonded to a dropped residue capped with ACE (its CA, C, O) or NME (its N, CA). None if empty."""
-    xyz = np.asarray(positions.value_in_unit(unit.nanometer))
-    out_topology, out_positions = app.Topology(), []
-    segment_count = 0
-    for chain in topology.chains():
-        residues = list(chain.residues())
-        keep = [_min_distance(xyz, r, points_nm) <= radius_nm for r in residues]
-        bonded = [_peptide_bonded(xyz, residues[i], residues[i + 1]) for i in range(len(residues) - 1)]
-        kept_idx = [i for i, k in enumerate(keep) if k]
-        for a, b in zip(kept_idx, kept_idx[1:]):  # fill short gaps inside a continuous chain
-            if 1 < b - a <= MAX_FILLED_GAP + 1 and all(bonded[a:b]):
-                keep[a:b] = [True] * (b - a)
-        i = 0
-        while i < len(residues):
-            if not keep[i]:
-                i += 1
-                continue
-            j = i
-            while j + 1 < len(residues) and keep[j + 1] and bonded[j]:
-                j += 1
-            out_chain = out_topology.addChain(CHAIN_IDS[segment_count % len(CHAIN_IDS)])
-            segment_count += 1
-            if i > 0 and bonded[i - 1]:
-                _add_cap(out_topology, out_chain, out_positions, xyz, residues[i - 1], "ACE", {"CA": "CH3", "C": "C", "O": "O"})
-            for residue in residues[i : j + 1]:
-                _add_cap(out_topology, out_chain, out_positions, xyz, residue, residue.name, None)
-            if j + 1 < len(residues) and bonded[j]:
-                _add_cap(out_topology, out_chain, out_positions, xyz, residues[j + 1], "NME", {"N": "N", "CA": "CH3"})
-            i = j + 1
-    if segment_count == 0:
-        return None
-    text = io.StringIO()
-    app.PDBFile.writeFile(out_topology, np.array(out_positions) * unit.nanometer, text, keepIds=True)
-    return text.getvalue()
-
-
-def _add_cap(topology, chain, out_positions, xyz, residue, name: str, rename: dict[str, str] | None) -> None:
-    """Copy `residue` (all atoms when rename is None, else only the renamed ones) as residue `name`."""
-    new = topology.addResidue(name, chain, residue.id, residue.insertionCode)
-    for atom in residue.atoms():
-        if rename is None or atom.name in rename:
-            new_name = atom.name if rename is None else rename[atom.name]
-            topology.addAtom(new_name, atom.element, new)
-            out_positions.append(xyz[atom.index])
-
-
-def _min_distance(xyz: np.ndarray, residue, points: np.ndarray) -> float:
-    atoms = xyz[[a.index for a in residue.atoms()]]
-    return float(np.sqrt(((atoms[:, None, :] - points[None, :, :]) ** 2).sum(-1)).min())
-
-
-def _peptide_bonded(xyz: np.ndarray, first, second) -> bool:
-    c = [a.index for a in first.atoms() if a.name == "C"]
-    n = [a.index for a in second.atoms() if a.name == "N"]
-    return bool(c and n) and float(np.linalg.norm(xyz[c[0]] - xyz[n[0]])) < PEPTIDE_BOND_MAX_NM
-
-
-# ---- merging the protein and ligand Systems -------------------------------------------------------
-def _merge(protein: openmm.System, ligand: openmm.System) -> openmm.System:
-    """Protein System with the ligand's particles and Amber terms appended (ligand indices offset)."""
-    system = openmm.XmlSerializer.clone(protein)
-    offset = system.getNumParticles()
-    for i in range(ligand.getNumParticles()):
-        system.addParticle(ligand.getParticleMass(i))
-    target = {type(f): f for f in system.getForces()}
-    for force in ligand.getForces():
-        if isinstance(force, openmm.HarmonicBondForce):
-            for k in range(force.getNumBonds()):
-                i, j, *params = force.getBondParameters(k)
-                target[openmm.HarmonicBondForce].addBond(i + offset, j + offset, *params)
-        elif isinstance(force, openmm.HarmonicAngleForce):
-            for k in range(force.getNumAngles()):
-                i, j, m, *params = force.getAngleParameters(k)
-                target[openmm.HarmonicAngleForce].addAngle(i + offset, j + offset, m + offset, *params)
-        elif isinstance(force, openmm.PeriodicTorsionForce):
-            for k in range(force.getNumTorsions()):
-                i, j, m, n, *params = force.getTorsionParameters(k)
-                target[openmm.PeriodicTorsionForce].addTorsion(i + offset, j + offset, m + offset, n + offset, *params)
-        elif isinstance(force, openmm.NonbondedForce):
-            nonbonded = target[openmm.NonbondedForce]
-            for i in range(force.getNumParticles()):
-                nonbonded.addParticle(*force.getParticleParameters(i))
-            for k in range(force.getNumExceptions()):
-                i, j, *params = force.getExceptionParameters(k)
-                nonbonded.addException(i + offset, j + offset, *params)
-    return system
-
-
-def _merge_topology(protein: app.Topology, ligand: app.Topology) -> app.Topology:
-    topology = app.Topology()
-    atom_map = {}
-    for source in (protein, ligand):
-        for chain in source.chains():
-            new_chain = topology.addChain(chain.id)
-            for residue in chain.residues():
-                new_residue = topology.addResidue(residue.name, new_chain, residue.id)
-                for atom in residue.atoms():
-                    atom_map[atom] = topology.addAtom(atom.name, atom.element, new_residue)
-        for bond in source.bonds():
-            topology.addBond(atom_map[bond[0]], atom_map[bond[1]])
-    return topology
-
-
-def _obc2_force(system: openmm.System, topology: app.Topology) -> openmm.GBSAOBCForce:
-    """OBC2 implicit solvent (mbondi2 radii, as OpenMM's amber14 implicit/obc2.xml) for all atoms."""
-    nonbonded = next(f for f in system.getForces() if isinstance(f, openmm.NonbondedForce))
-    nonbonded.setReactionFieldDielectric(1.0)  # the solvent is the GB term's, not a reaction field's
-    force = openmm.GBSAOBCForce()
-    force.setNonbondedMethod(openmm.GBSAOBCForce.CutoffNonPeriodic)
-    force.setCutoffDistance(NONBONDED_CUTOFF_NM)
-    for i, (radius, scale) in enumerate(GBSAOBC2Force.getStandardParameters(topology)):
-        charge = nonbonded.getParticleParameters(i)[0]
-        force.addParticle(charge, radius, scale)
-    return force

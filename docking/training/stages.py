@@ -1,7 +1,9 @@
-"""Training the docking models in three stages, each one run of the shared Trainer (disco_core.trainer):
+"""The docking training stages: what each trains, its loss, its validation, its Trainer, and
+`train_docking` running them in order. Each stage is one run of the shared Trainer (disco_core.trainer);
+the data and batches they read come from docking.training.data.
 
     score       ScoreModel + PointerEncoder end to end. Per complex: t ~ U(0, 1), noise the matched pose
-                (docking.pose_diffusion.noise_pose); the encoder reads the clean pose and picks K nodes
+                (docking.model.pose_noise.noise_pose); the encoder reads the clean pose and picks K nodes
                 (straight-through Gumbel-softmax, tau 1); the score model reads the noised pose and the
                 picks (latent dropout inside it); loss = denoising score matching. K = 0: no encoder.
     prior       PointerPrior by cross-entropy against the frozen encoder's pick distribution
@@ -10,11 +12,8 @@
     confidence  Sample poses of training complexes with the trained score model (+ prior), label
                 RMSD < 2 A against the crystal pose, train the ConfidenceModel with binary cross-entropy.
 
-Receptors: with probability `pocket_probability` a training example keeps only the residues within
-`pocket_radius` of a jittered ligand centroid (pocket-conditioned docking), otherwise the whole receptor
-(blind docking), so one model serves both. Batches are pure functions of the step (exact resume).
 Validation docks a few held-out complexes every `validation.every` steps and logs success rates and the
-median RMSD to RUN/<stage>/metrics.csv.
+median RMSD (symmetry-corrected, data_prep.pose_rmsd) to RUN/<stage>/metrics.csv.
 """
 
 from __future__ import annotations
@@ -26,40 +25,30 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import torch
-from rdkit import Chem
 from torch import nn
 from torch.nn import functional as F
-from torch_geometric.data import Batch, HeteroData
+from torch_geometric.data import Batch
 
-from data_prep.cache import load_item
-from data_prep.dataset import ComplexDataset, item_to_heterodata
-from disco_core.errors import CheckpointError, InputError
+from data_prep.pose_rmsd import symmetry_rmsd
+from disco_core.errors import CheckpointError
 from disco_core.graph_ops import segment_softmax
 from disco_core.io import atomic_write_bytes
-from disco_core.trainer import Trainer, TrainerConfig, distributed_context, epoch_indices
+from disco_core.trainer import Trainer, TrainerConfig, distributed_context
 from docking.model.confidence_model import ConfidenceModel
 from docking.model.pointer_latents import PointerEncoder, PointerPrior, pointer_prior_loss
 from docking.model.graph_network import ScoreModelConfig, complex_node_graph_index
-from docking.model.noise_schedule import PoseNoiseSchedule, ScheduleOptions
-from docking.model.pose_noise import NoisedPose, noise_pose, score_matching_loss
+from docking.model.noise_schedule import ScheduleOptions
+from docking.model.pose_noise import NoisedPose, score_matching_loss
 from docking.model.loading import DockingModels, ScoreStage, load_docking_models
-from docking.model.complex_sampling import crop_receptor, dock_complex, picks_as_node_indices, unposed_ligand
+from docking.model.complex_sampling import dock_complex, picks_as_node_indices
+from docking.training.data import (DataOptions, ScoreBatch, PriorBatch, complex_generator, confidence_batch_maker,
+                                   prior_batch_maker, score_batch_maker, training_complex)
 
 # ----------------------------------------------------------------------------------------------------
 # Configuration
-
-
-@dataclass
-class DataOptions:
-    target_pose: str = "matched"          # the pose the score model learns ("matched" or "crystal")
-    pocket_probability: float = 0.5       # share of examples cropped to the pocket (the rest: whole receptor)
-    pocket_radius: float = 20.0           # A around the pocket centre
-    pocket_center_jitter: float = 2.0     # A, std of the noise on the ligand centroid used as pocket centre
-    max_residues: int = 1000              # larger receptors keep the residues nearest the ligand
-    batch_size: int = 4
 
 
 @dataclass
@@ -97,114 +86,6 @@ class DockingTrainConfig:
     prior: PriorStageOptions = field(default_factory=PriorStageOptions)
     confidence: ConfidenceStageOptions = field(default_factory=ConfidenceStageOptions)
     init_from: str = ""   # a model folder or run to fine-tune: each stage starts from its DIR/<stage>/checkpoint.pt
-
-
-def load_split_items(cache_dir: str | Path, split: str | Path | list[str] | None, pose: str = "matched") -> list[dict]:
-    """The cached items (plain dicts) of a split that have the pose, in index order."""
-    dataset = ComplexDataset(cache_dir, split, pose=pose)
-    if len(dataset) == 0:
-        raise InputError(str(split or cache_dir), f"no cached complex with a {pose} pose in {cache_dir}")
-    return [load_item(dataset.cache_dir / row["file"]) for row in dataset.rows]
-
-
-def pocket_trainable(items: list[dict], options: DataOptions) -> tuple[list[dict], list[str]]:
-    """The items a pocket crop can be cut from, and a reason for each one left out: a ligand with no
-    C-alpha within `pocket_radius` (e.g. one bound at a crystal contact) would make an empty receptor."""
-    if options.pocket_probability <= 0:
-        return items, []
-    kept, skipped = [], []
-    for item in items:
-        centroid = item[f"lig_pos_{options.target_pose}"].float().mean(0)
-        nearest = float((item["rec_pos"].float() - centroid).norm(dim=-1).min())
-        if nearest <= options.pocket_radius:
-            kept.append(item)
-        else:
-            skipped.append(f"{item.get('name', '?')}: no receptor residue within {options.pocket_radius:g} A of "
-                           f"its ligand (nearest C-alpha {nearest:.1f} A); left out of training")
-    return kept, skipped
-
-
-# ----------------------------------------------------------------------------------------------------
-# Examples
-
-
-class TrainingComplex(NamedTuple):
-    graph: HeteroData         # ligand at the target pose, receptor cropped or whole
-    center: torch.Tensor      # (3,) where docking would start: the pocket centre, or the receptor centroid
-    pocket: bool
-
-
-def training_complex(item: dict, options: DataOptions, generator: torch.Generator,
-                     pocket: bool | None = None) -> TrainingComplex:
-    """One example: a pocket crop (probability `pocket_probability`, or as forced) or the whole receptor.
-    The receptor cap `max_residues` keeps the residues nearest the (jittered) ligand centroid."""
-    pose = item[f"lig_pos_{options.target_pose}"].float()
-    if pocket is None:
-        pocket = bool(torch.rand((), generator=generator) < options.pocket_probability)
-    jitter = options.pocket_center_jitter * torch.randn(3, generator=generator)
-    center = pose.mean(0) + (jitter if pocket else 0.0)
-    radius = options.pocket_radius if pocket else None
-    if pocket and not bool(((item["rec_pos"].float() - center).norm(dim=-1) <= radius).any()):
-        center = pose.mean(0)   # the jitter left every residue outside the crop: use the ligand's centroid
-    cropped = crop_receptor(item, center, radius, options.max_residues)
-    graph = item_to_heterodata(cropped, options.target_pose, receptor_radius=None)
-    if not pocket:
-        center = graph["receptor"].pos.mean(0)
-    return TrainingComplex(graph, center, pocket)
-
-
-def _step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 64 + rank)
-
-
-class ScoreBatch(NamedTuple):
-    clean: Batch                   # ligands at the target pose (for the encoder)
-    noised: Batch                  # ligands at the noised pose (for the score model)
-    targets: list[NoisedPose]      # per complex
-
-
-class PriorBatch(NamedTuple):
-    clean: Batch                   # for the frozen encoder
-    unposed: Batch                 # the same complexes with the ligand unposed (for the prior)
-
-
-def _batch_items(items: list[dict], options: DataOptions, seed: int, step: int, rank: int,
-                 world_size: int) -> tuple[list[TrainingComplex], torch.Generator]:
-    generator = _step_generator(seed, step, rank)
-    indices = epoch_indices(len(items), options.batch_size, step, seed, rank, world_size)
-    return [training_complex(items[i], options, generator) for i in indices.tolist()], generator
-
-
-def score_batch_maker(items: list[dict], options: DataOptions, schedule: PoseNoiseSchedule, seed: int,
-                      rank: int = 0, world_size: int = 1) -> Callable[[int], ScoreBatch]:
-    def make_batch(step: int) -> ScoreBatch:
-        examples, generator = _batch_items(items, options, seed, step, rank, world_size)
-        targets = []
-        for example in examples:
-            lig = example.graph["ligand"]
-            rot_bonds = example.graph["ligand", "rot", "ligand"].edge_index.T
-            rot_masks = lig.rot_mask_flat.reshape(rot_bonds.shape[0], lig.num_nodes)
-            t = torch.rand((), generator=generator)
-            targets.append(noise_pose(lig.pos, t, rot_bonds, rot_masks, schedule, generator))
-        clean = Batch.from_data_list([e.graph for e in examples])
-        noised = clean.clone()
-        noised["ligand"].pos = torch.cat([target.pos for target in targets]).float()
-        return ScoreBatch(clean, noised, targets)
-
-    return make_batch
-
-
-def prior_batch_maker(items: list[dict], options: DataOptions, seed: int, rank: int = 0,
-                      world_size: int = 1) -> Callable[[int], PriorBatch]:
-    def make_batch(step: int) -> PriorBatch:
-        examples, generator = _batch_items(items, options, seed, step, rank, world_size)
-        clean = Batch.from_data_list([e.graph for e in examples])
-        unposed = clean.clone()
-        unposed["ligand"].pos = torch.cat([unposed_ligand(e.graph["ligand"].pos_conformer.float(), 1, e.center,
-                                                          generator)[0] for e in examples])
-        return PriorBatch(clean, unposed)
-
-    return make_batch
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -284,19 +165,6 @@ def confidence_stage_loss(model: nn.Module, batch: tuple[Batch, torch.Tensor], s
 # Validation
 
 
-def symmetry_corrected_rmsd(molblock: str, poses: torch.Tensor, reference: torch.Tensor,
-                            max_matches: int = 1000) -> torch.Tensor:
-    """RMSD (no alignment) minimised over the ligand's graph automorphisms, so that a flipped phenyl or
-    swapped carboxylate oxygens count as the same pose: (S, N, 3) poses vs (N, 3) -> (S,)."""
-    mol = Chem.MolFromMolBlock(molblock)
-    if mol is None or mol.GetNumAtoms() != reference.shape[0]:
-        raise InputError("ligand_molblock", f"does not describe the {reference.shape[0]} atoms of the poses")
-    matches = mol.GetSubstructMatches(mol, uniquify=False, useChirality=False, maxMatches=max_matches)
-    permutations = torch.tensor(matches, dtype=torch.long) if matches else torch.arange(reference.shape[0])[None]
-    candidates = reference.to(poses)[permutations]                               # (P, N, 3)
-    return ((poses[:, None] - candidates[None]) ** 2).sum(-1).mean(-1).sqrt().min(dim=1).values
-
-
 @torch.no_grad()
 def evaluate_docking(models: DockingModels, items: list[dict], options: DataOptions, samples: int, steps: int,
                      pocket: bool = True, encoder_picks: bool = False, seed: int = 0) -> dict[str, float]:
@@ -317,8 +185,7 @@ def evaluate_docking(models: DockingModels, items: list[dict], options: DataOpti
         docked = dock_complex(models, example.graph, samples, steps, generator=generator,
                               pocket_center=example.center if pocket else None, picks=picks)
         seconds += time.perf_counter() - start
-        pose_rmsd = symmetry_corrected_rmsd(item["ligand_molblock"], docked.poses.cpu(),
-                                            item["lig_pos_crystal"].float()).tolist()
+        pose_rmsd = symmetry_rmsd(item["ligand_molblock"], docked.poses, item["lig_pos_crystal"]).tolist()
         rmsds += pose_rmsd
         top1.append(pose_rmsd[0] < 2.0)
         best.append(min(pose_rmsd) < 2.0)
@@ -424,52 +291,31 @@ class ConfidenceStage(nn.Module):
         return self.confidence(batch)
 
 
-def _complex_generator(seed: int, index: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed * 1_000_003 + 500_009 * (index + 1))
-
-
 def sample_confidence_poses(models: DockingModels, items: list[dict], config: DockingTrainConfig,
                             path: Path) -> dict[str, torch.Tensor]:
     """Poses of training complexes sampled with the trained models, and their (symmetry-corrected) RMSD
-    to the crystal pose;
-    saved to `path` (reused on resume). Each complex's receptor crop is reproducible from its index."""
+    to the crystal pose; saved to `path` (reused on resume). Each complex's receptor crop is reproducible
+    from its index (docking.training.data.complex_generator)."""
     if path.is_file():
         return torch.load(path, map_location="cpu", weights_only=True)
     options, seed = config.confidence, config.trainer.seed
     count = len(items) if options.complexes <= 0 else min(options.complexes, len(items))
     entries: dict[str, list] = {"complex": [], "poses": [], "rmsd": []}
     for i in range(count):
-        example = training_complex(items[i], config.data, _complex_generator(seed, i))
+        example = training_complex(items[i], config.data, complex_generator(seed, i))
         generator = torch.Generator(device=models.device).manual_seed(seed * 7919 + i)
         docked = dock_complex(models, example.graph, options.samples_per_complex, options.sampling_steps,
                               generator=generator, pocket_center=example.center if example.pocket else None)
         entries["complex"] += [i] * options.samples_per_complex
         entries["poses"] += list(docked.poses.cpu())
-        entries["rmsd"] += symmetry_corrected_rmsd(items[i]["ligand_molblock"], docked.poses.cpu(),
-                                                   items[i]["lig_pos_crystal"].float()).tolist()
+        entries["rmsd"] += symmetry_rmsd(items[i]["ligand_molblock"], docked.poses,
+                                         items[i]["lig_pos_crystal"]).tolist()
     poses = {"complex": torch.tensor(entries["complex"]), "rmsd": torch.tensor(entries["rmsd"]),
              "poses": entries["poses"]}
     buffer = io.BytesIO()
     torch.save(poses, buffer)
     atomic_write_bytes(path, buffer.getvalue())
     return poses
-
-
-def confidence_batch_maker(items: list[dict], poses: dict, config: DockingTrainConfig, rank: int = 0,
-                           world_size: int = 1) -> Callable[[int], tuple[Batch, torch.Tensor]]:
-    seed, threshold = config.trainer.seed, config.confidence.rmsd_threshold
-
-    def make_batch(step: int) -> tuple[Batch, torch.Tensor]:
-        chosen = epoch_indices(len(poses["complex"]), config.data.batch_size, step, seed + 2, rank, world_size)
-        graphs = []
-        for j in chosen.tolist():
-            i = int(poses["complex"][j])
-            graph = training_complex(items[i], config.data, _complex_generator(seed, i)).graph
-            graph["ligand"].pos = poses["poses"][j].float()
-            graphs.append(graph)
-        return Batch.from_data_list(graphs), (poses["rmsd"][chosen] < threshold).float()
-
-    return make_batch
 
 
 def confidence_trainer(config: DockingTrainConfig, train_items: list[dict], val_items: list[dict],
@@ -484,7 +330,9 @@ def confidence_trainer(config: DockingTrainConfig, train_items: list[dict], val_
                            encoder_picks=False, max_steps=trainer_config.max_steps, rank=rank)
     torch.manual_seed(trainer_config.seed)   # reproducible initial weights
     trainer = Trainer(ConfidenceStage(config.model), confidence_stage_loss,
-                      confidence_batch_maker(train_items, poses, config, rank, world_size), trainer_config, out_dir,
+                      confidence_batch_maker(train_items, poses, config.data, config.trainer.seed,
+                                             config.confidence.rmsd_threshold, rank, world_size),
+                      trainer_config, out_dir,
                       model_config=_stage_model_config(config, "confidence"), on_log=hook, run_config=config)
     return trainer
 

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from disco_core.prior import TransformerPrior, sample_autoregressive, sample_categorical
@@ -58,3 +59,66 @@ def test_segment_sampling_with_top_k_stays_in_each_graph():
         assert picks[:3].sum() == 1 and picks[3:].sum() == 1
         seen |= set(torch.nonzero(picks).flatten().tolist())
     assert seen == {0, 1, 4, 5}
+
+
+class _AvoidRepeatsPrior:
+    """A pointer prior over a batch of graphs (`condition`: base logits (N,)): latent k avoids the nodes that
+    earlier latents picked (logit - 4 for each earlier pick)."""
+
+    def next_logits(self, condition, previous):
+        return condition if previous is None else condition - 4.0 * previous.sum(1)
+
+
+def test_pointer_branch_picks_one_node_per_graph_and_follows_softmax():
+    base = torch.tensor([1.5, 0.0, -1.0, 0.5, 2.0, -0.5, 0.0])   # graph 0: nodes 0-2, graph 1: nodes 3-6
+    index = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    copies = 4000
+    condition = base.repeat(copies)
+    copy_index = (index + 2 * torch.arange(copies)[:, None]).flatten()
+    z = sample_autoregressive(_AvoidRepeatsPrior(), condition, 2, generator=torch.Generator().manual_seed(0),
+                              segments=(copy_index, 2 * copies))
+    assert z.shape == (7 * copies, 2) and z.dtype == torch.float32
+    assert set(z.unique().tolist()) == {0.0, 1.0}
+    per_graph = torch.zeros(2 * copies, 2).index_add_(0, copy_index, z)
+    assert torch.equal(per_graph, torch.ones(2 * copies, 2))
+    frequencies = z.view(copies, 7, 2).mean(0)
+    for nodes in (slice(0, 3), slice(3, 7)):
+        p_first = base[nodes].softmax(0)
+        size = len(p_first)
+        p_second = p_first @ (base[nodes] - 4.0 * torch.eye(size)).softmax(1)   # sum_a p(a) p(. | a)
+        for k, p in ((0, p_first), (1, p_second)):
+            bound = 4 * (p * (1 - p) / copies).sqrt()
+            assert ((frequencies[nodes, k] - p).abs() <= bound).all(), (k, frequencies[nodes, k], p)
+    # temperature 0 picks each graph's mode, then the mode among the nodes not picked yet
+    mode = sample_autoregressive(_AvoidRepeatsPrior(), base, 2, temperature=0, segments=(index, 2))
+    assert torch.nonzero(mode[:, 0]).flatten().tolist() == [0, 4]
+    assert torch.nonzero(mode[:, 1]).flatten().tolist() == [1, 3]
+
+
+def test_seeded_cpu_draws_are_those_of_sample_gumbel():
+    """The Gumbel noise of a CPU generator is one torch.rand of the logits' shape (float32) per latent."""
+    from disco_core.latents import sample_gumbel
+
+    logits = torch.randn(6, 5, generator=torch.Generator().manual_seed(1))
+    picks = sample_categorical(logits, 0.7, generator=torch.Generator().manual_seed(2))
+    expected = (logits / 0.7 + sample_gumbel(logits.shape, logits, torch.Generator().manual_seed(2))).argmax(-1)
+    assert torch.equal(picks.argmax(-1), expected)
+    same = sample_gumbel((4,), logits, torch.Generator().manual_seed(3), device="cpu")
+    assert torch.equal(same, sample_gumbel((4,), logits, torch.Generator().manual_seed(3)))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_seeded_cpu_generator_gives_the_same_picks_for_logits_on_cuda():
+    logits = torch.randn(64, 9, generator=torch.Generator().manual_seed(1))
+    index = torch.arange(64 * 9) // 7
+    on_cpu = sample_categorical(logits, generator=torch.Generator().manual_seed(4))
+    on_cuda = sample_categorical(logits.cuda(), generator=torch.Generator().manual_seed(4))
+    assert on_cuda.device.type == "cuda" and torch.equal(on_cuda.cpu(), on_cpu)
+    flat = logits.flatten()
+    segments_cpu = sample_categorical(flat, generator=torch.Generator().manual_seed(5), segments=(index, 83))
+    segments_cuda = sample_categorical(flat.cuda(), generator=torch.Generator().manual_seed(5),
+                                       segments=(index.cuda(), 83))
+    assert torch.equal(segments_cuda.cpu(), segments_cpu)
+    cuda_generator = torch.Generator(device="cuda").manual_seed(6)
+    picks = sample_categorical(logits.cuda(), generator=cuda_generator)
+    assert picks.device.type == "cuda" and torch.equal(picks.sum(-1), torch.ones(64, device="cuda"))

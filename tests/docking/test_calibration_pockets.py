@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from data_prep.featurize import prepare_receptor
+from data_prep.receptor import load_receptor
 from disco_core.errors import InputError
 from docking.confidence.calibration import Calibration, expected_calibration_error, fit_platt
 from docking.inference.given_sites import parse_residue_list, pocket_from_ligand_file, pocket_from_residues
@@ -43,12 +44,12 @@ def test_user_pockets():
     assert parse_residue_list("A:45, A:99B") == ["A:45", "A:99B"]
     with pytest.raises(InputError, match="CHAIN:NUMBER"):
         parse_residue_list("45,99")
-    pocket = pocket_from_residues(receptor, ["A:45", "A:99"])
+    pocket = pocket_from_residues(load_receptor(PROTEIN), ["A:45", "A:99"])
     ids = receptor["rec_residue_ids"]
     expected = receptor["rec_pos"][[ids.index("A:45"), ids.index("A:99")]].double().mean(0)
     np.testing.assert_allclose(pocket.center, expected.numpy(), atol=1e-5)
     with pytest.raises(InputError, match="Z:999"):
-        pocket_from_residues(receptor, ["Z:999"])
+        pocket_from_residues(load_receptor(PROTEIN), ["Z:999"])
 
 
 def test_calibration_never_reverses_the_ranking():

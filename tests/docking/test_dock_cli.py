@@ -13,7 +13,7 @@ import pytest
 from rdkit import Chem
 
 from disco_core.cli import main
-from docking.inference.pipeline import BUNDLED_MODEL
+from docking.inference.model_folder import BUNDLED_MODEL
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "1s3v"

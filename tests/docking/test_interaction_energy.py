@@ -32,9 +32,9 @@ def bundled_models_and_item():
     """The bundled models and the shipped complex as a featurised item (ligand from its topology)."""
     from data_prep.featurize import FeaturizeOptions, featurize_ligand, prepare_receptor
     from data_prep.ligand import read_ligand
-    from docking.inference.pipeline import load_model_folder
+    from docking.inference.model_folder import load_model_folder
 
-    models, _ = load_model_folder(None, torch.device("cpu"))
+    models = load_model_folder(None, torch.device("cpu")).models
     item = featurize_ligand(read_ligand(LIGAND), FeaturizeOptions(seed=0), use_pose=False)
     item.update({k: v for k, v in prepare_receptor(PROTEIN).items() if k.startswith("rec_")})
     item["name"] = "1s3v"

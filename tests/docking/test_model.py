@@ -269,3 +269,54 @@ def test_checkpoint_round_trip_reproduces_the_networks(tmp_path):
         for key, value in score(batch, sigmas, picks).items():
             torch.testing.assert_close(score_again(batch, sigmas, picks)[key], value)
         torch.testing.assert_close(prior_again(batch, picks[:, :1], 1), prior(batch, picks[:, :1], 1))
+
+
+def test_pointer_prior_serves_the_core_sampling_loop():
+    """PointerPrior implements disco_core.prior's `next_logits` protocol: the core loop's pointer branch picks one
+    node per graph and latent, and its pick frequencies at T = 1 follow softmax(next_logits) over the nodes."""
+    from disco_core.prior import sample_autoregressive
+
+    torch.manual_seed(0)
+    batch = two_complexes(40)
+    index = complex_node_graph_index(batch)
+    prior = PointerPrior(TINY).eval()
+    with torch.no_grad():
+        first = prior.next_logits(batch, None)
+        picks = sample_autoregressive(prior, batch, 2, generator=torch.Generator().manual_seed(3),
+                                      segments=(index, 2))
+        torch.testing.assert_close(first, prior(batch, torch.zeros(index.shape[0], 0), 0))
+        torch.testing.assert_close(prior.next_logits(batch, picks[:, :1]), prior(batch, picks[:, :1], 1))
+    assert picks.shape == (index.shape[0], 2) and picks.dtype == torch.float32
+    assert set(picks.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(segment_sum(picks, index, 2), torch.ones(2, 2))
+    assert torch.equal(sample_pointer_latents(prior, batch, 2, 1.0, torch.Generator().manual_seed(3)), picks)
+
+    # One small complex; the head's output layers are scaled up so that the pick distribution is far from uniform.
+    single = Batch.from_data_list([real_complex("1pxo", 6)])
+    num_nodes = complex_node_graph_index(single).shape[0]
+    with torch.no_grad():
+        for layer in (prior.head.lig_mlp[-1], prior.head.rec_mlp[-1]):
+            layer.weight.mul_(40.0)
+        first = prior.next_logits(single, None)
+        second = torch.stack([prior.next_logits(single, torch.eye(num_nodes)[:, a:a + 1])
+                              for a in range(num_nodes)])   # row a: logits of z_1 given z_0 = a
+    p_first = first.softmax(0)
+    assert p_first.max() > 3 / num_nodes, "the test needs a distribution far from uniform"
+
+    draws = 4000
+
+    class Copies:   # `draws` independent copies of the complex, each with the PointerPrior's logits
+        def next_logits(self, condition, previous):
+            if previous is None:
+                return first.repeat(draws)
+            assert previous.shape == (draws * num_nodes, 1) and previous.dtype == torch.float32
+            return second[previous[:, 0].view(draws, num_nodes).argmax(1)].flatten()
+
+    copy_index = torch.arange(draws).repeat_interleave(num_nodes)
+    z = sample_autoregressive(Copies(), None, 2, generator=torch.Generator().manual_seed(5),
+                              segments=(copy_index, draws))
+    assert torch.equal(segment_sum(z, copy_index, draws), torch.ones(draws, 2))
+    frequencies = z.view(draws, num_nodes, 2).mean(0).T
+    for frequency, p in ((frequencies[0], p_first), (frequencies[1], p_first @ second.softmax(1))):
+        bound = 4 * (p * (1 - p) / draws).sqrt() + 1 / draws
+        assert ((frequency - p).abs() <= bound).all(), (frequency, p)

@@ -12,11 +12,12 @@ import pytest
 import torch
 
 from data_prep.featurize import FeaturizeOptions, featurize_pair
+from data_prep.pose_rmsd import symmetry_rmsd
 from disco_core.config import load_config
 from docking.model.sampler import SamplerSettings
 from docking.model.complex_sampling import dock_complex
 from docking.model.loading import load_docking_models
-from docking.training.stages import DockingTrainConfig, symmetry_corrected_rmsd, train_docking
+from docking.training.stages import DockingTrainConfig, train_docking
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "1s3v"
@@ -41,7 +42,7 @@ def dock_ten(run_dir: Path, item: dict) -> torch.Tensor:
     models = load_docking_models(run_dir)
     docked = dock_complex(models, item, num_samples=10, steps=20, settings=SHARPENED,
                           generator=torch.Generator().manual_seed(0), pocket_center=item["pocket_center"])
-    return symmetry_corrected_rmsd(item["ligand_molblock"], docked.poses, item["lig_pos_crystal"])
+    return torch.as_tensor(symmetry_rmsd(item["ligand_molblock"], docked.poses, item["lig_pos_crystal"]))
 
 
 @pytest.mark.slow

@@ -20,8 +20,9 @@ from disco_core.config import load_config
 from docking.model.complex_sampling import crop_receptor, dock_complex
 from docking.model.loading import load_docking_models
 from disco_core.errors import CheckpointError
-from docking.training.stages import (DockingTrainConfig, confidence_trainer, pocket_trainable, prior_trainer,
-                              score_trainer, train_docking, training_complex)
+from docking.training.data import pocket_trainable, training_complex
+from docking.training.stages import (DockingTrainConfig, confidence_trainer, prior_trainer, score_trainer,
+                                     train_docking)
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "1s3v"

@@ -1,0 +1,40 @@
+"""A model folder, what `disco dock --model DIR` reads: the networks (docking.model.loading), the confidence
+calibration and, when present, the pose confidence of guided poses. The bundled default ships in
+docking/pretrained/default; a training run folder works too (no pose confidence, identity calibration
+until `disco train docking-export` fits one)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from disco_core.errors import CheckpointError
+from docking.confidence.calibration import Calibration
+from docking.confidence.pose_confidence import FILE_NAME as POSE_CONFIDENCE_FILE, PoseConfidence
+from docking.model.loading import DockingModels, load_docking_models
+
+BUNDLED_MODEL = Path(__file__).resolve().parents[1] / "pretrained" / "default"
+
+
+@dataclass
+class ModelFolder:
+    models: DockingModels
+    calibration: Calibration
+    pose_confidence: PoseConfidence | None
+
+
+def model_folder(path: str | Path | None) -> Path:
+    """The folder a --model value names (None: the bundled model)."""
+    return Path(path) if path is not None else BUNDLED_MODEL
+
+
+def load_model_folder(path: str | Path | None, device: torch.device) -> ModelFolder:
+    """The networks, calibration and pose confidence of a model folder (or a training run folder)."""
+    folder = model_folder(path)
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: model folder not found"
+                              + (" (the bundled model is missing from this installation)" if path is None else ""))
+    return ModelFolder(load_docking_models(folder, device), Calibration.load(folder / "calibration.json"),
+                       PoseConfidence.load(folder / POSE_CONFIDENCE_FILE))
