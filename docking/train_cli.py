@@ -70,10 +70,8 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
 
 def run_train_docking(args: argparse.Namespace) -> int:
     from disco_core.config import load_config
-    from disco_core.errors import DiscoError, InputError
 
-    from docking.training.data import load_split_items, pocket_trainable
-    from docking.training.stages import DockingTrainConfig, train_docking
+    from docking.training.stages import DockingTrainConfig, train_docking_from_cache
 
     config = load_config(DockingTrainConfig, args.config)
     if args.device is not None:
@@ -84,27 +82,9 @@ def run_train_docking(args: argparse.Namespace) -> int:
         config.confidence = dataclasses.replace(config.confidence, max_steps=args.max_steps)
     if args.init_from is not None:
         config.init_from = args.init_from
-    if args.split_dir is not None:
-        split_dir = Path(args.split_dir)
-        for name in ("train.txt", "val.txt"):
-            if not (split_dir / name).is_file():
-                raise InputError(str(split_dir), f"no {name} in the split folder")
-        train_items = load_split_items(args.data, split_dir / "train.txt", config.data.target_pose)
-        val_items = load_split_items(args.data, split_dir / "val.txt", "crystal")
-    else:
-        train_items, val_items = load_split_items(args.data, None, config.data.target_pose), []
-    train_items, skipped = pocket_trainable(train_items, config.data)
-    val_items, skipped_val = pocket_trainable(val_items, config.data)
-    for reason in skipped + skipped_val:
+    stages, skipped = train_docking_from_cache(config, args.data, args.out, args.split_dir, args.stage, args.config)
+    for reason in skipped:
         print(f"disco: skipped {reason}", file=sys.stderr)
-    if not train_items:
-        raise InputError(args.data, "no complex left to train on")
-    stages = ("score", "prior", "confidence") if args.stage == "all" else (args.stage,)
-    if config.model.num_latents == 0:
-        if args.stage == "prior":
-            raise DiscoError(f"{args.config}: num_latents is 0, so there is no pointer prior to train")
-        stages = tuple(s for s in stages if s != "prior")
-    train_docking(config, train_items, val_items, args.out, stages)
     print(f"trained {', '.join(stages)} -> {args.out}")
     return 0
 

@@ -33,7 +33,7 @@ from torch.nn import functional as F
 from torch_geometric.data import Batch
 
 from data_prep.pose_rmsd import symmetry_rmsd
-from disco_core.errors import CheckpointError
+from disco_core.errors import CheckpointError, DiscoError, InputError
 from disco_core.graph_ops import segment_softmax
 from disco_core.io import atomic_write_bytes
 from disco_core.trainer import Trainer, TrainerConfig, distributed_context
@@ -42,10 +42,11 @@ from docking.model.pointer_latents import PointerEncoder, PointerPrior, pointer_
 from docking.model.graph_network import ScoreModelConfig, complex_node_graph_index
 from docking.model.noise_schedule import ScheduleOptions
 from docking.model.pose_noise import NoisedPose, score_matching_loss
-from docking.model.loading import DockingModels, ScoreStage, load_docking_models
+from docking.model.loading import STAGES, DockingModels, ScoreStage, load_docking_models
 from docking.model.complex_sampling import dock_complex, picks_as_node_indices
 from docking.training.data import (DataOptions, ScoreBatch, PriorBatch, complex_generator, confidence_batch_maker,
-                                   prior_batch_maker, score_batch_maker, training_complex)
+                                   load_split_items, pocket_trainable, prior_batch_maker, score_batch_maker,
+                                   training_complex)
 
 # ----------------------------------------------------------------------------------------------------
 # Configuration
@@ -347,3 +348,32 @@ def train_docking(config: DockingTrainConfig, train_items: list[dict], val_items
         trainer = STAGE_TRAINERS[stage](config, train_items, val_items, run_dir)
         if trainer is not None:
             trainer.fit()
+
+
+def train_docking_from_cache(config: DockingTrainConfig, cache_dir: str | Path, run_dir: str | Path,
+                             split_dir: str | Path | None, stage: str = "all",
+                             config_name: str = "config") -> tuple[tuple[str, ...], list[str]]:
+    """`disco train docking`: the train (and val) complexes of a `disco prep` cache, by the split folder's
+    train.txt / val.txt (all of the cache without one), the complexes a pocket crop cannot train on left
+    out, then the requested stages ("all": every stage the config has). Returns (stages trained, why each
+    left-out complex was left out)."""
+    if split_dir is not None:
+        split_dir = Path(split_dir)
+        for name in ("train.txt", "val.txt"):
+            if not (split_dir / name).is_file():
+                raise InputError(str(split_dir), f"no {name} in the split folder")
+        train_items = load_split_items(cache_dir, split_dir / "train.txt", config.data.target_pose)
+        val_items = load_split_items(cache_dir, split_dir / "val.txt", "crystal")
+    else:
+        train_items, val_items = load_split_items(cache_dir, None, config.data.target_pose), []
+    train_items, skipped = pocket_trainable(train_items, config.data)
+    val_items, skipped_val = pocket_trainable(val_items, config.data)
+    if not train_items:
+        raise InputError(str(cache_dir), "no complex left to train on")
+    stages = STAGES if stage == "all" else (stage,)
+    if config.model.num_latents == 0:
+        if stage == "prior":
+            raise DiscoError(f"{config_name}: num_latents is 0, so there is no pointer prior to train")
+        stages = tuple(s for s in stages if s != "prior")
+    train_docking(config, train_items, val_items, run_dir, stages)
+    return stages, skipped + skipped_val
