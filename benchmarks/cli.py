@@ -54,7 +54,9 @@ def _register_dock(kinds: argparse._SubParsersAction) -> None:
                            "ranking), disco+relax (DisCo poses relaxed with OpenMM, PoseBusters-valid poses ranked first), "
                            "disco+vina+relax (Vina's local optimisation, then the relaxation; valid poses first, then "
                            "by Vina score), disco+guided (sampling steered by the interaction energy, ranked by it), "
-                           "disco+guided+vina (the same, then Vina's local optimisation and ranking) "
+                           "disco+guided+vina (the same, then Vina's local optimisation and ranking); ablations: "
+                           "disco+guided/physics-only (the learned score set to 0, the same search), "
+                           "disco+guided/null-latent and disco/null-latent (the null latent instead of the prior's picks) "
                            "(default disco,vina)")
     dock.add_argument("--physics-guidance", type=float, default=3.0, metavar="W",
                       help="guidance weight of the disco+guided* methods (default 3)")
@@ -62,6 +64,8 @@ def _register_dock(kinds: argparse._SubParsersAction) -> None:
                       help="reverse-diffusion steps of the disco+guided* methods (default: --steps)")
     dock.add_argument("--refine-rounds", type=int, default=0, metavar="K",
                       help="basin-hopping rounds after sampling for the disco+guided* methods (default 0)")
+    dock.add_argument("--energy", choices=["grid", "pairwise"], default="grid",
+                      help="the disco+guided* methods' interaction energy: receptor grid maps (default) or pairwise")
     dock.add_argument("--limit", type=int, metavar="N", help="first N complexes only")
     dock.set_defaults(run=run_dock_bench_cli)
 
@@ -85,7 +89,8 @@ def _options(args: argparse.Namespace, methods: tuple[str, ...]):
                             limit=args.limit, device=args.device, vina_cpu=args.vina_cpu,
                             physics_guidance=getattr(args, "physics_guidance", DockBenchOptions.physics_guidance),
                             guided_steps=getattr(args, "guided_steps", None),   # `bench speed` has none of these
-                            refine_rounds=getattr(args, "refine_rounds", 0))
+                            refine_rounds=getattr(args, "refine_rounds", 0),
+                            energy=getattr(args, "energy", "grid"))
 
 
 def run_dock_bench_cli(args: argparse.Namespace) -> int:

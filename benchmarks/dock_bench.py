@@ -26,7 +26,8 @@ from disco_core.io import atomic_open, atomic_write_text
 from benchmarks.pose_metrics import pose_errors, read_references
 
 POCKETS = ("reference", "blind")
-METHODS = ("disco", "vina", "disco+vina", "disco+relax", "disco+vina+relax", "disco+guided", "disco+guided+vina")
+METHODS = ("disco", "vina", "disco+vina", "disco+relax", "disco+vina+relax", "disco+guided", "disco+guided+vina",
+           "disco+guided/physics-only", "disco+guided/null-latent", "disco/null-latent")
 # DisCo variants: the same sampled poses, then Vina's local optimisation + ranking by the Vina score
 # ("disco+vina"), or OpenMM relaxation in the pocket with the PoseBusters checks ranking valid poses
 # first ("disco+relax", i.e. `disco dock --relax --check`), or both: Vina's local optimisation, then
@@ -39,10 +40,18 @@ DISCO_VARIANTS = {"disco": {}, "disco+vina": {"rescore": "vina", "rank_by": "vin
                   "disco+relax": {"relax": True, "check": True},
                   "disco+vina+relax": {"rescore": "vina", "rank_by": "vina", "relax": True, "check": True},
                   "disco+guided": {"rank_by": "energy"},
-                  "disco+guided+vina": {"rescore": "vina", "rank_by": "vina"}}
-GUIDED_VARIANTS = ("disco+guided", "disco+guided+vina")
+                  "disco+guided+vina": {"rescore": "vina", "rank_by": "vina"},
+                  "disco+guided/physics-only": {"rank_by": "energy"},
+                  "disco+guided/null-latent": {"rank_by": "energy"},
+                  "disco/null-latent": {}}
+GUIDED_VARIANTS = ("disco+guided", "disco+guided+vina", "disco+guided/physics-only", "disco+guided/null-latent")
+# Ablations: what the learned model adds. physics-only: the learned score set to 0, the same search (guidance,
+# resampling, minimisation, basin hopping); null-latent: the score model's learned null latent instead of the
+# prior's picks (the same starting poses).
+ABLATIONS = {"disco+guided/physics-only": {"learned_score": False}, "disco+guided/null-latent": {"latents": "null"},
+             "disco/null-latent": {"latents": "null"}}
 SETTINGS_THAT_CHANGE_RESULTS = ("dataset", "split", "pocket", "samples", "exhaustiveness", "steps", "seed",
-                                "physics_guidance", "guided_steps", "refine_rounds")
+                                "physics_guidance", "guided_steps", "refine_rounds", "energy")
 
 
 @dataclass
@@ -63,6 +72,7 @@ class DockBenchOptions:
     physics_guidance: float = 3.0               # W of the guided DisCo variants
     guided_steps: int | None = None             # their reverse-diffusion steps (None: `steps`)
     refine_rounds: int = 0                      # their basin-hopping rounds after sampling (docking.physics.basin_hopping)
+    energy: str = "grid"                        # their energy: receptor grid maps or the pairwise sum
 
 
 @dataclass
@@ -106,6 +116,7 @@ class DiscoMethod:
         from docking.inference.postprocess import PosePostprocessor, PostprocessOptions
 
         self.label, self.model, self.options = label, model, options
+        self.ablation = ABLATIONS.get(variant, {})
         guided = variant in GUIDED_VARIANTS
         self.physics_guidance = options.physics_guidance if guided else 0.0
         self.steps = (options.guided_steps or options.steps) if guided else options.steps
@@ -128,7 +139,8 @@ class DiscoMethod:
                                                              weight=self.physics_guidance,
                                                              refine_rounds=self.options.refine_rounds)
                                                          if self.physics_guidance > 0 else None,
-                                                         rank_by=sampling_rank(self.rank_by, self.physics_guidance > 0)))
+                                                         rank_by=sampling_rank(self.rank_by, self.physics_guidance > 0),
+                                                         energy=self.options.energy, **self.ablation))
         return self._pipeline
 
     def dock(self, item: BenchComplex) -> DockOutcome:

@@ -1,9 +1,6 @@
 """Structures in, model-ready graphs out: proteins (PDB/mmCIF), ligands (SDF/MOL2/SMILES), conformers,
-conformer matching, PDBbind-style and CSV inputs, and the processed cache (see `cache`)."""
+conformer matching, PDBbind-style and CSV inputs, the processed cache (see `cache`), the receptor parsed once
+(`receptor`) and the symmetry-corrected RMSD (`pose_rmsd`).
 
-from .featurize import FeaturizeOptions, StageError, featurize_pair, prepare_receptor
-from .ligand_features import LIGAND_ATOM_FEATURE_DIMS, LIGAND_BOND_FEATURE_DIMS
-from .protein import NUM_RESIDUE_TYPES, RESIDUE_TYPES
-
-__all__ = ["FeaturizeOptions", "StageError", "featurize_pair", "prepare_receptor", "LIGAND_ATOM_FEATURE_DIMS",
-           "LIGAND_BOND_FEATURE_DIMS", "RESIDUE_TYPES", "NUM_RESIDUE_TYPES"]
+Nothing is imported here: `disco --help` and every subcommand's start-up would otherwise pay for torch and
+RDKit; import the module you need (e.g. `from data_prep.featurize import featurize_pair`)."""

@@ -5,7 +5,6 @@ Pure geometry shared by the diffusion model (docking.model) and the energy searc
 
 from __future__ import annotations
 
-
 import torch
 
 

@@ -52,6 +52,7 @@ class DockRequest:
     guidance: float = 0.0
     physics_guidance: float = 0.0
     refine_rounds: int = 0
+    energy: str = "grid"
     blind_sites: int = 4
     rescore: str | None = None
     relax: bool = False
@@ -224,7 +225,8 @@ def run_docking(request: DockRequest, progress: DockProgress | None = None) -> R
                           blind_sites=request.blind_sites, max_residues=request.max_residues,
                           physics=(PhysicsGuidance(weight=request.physics_guidance, refine_rounds=request.refine_rounds)
                                    if request.physics_guidance > 0 else None),
-                          rank_by=sampling_rank(request.rank_by, request.physics_guidance > 0))
+                          rank_by=sampling_rank(request.rank_by, request.physics_guidance > 0),
+                          energy=request.energy)
     pipeline = DockingPipeline(options)
     if request.protein:
         pipeline.receptor(request.protein)     # an unreadable protein stops here, once, with its reason

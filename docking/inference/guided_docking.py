@@ -15,8 +15,15 @@ from __future__ import annotations
 import torch
 
 from docking.confidence.pose_confidence import guided_pose_features
-from docking.model.complex_sampling import (Docking, DockedPoses, LearnedScore, confidence_logits, dock_complexes,
-                                            prepare_complexes, rank_by_confidence)
+from docking.model.complex_sampling import (
+    DockedPoses,
+    Docking,
+    LearnedScore,
+    confidence_logits,
+    dock_complexes,
+    prepare_complexes,
+    rank_by_confidence,
+)
 from docking.model.loading import DockingModels
 from docking.model.noise_schedule import PoseNoiseSchedule
 from docking.model.sampler import ComposedScore, SamplerSettings, sample_poses
@@ -37,17 +44,21 @@ def noise_levels(schedule: PoseNoiseSchedule, t: float) -> dict[str, float]:
 def dock_guided_complexes(models: DockingModels, dockings: list[Docking], energies: list[InteractionEnergy | None],
                           physics: PhysicsGuidance | None, num_samples: int = 10,
                           settings: SamplerSettings | None = None, guidance_weight: float = 0.0,
-                          prior_temperature: float = 1.0) -> list[DockedPoses]:
+                          prior_temperature: float = 1.0, null_latents: bool = False,
+                          learned_scale: float = 1.0) -> list[DockedPoses]:
     """Sample `num_samples` poses per complex, those with an energy guided, resampled and minimised in it
-    (physics), all complexes through the score model together; ranked by confidence."""
+    (physics), all complexes through the score model together; ranked by confidence. The ablations:
+    `null_latents` (the score model's null latent instead of the prior's picks), `learned_scale` 0
+    (physics only: the learned score set to 0, the same search)."""
     settings = settings or SamplerSettings()
     if physics is None or all(energy is None for energy in energies):
-        return dock_complexes(models, dockings, num_samples, settings, guidance_weight, prior_temperature)
+        return dock_complexes(models, dockings, num_samples, settings, guidance_weight, prior_temperature,
+                              null_latents)
     device = models.device
-    prepared = prepare_complexes(models, dockings, num_samples, prior_temperature)
+    prepared = prepare_complexes(models, dockings, num_samples, prior_temperature, null_latents)
     energies = [None if energy is None else energy.to(device) for energy in energies]
     bonds = [(ligand.rot_bonds, ligand.rot_masks) for ligand in prepared.ligands]
-    learned = LearnedScore(models.score, prepared, models.schedule, guidance_weight)
+    learned = LearnedScore(models.score, prepared, models.schedule, guidance_weight, learned_scale)
     score = ComposedScore(learned, EnergyGuidance(energies, bonds, physics.weight,
                                                   lambda t: noise_levels(models.schedule, t)))
     resample = EnergyResampling(energies, bonds, [ligand.generator for ligand in prepared.ligands], physics,

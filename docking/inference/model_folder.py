@@ -12,7 +12,8 @@ import torch
 
 from disco_core.errors import CheckpointError
 from docking.confidence.calibration import Calibration
-from docking.confidence.pose_confidence import FILE_NAME as POSE_CONFIDENCE_FILE, PoseConfidence
+from docking.confidence.pose_confidence import FILE_NAME as POSE_CONFIDENCE_FILE
+from docking.confidence.pose_confidence import PoseConfidence
 from docking.model.loading import DockingModels, load_docking_models
 
 BUNDLED_MODEL = Path(__file__).resolve().parents[1] / "pretrained" / "default"

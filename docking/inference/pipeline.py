@@ -30,13 +30,17 @@ from data_prep.ligand import LigandInput, read_ligand
 from data_prep.receptor import Receptor, load_receptor
 from disco_core.device import resolve_device
 from disco_core.errors import InputError
-from docking.physics.interaction_energy import InteractionEnergy, TypedAtoms, receptor_atoms
+from docking.physics.grid_maps import GridBox, GridInteractionEnergy, ReceptorGrids
+from docking.physics.interaction_energy import CUTOFF_A, InteractionEnergy, TypedAtoms, receptor_atoms
 from docking.physics.guidance import PhysicsGuidance
 from docking.inference.site_search import candidate_sites
 from docking.inference.given_sites import Pocket
 from docking.inference.guided_docking import dock_guided_complexes
 from docking.model.complex_sampling import Docking, docking_input, sampler_settings
 from docking.inference.model_folder import load_model_folder
+GRID_MARGIN_A = 6.0          # the site's grid box reaches this far beyond the ligand's extent
+MIN_GRID_HALF_SIZE_A = 12.0
+
 
 @dataclass
 class DockOptions:
@@ -51,6 +55,9 @@ class DockOptions:
     max_residues: int = 10_000           # refuse larger proteins (one clear error instead of running out of memory)
     physics: PhysicsGuidance | None = None   # steer sampling with the interaction energy (docking.physics.guidance)
     rank_by: str = "confidence"          # order (and, blind, choice) of the poses of all sites: or "energy" (physics)
+    energy: str = "grid"                 # physics on receptor grid maps (docking.physics.grid_maps) or "pairwise"
+    latents: str = "prior"               # ablation "null": the score model's null latent instead of the prior's picks
+    learned_score: bool = True           # ablation False: physics only (the learned score set to 0, same search)
 
 
 @dataclass
@@ -109,6 +116,7 @@ class DockingPipeline:
         self._receptors: OrderedDict[str, Receptor] = OrderedDict()
         self._cache_size = receptor_cache_size
         self._blind_sites: weakref.WeakKeyDictionary[Receptor, list[Pocket]] = weakref.WeakKeyDictionary()
+        self._grids: OrderedDict[tuple, ReceptorGrids] = OrderedDict()
         self._guidance_atoms: OrderedDict[tuple, tuple[float, TypedAtoms]] = OrderedDict()
 
     def receptor(self, protein_path: str | Path) -> Receptor:
@@ -174,14 +182,14 @@ class DockingPipeline:
             except InputError as exc:
                 prepared.append(exc)
                 continue
-            energies += [None if self.options.physics is None else InteractionEnergy.for_ligand(
-                             mol, self.guidance_atoms(receptor, d.center, item["lig_pos_conformer"]))
-                         for d in inputs]
+            energies += [None if self.options.physics is None else
+                         self.site_energy(receptor, d.center, mol, item["lig_pos_conformer"]) for d in inputs]
             prepared.append((name, mol))
             dockings += inputs
         docked = (dock_guided_complexes(self.models, dockings, energies, self.options.physics, self.options.samples,
                                         sampler_settings(None, self.options.steps), self.options.guidance_weight,
-                                        self.options.prior_temperature)
+                                        self.options.prior_temperature, self.options.latents == "null",
+                                        1.0 if self.options.learned_score else 0.0)
                   if dockings else [])
         seconds = (time.perf_counter() - start) / max(1, len(ligands))
         results: list[DockResult | InputError] = []
@@ -196,11 +204,36 @@ class DockingPipeline:
             results.append(self._rank(name, mol, per_site, sites, seconds))
         return results
 
-    def guidance_atoms(self, receptor: Receptor, center: torch.Tensor, conformer: torch.Tensor) -> TypedAtoms:
-        """The typed receptor atoms the energy sees around a site: within the ligand's extent, the
+    def site_energy(self, receptor: Receptor, center: torch.Tensor, mol: Chem.Mol,
+                    conformer: torch.Tensor) -> InteractionEnergy | GridInteractionEnergy:
+        """The interaction energy of one ligand at one site: read from the site's receptor grid maps (built
+        once per site and ligand atom class, shared by every ligand of a screen) or, with energy="pairwise",
+        summed over the receptor atoms near the site."""
+        extent = float(conformer.norm(dim=-1).max()) if len(conformer) else 0.0
+        pairwise = InteractionEnergy.for_ligand(mol, self.guidance_atoms(receptor, center, extent))
+        if self.options.energy == "pairwise":
+            return pairwise
+        return GridInteractionEnergy.for_ligand(pairwise, self.site_grids(receptor, center, extent))
+
+    def site_grids(self, receptor: Receptor, center: torch.Tensor, extent: float) -> ReceptorGrids:
+        """The grid maps of a site: a cube reaching GRID_MARGIN_A beyond the ligand (at least
+        MIN_GRID_HALF_SIZE_A from the centre, in steps of 2 A so that ligands of similar size share it);
+        a larger ligand at the same site gets a larger cube."""
+        half = max(MIN_GRID_HALF_SIZE_A, 2.0 * math.ceil((extent + GRID_MARGIN_A) / 2.0))
+        key = (str(Path(receptor.path).resolve()), tuple(round(float(v), 3) for v in center))
+        cached = self._grids.get(key)
+        if cached is None or cached.box.shape[0] < GridBox.around(center, half).shape[0]:
+            box = GridBox.around(center, half)
+            atoms = receptor_atoms(receptor.heavy_atoms, center, half * math.sqrt(3) + CUTOFF_A)
+            self._grids[key] = ReceptorGrids(atoms, box)
+            while len(self._grids) > 4 * self._cache_size:
+                self._grids.popitem(last=False)
+        return self._grids[key]
+
+    def guidance_atoms(self, receptor: Receptor, center: torch.Tensor, extent: float) -> TypedAtoms:
+        """The typed receptor atoms the pairwise energy sees around a site: within the ligand's extent, the
         starting spread (three translation sigmas) and the energy cutoff of the centre. Cached per protein
         and site; a larger ligand at the same site widens the sphere."""
-        extent = float(conformer.norm(dim=-1).max()) if len(conformer) else 0.0
         reach = extent + 3 * float(self.models.schedule.translation.sigma_max) + 8.0
         key = (str(Path(receptor.path).resolve()), tuple(round(float(v), 3) for v in center))
         cached = self._guidance_atoms.get(key)

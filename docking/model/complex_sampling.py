@@ -18,14 +18,14 @@ from torch_geometric.data import Batch, HeteroData
 
 from data_prep.dataset import item_to_heterodata
 from disco_core.errors import DiscoError, InputError
+from docking.geometry.pose import centroid, rotate_about_centroid
+from docking.geometry.rotations import uniform_rotation_matrices
 from docking.model.graph_network import complex_node_graph_index
 from docking.model.loading import DockingModels
 from docking.model.noise_schedule import PoseNoiseSchedule
 from docking.model.pointer_latents import PointerPrior, sample_pointer_latents
-from docking.geometry.pose import centroid, rotate_about_centroid
 from docking.model.sampler import Ligand, SamplerSettings, sample_initial_poses, sample_poses
 from docking.model.score_model import ScoreModel, guided_scores
-from docking.geometry.rotations import uniform_rotation_matrices
 
 RESIDUE_KEYS = ("rec_pos", "rec_n_pos", "rec_c_pos", "rec_residue_type", "rec_esm")
 
@@ -142,11 +142,13 @@ class PreparedComplexes(NamedTuple):
 class LearnedScore:
     """The score model's scores of every complex's samples, one network call per step for all of them, with
     classifier-free guidance over the pointer picks s = s(z) + w (s(z) - s(null)) when there are picks.
-    `follow` keeps each sample's picks with it when a resampling reorders the samples."""
+    `follow` keeps each sample's picks with it when a resampling reorders the samples. `scale` 0 is the
+    physics-only ablation: the learned score set to 0 (the network is not called), everything else the same."""
 
     def __init__(self, model: ScoreModel, prepared: PreparedComplexes, schedule: PoseNoiseSchedule,
-                 guidance_weight: float = 0.0):
+                 guidance_weight: float = 0.0, scale: float = 1.0):
         self.model, self.batch, self.schedule, self.guidance_weight = model, prepared.batch, schedule, guidance_weight
+        self.scale = scale
         self.copies = [pos.shape[0] for pos in prepared.initial]
         self.first = [sum(self.copies[:i]) for i in range(len(self.copies))]
         self.tor_sizes = [n * ligand.rot_bonds.shape[0] for n, ligand in zip(self.copies, prepared.ligands)]
@@ -154,6 +156,9 @@ class LearnedScore:
         self.one_hot = node_indices_as_picks(self.node_picks, self.batch) if self.node_picks is not None else None
 
     def __call__(self, positions: list[torch.Tensor], t: float) -> list:
+        if self.scale == 0:
+            return [(pos.new_zeros(len(pos), 3), pos.new_zeros(len(pos), 3), pos.new_zeros(size))
+                    for pos, size in zip(positions, self.tor_sizes)]
         self.batch["ligand"].pos = torch.cat([pos.reshape(-1, 3) for pos in positions])
         num_graphs, device = sum(self.copies), positions[0].device
         sigmas = {name: torch.full((num_graphs,), float(component.sigma(t)), device=device)
@@ -161,6 +166,8 @@ class LearnedScore:
                                           ("tor", self.schedule.torsion))}
         out = (self.model(self.batch, sigmas) if self.one_hot is None
                else guided_scores(self.model, self.batch, sigmas, self.one_hot, self.guidance_weight))
+        if self.scale != 1:
+            out = {key: self.scale * value for key, value in out.items()}
         return list(zip(out["tr_score"].split(self.copies), out["rot_score"].split(self.copies),
                         out["tor_score"].split(self.tor_sizes)))
 
@@ -175,9 +182,11 @@ class LearnedScore:
 
 
 def prepare_complexes(models: DockingModels, dockings: list[Docking], num_samples: int,
-                      prior_temperature: float = 1.0) -> PreparedComplexes:
+                      prior_temperature: float = 1.0, null_latents: bool = False) -> PreparedComplexes:
     """Per complex (in order, from its own generator): the prior's picks for every sample, then the
-    samples' starting poses around the centre. Graphs are built once; the sampler only moves ligands."""
+    samples' starting poses around the centre. Graphs are built once; the sampler only moves ligands.
+    `null_latents` (the ablation) drops the picks after drawing them, so the starting poses stay those
+    of the full model and the score model sees its learned null latent."""
     device = models.device
     batch = Batch.from_data_list([d.graph for d in dockings for _ in range(num_samples)]).to(device)
     ligands, initial, picks = [], [], []
@@ -198,7 +207,7 @@ def prepare_complexes(models: DockingModels, dockings: list[Docking], num_sample
         ligands.append(Ligand(rot_bonds, rot_masks, d.generator))
         initial.append(sample_initial_poses(conformer, rot_bonds, rot_masks, num_samples, center, models.schedule,
                                             d.generator))
-    return PreparedComplexes(batch, initial, ligands, torch.cat(picks) if picks else None)
+    return PreparedComplexes(batch, initial, ligands, torch.cat(picks) if picks and not null_latents else None)
 
 
 def rank_by_confidence(models: DockingModels, poses: list[torch.Tensor], logits: torch.Tensor,
@@ -236,11 +245,11 @@ def confidence_logits(models: DockingModels, batch: Batch, poses: list[torch.Ten
 @torch.no_grad()
 def dock_complexes(models: DockingModels, dockings: list[Docking], num_samples: int = 10,
                    settings: SamplerSettings | None = None, guidance_weight: float = 0.0,
-                   prior_temperature: float = 1.0) -> list[DockedPoses]:
+                   prior_temperature: float = 1.0, null_latents: bool = False) -> list[DockedPoses]:
     """Sample `num_samples` poses for each complex with the learned score alone, all complexes through
     the score model together, and rank each complex's poses by confidence. (The physics-guided path,
     docking.inference.guided_docking, adds energy guidance, resampling and minimisation to the same sampler.)"""
-    prepared = prepare_complexes(models, dockings, num_samples, prior_temperature)
+    prepared = prepare_complexes(models, dockings, num_samples, prior_temperature, null_latents)
     score = LearnedScore(models.score, prepared, models.schedule, guidance_weight)
     poses = sample_poses(score, prepared.initial, prepared.ligands, models.schedule, settings or SamplerSettings())
     return rank_by_confidence(models, poses, confidence_logits(models, prepared.batch, poses), score.node_picks)

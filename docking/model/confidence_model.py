@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-
-
-
 import torch
 from torch import nn
 
 from disco_core.graph_ops import segment_mean
-from docking.model.graph_network import (ScoreModelConfig, scalar_channels, mlp, num_graphs_of, ComplexGraphNetwork)
+from docking.model.graph_network import ComplexGraphNetwork, ScoreModelConfig, mlp, num_graphs_of, scalar_channels
 
 # sigma -> expected squared score norm E|s|^2 (e.g. docking.model.so3's table, docking.model.torus), or its values.
 

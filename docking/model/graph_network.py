@@ -158,7 +158,7 @@ def complex_node_graph_index(batch) -> torch.Tensor:
     return torch.cat([graph_index(lig, lig.pos.shape[0], device), graph_index(rec, rec.pos.shape[0], device)])
 
 
-def _resolve_norm_sq(norm_sq: NormSq, sigma: torch.Tensor, small_sigma_limit: torch.Tensor) -> torch.Tensor:
+def resolve_norm_sq(norm_sq: NormSq, sigma: torch.Tensor, small_sigma_limit: torch.Tensor) -> torch.Tensor:
     if norm_sq is None:
         return small_sigma_limit
     values = norm_sq(sigma) if callable(norm_sq) else norm_sq

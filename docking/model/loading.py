@@ -20,10 +20,10 @@ from disco_core.device import resolve_device
 from disco_core.errors import CheckpointError
 from docking.model import torus
 from docking.model.confidence_model import ConfidenceModel
-from docking.model.pointer_latents import PointerEncoder, PointerPrior
-from docking.model.score_model import ScoreModel
 from docking.model.graph_network import ScoreModelConfig
 from docking.model.noise_schedule import PoseNoiseSchedule, ScheduleOptions
+from docking.model.pointer_latents import PointerEncoder, PointerPrior
+from docking.model.score_model import ScoreModel
 from docking.model.so3 import igso3_table
 
 STAGES = ("score", "prior", "confidence")

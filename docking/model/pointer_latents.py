@@ -4,18 +4,23 @@ sampling loop (disco_core.prior.sample_autoregressive) draws its picks."""
 
 from __future__ import annotations
 
-
-
-
 import torch
 from e3nn import o3
 from torch import nn
 from torch.nn import functional as F
 
 from disco_core.graph_ops import segment_argmax, segment_log_softmax
-from docking.model.graph_network import (ScoreModelConfig, scalar_channels, mlp, num_graphs_of, complex_node_graph_index, ComplexFeatures, ComplexGraphNetwork)
 from disco_core.latents import segment_gumbel_softmax_st
 from disco_core.prior import sample_autoregressive
+from docking.model.graph_network import (
+    ComplexFeatures,
+    ComplexGraphNetwork,
+    ScoreModelConfig,
+    complex_node_graph_index,
+    mlp,
+    num_graphs_of,
+    scalar_channels,
+)
 
 # sigma -> expected squared score norm E|s|^2 (e.g. docking.model.so3's table, docking.model.torus), or its values.
 

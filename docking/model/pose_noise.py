@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
+from docking.geometry.pose import apply_pose_update
 from docking.model import torus
 from docking.model.noise_schedule import PoseNoiseSchedule
-from docking.geometry.pose import apply_pose_update
 from docking.model.so3 import igso3_table
 
 

@@ -31,10 +31,10 @@ from typing import NamedTuple, Protocol
 
 import torch
 
-from docking.model.noise_schedule import GeometricSchedule, PoseNoiseSchedule
 from docking.geometry.pose import apply_pose_update, apply_torsion_changes, centroid, rotate_about_centroid
-from docking.model.pose_noise import standard_normal
 from docking.geometry.rotations import uniform_rotation_matrices
+from docking.model.noise_schedule import GeometricSchedule, PoseNoiseSchedule
+from docking.model.pose_noise import standard_normal
 
 # (S, 3) translation, (S, 3) rotation, (S*R,) or (S, R) torsion scores (or None without torsions) of one
 # ligand's S samples

@@ -3,16 +3,25 @@ noise levels and on the DisCo pointer latents, and classifier-free guidance over
 
 from __future__ import annotations
 
-
-
-
 import torch
 from e3nn import o3
 from torch import nn
 
 from disco_core.graph_ops import radius, segment_mean
-from docking.model.graph_network import (ScoreModelConfig, NormSq, sigma_embedding, edge_harmonics, distance_embedding, mlp, num_graphs_of, _resolve_norm_sq, TensorProductConvLayer, ComplexFeatures, ComplexGraphNetwork)
 from disco_core.latents import classifier_free_guidance
+from docking.model.graph_network import (
+    ComplexFeatures,
+    ComplexGraphNetwork,
+    NormSq,
+    ScoreModelConfig,
+    TensorProductConvLayer,
+    distance_embedding,
+    edge_harmonics,
+    mlp,
+    num_graphs_of,
+    resolve_norm_sq,
+    sigma_embedding,
+)
 
 # sigma -> expected squared score norm E|s|^2 (e.g. docking.model.so3's table, docking.model.torus), or its values.
 
@@ -104,7 +113,7 @@ class ScoreModel(nn.Module):
                                center_sh, num_graphs)
         tr, rot = out[:, 0:3] + out[:, 6:9], out[:, 3:6] + out[:, 9:12]
         tr = self._rescale(tr, self.tr_magnitude, sigma_features) / sigma_tr[:, None]
-        rot_scale = _resolve_norm_sq(rot_norm_sq if rot_norm_sq is not None else self.rot_norm_sq, sigma_rot,
+        rot_scale = resolve_norm_sq(rot_norm_sq if rot_norm_sq is not None else self.rot_norm_sq, sigma_rot,
                                      3.0 / sigma_rot ** 2).sqrt()
         rot = self._rescale(rot, self.rot_magnitude, sigma_features) * rot_scale[:, None]
         return {"tr_score": tr, "rot_score": rot, "tor_score": self._torsion_scores(batch, h, sigma_tor, tor_norm_sq)}
@@ -138,7 +147,7 @@ class ScoreModel(nn.Module):
         norm_sq = tor_norm_sq if tor_norm_sq is not None else self.tor_norm_sq
         if norm_sq is not None and not callable(norm_sq):
             norm_sq = torch.as_tensor(norm_sq, dtype=sigma.dtype, device=sigma.device).reshape(-1)[bond_batch]
-        return score * _resolve_norm_sq(norm_sq, sigma, 1.0 / sigma ** 2).sqrt()
+        return score * resolve_norm_sq(norm_sq, sigma, 1.0 / sigma ** 2).sqrt()
 
 
 def guided_scores(model: ScoreModel, batch, sigmas: dict[str, torch.Tensor], picks: torch.Tensor,

@@ -1,7 +1,5 @@
-"""Rotations and the isotropic Gaussian on SO(3) (IGSO(3)), the rotation part of pose diffusion.
-
-Group maps (rotation vector <-> matrix <-> quaternion, uniform rotations) are plain torch and work for
-any float dtype and batch shape.
+"""The isotropic Gaussian on SO(3) (IGSO(3)), the rotation part of pose diffusion (the group maps it uses,
+rotation vector <-> matrix <-> quaternion and uniform rotations, are docking.geometry.rotations).
 
 IGSO(3)(sigma) is the heat kernel on SO(3). Its density with respect to the uniform (Haar) measure
 depends only on the rotation angle omega:

@@ -133,7 +133,7 @@ def receptor_atoms(atoms: HeavyAtoms, center: tuple[float, float, float] | torch
     return typed.select((sub - center).norm(dim=1) <= radius)
 
 
-def _pair_energy(distance: torch.Tensor, radius_sum: torch.Tensor, hydrophobic: torch.Tensor,
+def pair_energy(distance: torch.Tensor, radius_sum: torch.Tensor, hydrophobic: torch.Tensor,
                  hbond: torch.Tensor) -> torch.Tensor:
     d = distance - radius_sum
     energy = (WEIGHTS["gauss1"] * torch.exp(-(d / 0.5) ** 2)
@@ -175,13 +175,13 @@ class InteractionEnergy:
 
     def intermolecular(self, pos: torch.Tensor) -> torch.Tensor:
         distance = torch.cdist(pos.float(), self.receptor.pos[None].expand(pos.shape[0], -1, -1))
-        return _pair_energy(distance, self.cross_radius, self.cross_hydrophobic, self.cross_hbond).sum((-1, -2))
+        return pair_energy(distance, self.cross_radius, self.cross_hydrophobic, self.cross_hbond).sum((-1, -2))
 
     def internal(self, pos: torch.Tensor) -> torch.Tensor:
         if len(self.pair_i) == 0:
             return pos.new_zeros(pos.shape[0])
         distance = (pos[:, self.pair_i] - pos[:, self.pair_j]).norm(dim=-1).float()
-        return _pair_energy(distance, self.internal_radius, self.internal_hydrophobic, self.internal_hbond).sum(-1)
+        return pair_energy(distance, self.internal_radius, self.internal_hydrophobic, self.internal_hbond).sum(-1)
 
     def __call__(self, pos: torch.Tensor) -> torch.Tensor:
         return self.intermolecular(pos) + self.internal(pos)

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch_geometric.loader import DataLoader
 
-from data_prep import LIGAND_ATOM_FEATURE_DIMS, featurize_pair, prepare_receptor
+from data_prep.featurize import featurize_pair, prepare_receptor
+from data_prep.ligand_features import LIGAND_ATOM_FEATURE_DIMS
 from data_prep.cache import load_item
 from data_prep.dataset import ComplexDataset, item_to_heterodata, rotation_masks_per_graph
 from disco_core.cli import main

@@ -37,6 +37,7 @@ def run_case(name: str) -> dict:
     blind, weight, rounds, samples, steps = CASES[name]
     physics = PhysicsGuidance(weight=weight, refine_rounds=rounds) if weight > 0 else None
     options = DockOptions(samples=samples, steps=steps, seed=0, device="cpu", blind_sites=2, physics=physics,
+                          energy="pairwise",   # the recording predates the grid maps
                           rank_by="energy" if physics is not None else "confidence")
     pocket = None if blind else pocket_from_ligand_file(LIGAND)
     result = DockingPipeline(options).dock(PROTEIN, LIGAND, name="1s3v", pocket=pocket)

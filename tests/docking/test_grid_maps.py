@@ -1,0 +1,122 @@
+"""Receptor grid maps against the pairwise interaction energy they replace (the reference), on the shipped
+complex: energies and gradients of crystal-like and displaced poses, map values at grid points, the
+penalty outside the box, maps added per ligand class, and the refusal of a box too large for memory.
+
+Stated tolerance (Catmull-Rom interpolation of 0.375 A maps): energies within 0.2 kcal/mol of the
+pairwise sum; atomic gradients with cosine similarity >= 0.95 to the pairwise ones and relative error
+<= 0.3 (measured on 1s3v: <= 0.09 kcal/mol, cosine >= 0.97, relative error <= 0.25, the largest at the
+crystal pose where the gradient itself is smallest)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from disco_core.errors import InputError
+from docking.physics.grid_maps import (OUTSIDE_SLOPE, GridBox, GridInteractionEnergy, ReceptorGrids,
+                                       atom_classes)
+from docking.physics.interaction_energy import TypedAtoms, ligand_atoms
+from tests.docking.test_dock_cli import LIGAND as LIGAND_PATH, PROTEIN as PROTEIN_PATH
+from tests.docking.test_interaction_energy import crystal_energy, crystal_ligand
+
+
+@pytest.fixture(scope="module")
+def energies():
+    torch.set_num_threads(1)
+    energy, pos = crystal_energy()
+    center = pos.mean(0)
+    box = GridBox.around(center, float((pos - center).norm(dim=1).max()) + 6.0)
+    return energy, GridInteractionEnergy.for_ligand(energy, ReceptorGrids(energy.receptor, box)), pos.float()
+
+
+def displaced_poses(pos: torch.Tensor) -> torch.Tensor:
+    shift = torch.randn(16, 1, 3, generator=torch.Generator().manual_seed(0))
+    return torch.cat([pos[None], pos[None] + shift])
+
+
+def gradient(energy, poses: torch.Tensor) -> torch.Tensor:
+    x = poses.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(energy(x).sum(), x)
+    return g.reshape(len(poses), -1)
+
+
+def test_grid_energies_and_gradients_agree_with_the_pairwise_reference(energies):
+    pairwise, grid, pos = energies
+    poses = displaced_poses(pos)
+    assert torch.allclose(grid(poses), pairwise(poses), atol=0.2)
+    reference, interpolated = gradient(pairwise, poses), gradient(grid, poses)
+    assert (torch.nn.functional.cosine_similarity(reference, interpolated) >= 0.95).all()
+    assert ((reference - interpolated).norm(dim=1) / reference.norm(dim=1)).max() <= 0.3
+
+
+def test_map_values_at_grid_points_are_the_pairwise_sums(energies):
+    """A one-atom probe of each class placed on grid points reads back the pairwise energy of that atom."""
+    pairwise, grid, pos = energies
+    grids, box = grid.grids, grid.grids.box
+    points = box.points().reshape(-1, 3)
+    chosen = points[torch.randint(len(points), (20,), generator=torch.Generator().manual_seed(1))].float()
+    for atom in range(len(pos)):
+        probe = TypedAtoms(torch.zeros(0, 3), *(getattr(pairwise.ligand, name)[atom:atom + 1]
+                                                for name in ("radius", "hydrophobic", "donor", "acceptor")))
+        index = grids.class_index(probe)
+        single = type(pairwise)(probe, pairwise.receptor, torch.zeros(0, 2, dtype=torch.long))
+        expected = single.intermolecular(chosen[:, None])
+        assert torch.allclose(grids.energy(chosen[:, None], index), expected, atol=2e-3, rtol=1e-4)
+
+
+def test_atoms_outside_the_box_pay_the_stated_penalty(energies):
+    _, grid, pos = energies
+    box = grid.grids.box
+    upper_x = box.origin[0] + box.spacing * (box.shape[0] - 1)
+    beyond = pos.clone()
+    beyond[:, 0] = upper_x + 1.0                 # every atom 1 A beyond the box's +x face
+    further = beyond.clone()
+    further[:, 0] += 2.5
+    difference = grid.intermolecular(further[None]) - grid.intermolecular(beyond[None])
+    assert float(difference) == pytest.approx(len(pos) * OUTSIDE_SLOPE * 2.5, rel=1e-4)
+
+
+def test_maps_are_added_per_class_without_changing_the_others(energies):
+    pairwise, grid, pos = energies
+    grids = grid.grids
+    before = {c: grids.maps[i].clone() for i, c in enumerate(grids.classes)}
+    from rdkit import Chem
+    bromo = ligand_atoms(Chem.MolFromSmiles("BrCCBr"))
+    new = set(atom_classes(bromo)) - set(grids.classes)
+    assert new                                   # bromine brings a class the crystal ligand lacks
+    grids.class_index(bromo)
+    for i, c in enumerate(grids.classes):
+        if c in before:
+            assert torch.equal(grids.maps[i], before[c])
+    assert set(grids.classes) >= new
+
+
+def test_a_box_too_large_for_memory_is_refused_with_its_size():
+    with pytest.raises(InputError, match=r"120 x 120 x 120 A .*--pocket-radius"):
+        GridBox.around(torch.zeros(3), 60.0)
+
+
+def test_grid_energy_keeps_the_crystal_pose_preferred(energies):
+    """Like the pairwise energy, the grid energy ranks the crystal pose below displaced copies."""
+    _, grid, pos = energies
+    values = grid(displaced_poses(pos))
+    assert float(values[0]) < float(values[1:].min())
+    assert crystal_ligand().GetNumAtoms() == len(pos)
+
+
+def test_guided_docking_on_grids_reports_the_energy_of_its_poses():
+    """`disco dock`'s physics on grid maps (the default): every written pose's interaction_energy is, within
+    the stated tolerance, the pairwise energy of that pose, and the poses come ranked by it."""
+    from docking.inference.pipeline import DockingPipeline, DockOptions
+    from docking.physics.guidance import PhysicsGuidance
+
+    torch.set_num_threads(1)
+    energy, pos = crystal_energy()
+    physics = PhysicsGuidance(weight=3.0, minimize_steps=30, resample_at=(0.5,), preview_steps=5, refine_rounds=2)
+    pipeline = DockingPipeline(DockOptions(samples=4, steps=8, device="cpu", physics=physics, rank_by="energy"))
+    assert pipeline.options.energy == "grid"
+    result = pipeline.dock(PROTEIN_PATH, LIGAND_PATH, name="1s3v", pocket_center=tuple(pos.mean(0).tolist()))
+    poses = torch.tensor([mol.GetConformer().GetPositions() for mol in result.poses])
+    reported = torch.tensor(result.extras["interaction_energy"])
+    assert torch.allclose(reported, energy(poses).float(), atol=0.2)
+    assert reported.tolist() == sorted(reported.tolist())
