@@ -64,8 +64,8 @@ def _register_dock(kinds: argparse._SubParsersAction) -> None:
                       help="reverse-diffusion steps of the disco+guided* methods (default: --steps)")
     dock.add_argument("--refine-rounds", type=int, default=0, metavar="K",
                       help="basin-hopping rounds after sampling for the disco+guided* methods (default 0)")
-    dock.add_argument("--energy", choices=["grid", "pairwise"], default="grid",
-                      help="the disco+guided* methods' interaction energy: receptor grid maps (default) or pairwise")
+    dock.add_argument("--energy", choices=["pairwise", "grid"], default="pairwise",
+                      help="the disco+guided* methods' interaction energy: pairwise sum (default) or receptor grid maps")
     dock.add_argument("--limit", type=int, metavar="N", help="first N complexes only")
     dock.set_defaults(run=run_dock_bench_cli)
 
@@ -90,7 +90,7 @@ def _options(args: argparse.Namespace, methods: tuple[str, ...]):
                             physics_guidance=getattr(args, "physics_guidance", DockBenchOptions.physics_guidance),
                             guided_steps=getattr(args, "guided_steps", None),   # `bench speed` has none of these
                             refine_rounds=getattr(args, "refine_rounds", 0),
-                            energy=getattr(args, "energy", "grid"))
+                            energy=getattr(args, "energy", "pairwise"))
 
 
 def run_dock_bench_cli(args: argparse.Namespace) -> int:

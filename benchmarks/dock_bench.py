@@ -72,7 +72,7 @@ class DockBenchOptions:
     physics_guidance: float = 3.0               # W of the guided DisCo variants
     guided_steps: int | None = None             # their reverse-diffusion steps (None: `steps`)
     refine_rounds: int = 0                      # their basin-hopping rounds after sampling (docking.physics.basin_hopping)
-    energy: str = "grid"                        # their energy: receptor grid maps or the pairwise sum
+    energy: str = "pairwise"                    # their energy: the pairwise sum or receptor grid maps
 
 
 @dataclass

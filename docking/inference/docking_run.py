@@ -52,7 +52,7 @@ class DockRequest:
     guidance: float = 0.0
     physics_guidance: float = 0.0
     refine_rounds: int = 0
-    energy: str = "grid"
+    energy: str = "pairwise"
     blind_sites: int = 4
     rescore: str | None = None
     relax: bool = False

@@ -55,7 +55,7 @@ class DockOptions:
     max_residues: int = 10_000           # refuse larger proteins (one clear error instead of running out of memory)
     physics: PhysicsGuidance | None = None   # steer sampling with the interaction energy (docking.physics.guidance)
     rank_by: str = "confidence"          # order (and, blind, choice) of the poses of all sites: or "energy" (physics)
-    energy: str = "grid"                 # physics on receptor grid maps (docking.physics.grid_maps) or "pairwise"
+    energy: str = "pairwise"             # the physics' energy: the pairwise sum, or "grid" (docking.physics.grid_maps)
     latents: str = "prior"               # ablation "null": the score model's null latent instead of the prior's picks
     learned_score: bool = True           # ablation False: physics only (the learned score set to 0, same search)
 

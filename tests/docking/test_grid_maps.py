@@ -9,6 +9,7 @@ crystal pose where the gradient itself is smallest)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -105,7 +106,7 @@ def test_grid_energy_keeps_the_crystal_pose_preferred(energies):
 
 
 def test_guided_docking_on_grids_reports_the_energy_of_its_poses():
-    """`disco dock`'s physics on grid maps (the default): every written pose's interaction_energy is, within
+    """`disco dock --energy grid`: every written pose's interaction_energy is, within
     the stated tolerance, the pairwise energy of that pose, and the poses come ranked by it."""
     from docking.inference.pipeline import DockingPipeline, DockOptions
     from docking.physics.guidance import PhysicsGuidance
@@ -113,10 +114,10 @@ def test_guided_docking_on_grids_reports_the_energy_of_its_poses():
     torch.set_num_threads(1)
     energy, pos = crystal_energy()
     physics = PhysicsGuidance(weight=3.0, minimize_steps=30, resample_at=(0.5,), preview_steps=5, refine_rounds=2)
-    pipeline = DockingPipeline(DockOptions(samples=4, steps=8, device="cpu", physics=physics, rank_by="energy"))
-    assert pipeline.options.energy == "grid"
+    pipeline = DockingPipeline(DockOptions(samples=4, steps=8, device="cpu", physics=physics, rank_by="energy",
+                                           energy="grid"))
     result = pipeline.dock(PROTEIN_PATH, LIGAND_PATH, name="1s3v", pocket_center=tuple(pos.mean(0).tolist()))
-    poses = torch.tensor([mol.GetConformer().GetPositions() for mol in result.poses])
+    poses = torch.from_numpy(np.stack([mol.GetConformer().GetPositions() for mol in result.poses]))
     reported = torch.tensor(result.extras["interaction_energy"])
     assert torch.allclose(reported, energy(poses).float(), atol=0.2)
     assert reported.tolist() == sorted(reported.tolist())
