@@ -210,10 +210,9 @@ class DockingPipeline:
         once per site and ligand atom class, shared by every ligand of a screen) or, with energy="pairwise",
         summed over the receptor atoms near the site."""
         extent = float(conformer.norm(dim=-1).max()) if len(conformer) else 0.0
-        pairwise = InteractionEnergy.for_ligand(mol, self.guidance_atoms(receptor, center, extent))
-        if self.options.energy == "pairwise":
-            return pairwise
-        return GridInteractionEnergy.for_ligand(pairwise, self.site_grids(receptor, center, extent))
+        if self.options.energy == "grid":
+            return GridInteractionEnergy.for_ligand(mol, self.site_grids(receptor, center, extent))
+        return InteractionEnergy.for_ligand(mol, self.guidance_atoms(receptor, center, extent))
 
     def site_grids(self, receptor: Receptor, center: torch.Tensor, extent: float) -> ReceptorGrids:
         """The grid maps of a site: a cube reaching GRID_MARGIN_A beyond the ligand (at least

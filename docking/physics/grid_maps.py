@@ -25,9 +25,11 @@ import math
 from dataclasses import dataclass
 
 import torch
+from rdkit import Chem
 
 from disco_core.errors import InputError
-from docking.physics.interaction_energy import CUTOFF_A, InteractionEnergy, TypedAtoms, pair_energy
+from docking.physics.interaction_energy import (CUTOFF_A, InteractionEnergy, TypedAtoms, ligand_atoms,
+                                               ligand_internal_pairs, pair_energy)
 
 SPACING_A = 0.375
 OUTSIDE_SLOPE = 1.0                 # kcal/mol per Angstrom an atom lies outside the box
@@ -188,11 +190,12 @@ class GridInteractionEnergy:
         self.grids, self.class_index, self.internal_energy = grids, class_index, internal
 
     @classmethod
-    def for_ligand(cls, energy: InteractionEnergy, grids: ReceptorGrids) -> "GridInteractionEnergy":
-        """The grid form of a pairwise energy (same ligand), against the grids' receptor and box."""
-        internal = InteractionEnergy(energy.ligand, energy.receptor.select(
-            torch.zeros(len(energy.receptor.pos), dtype=torch.bool)), energy.internal_pairs)
-        return cls(grids, grids.class_index(energy.ligand), internal)
+    def for_ligand(cls, mol: Chem.Mol, grids: ReceptorGrids) -> "GridInteractionEnergy":
+        """The energy of a heavy-atom ligand against the grids' receptor and box (as InteractionEnergy.for_ligand
+        against receptor atoms); its internal part is the pairwise one without receptor atoms."""
+        no_receptor = grids.receptor.select(torch.zeros(len(grids.receptor.pos), dtype=torch.bool))
+        internal = InteractionEnergy(ligand_atoms(mol), no_receptor, ligand_internal_pairs(mol))
+        return cls(grids, grids.class_index(internal.ligand), internal)
 
     @property
     def ligand(self) -> TypedAtoms:

@@ -16,7 +16,7 @@ import torch
 from disco_core.errors import InputError
 from docking.physics.grid_maps import (OUTSIDE_SLOPE, GridBox, GridInteractionEnergy, ReceptorGrids,
                                        atom_classes)
-from docking.physics.interaction_energy import TypedAtoms, ligand_atoms
+from docking.physics.interaction_energy import InteractionEnergy, TypedAtoms, ligand_atoms
 from tests.docking.test_dock_cli import LIGAND as LIGAND_PATH, PROTEIN as PROTEIN_PATH
 from tests.docking.test_interaction_energy import crystal_energy, crystal_ligand
 
@@ -27,7 +27,7 @@ def energies():
     energy, pos = crystal_energy()
     center = pos.mean(0)
     box = GridBox.around(center, float((pos - center).norm(dim=1).max()) + 6.0)
-    return energy, GridInteractionEnergy.for_ligand(energy, ReceptorGrids(energy.receptor, box)), pos.float()
+    return energy, GridInteractionEnergy.for_ligand(crystal_ligand(), ReceptorGrids(energy.receptor, box)), pos.float()
 
 
 def displaced_poses(pos: torch.Tensor) -> torch.Tensor:
@@ -60,7 +60,7 @@ def test_map_values_at_grid_points_are_the_pairwise_sums(energies):
         probe = TypedAtoms(torch.zeros(0, 3), *(getattr(pairwise.ligand, name)[atom:atom + 1]
                                                 for name in ("radius", "hydrophobic", "donor", "acceptor")))
         index = grids.class_index(probe)
-        single = type(pairwise)(probe, pairwise.receptor, torch.zeros(0, 2, dtype=torch.long))
+        single = InteractionEnergy(probe, pairwise.receptor, torch.zeros(0, 2, dtype=torch.long))
         expected = single.intermolecular(chosen[:, None])
         assert torch.allclose(grids.energy(chosen[:, None], index), expected, atol=2e-3, rtol=1e-4)
 
