@@ -32,7 +32,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="reference: site from the crystal ligand (DisCo centre, Vina box + 4 A); "
                              "blind: whole protein (default reference)")
     parser.add_argument("--samples", type=int, default=10, help="poses per complex (default 10)")
-    parser.add_argument("--steps", type=int, default=20, help="DisCo reverse-diffusion steps (default 20)")
+    parser.add_argument("--steps", type=int, metavar="N",
+                        help="reverse-diffusion steps of the DisCo methods (default: `disco dock`'s, 60; "
+                             "disco/fast always runs its preset)")
+    parser.add_argument("--energy", choices=["pairwise", "grid"],
+                        help="the DisCo methods' interaction energy (default: `disco dock`'s)")
     parser.add_argument("--exhaustiveness", type=int, default=8, help="Vina exhaustiveness (default 8)")
     parser.add_argument("--vina-cpu", type=int, default=1, help="Vina threads (default 1)")
     parser.add_argument("--seed", type=int, default=0)
@@ -50,30 +54,25 @@ def _register_dock(kinds: argparse._SubParsersAction) -> None:
     _add_common(dock)
     dock.add_argument("--split", metavar="FILE", help="ids to use, one per line (default: every folder)")
     dock.add_argument("--methods", default="disco,vina",
-                      help="comma-separated: disco, vina, disco+vina (DisCo poses, Vina local optimisation and "
-                           "ranking), disco+relax (DisCo poses relaxed with OpenMM, PoseBusters-valid poses ranked first), "
-                           "disco+vina+relax (Vina's local optimisation, then the relaxation; valid poses first, then "
-                           "by Vina score), disco+guided (sampling steered by the interaction energy, ranked by it), "
-                           "disco+guided+vina (the same, then Vina's local optimisation and ranking); ablations: "
-                           "disco+guided/physics-only (the learned score set to 0, the same search), "
-                           "disco+guided/null-latent and disco/null-latent (the null latent instead of the prior's picks) "
-                           "(default disco,vina)")
-    dock.add_argument("--physics-guidance", type=float, default=3.0, metavar="W",
-                      help="guidance weight of the disco+guided* methods (default 3)")
-    dock.add_argument("--guided-steps", type=int, metavar="N",
-                      help="reverse-diffusion steps of the disco+guided* methods (default: --steps)")
-    dock.add_argument("--refine-rounds", type=int, default=0, metavar="K",
-                      help="basin-hopping rounds after sampling for the disco+guided* methods (default 0)")
-    dock.add_argument("--energy", choices=["pairwise", "grid"], default="pairwise",
-                      help="the disco+guided* methods' interaction energy: pairwise sum (default) or receptor grid maps")
+                      help="comma-separated: disco (`disco dock`'s default), disco/fast (`disco dock --fast`), "
+                           "vina; ablations of the default: disco/physics-only (the learned score set to 0, the same "
+                           "search), disco/null-latent (the score model's null latent instead of the prior's picks); "
+                           "post-processing of the default's poses: disco+vina (Vina's local optimisation and "
+                           "ranking), disco+relax (OpenMM relaxation, PoseBusters-valid poses ranked first), "
+                           "disco+vina+relax (both) (default disco,vina)")
+    dock.add_argument("--physics-guidance", type=float, metavar="W",
+                      help="energy-guidance weight of the DisCo methods (default: `disco dock`'s, 3)")
+    dock.add_argument("--refine-rounds", type=int, metavar="K",
+                      help="basin-hopping rounds of the DisCo methods (default: `disco dock`'s, 30)")
     dock.add_argument("--limit", type=int, metavar="N", help="first N complexes only")
     dock.set_defaults(run=run_dock_bench_cli)
 
 
 def _register_speed(kinds: argparse._SubParsersAction) -> None:
     speed = kinds.add_parser(
-        "speed", help="wall time per complex of DisCo vs Vina, and DisCo's peak memory",
-        description="Docks the same complexes with DisCo, then with Vina, in this process; writes RUN/speed.json.")
+        "speed", help="wall time per complex of DisCo (default and --fast) vs Vina, and DisCo's peak memory",
+        description="Docks the same complexes with DisCo (the default, then --fast), then with Vina, in this "
+                    "process; writes RUN/speed.json.")
     _add_common(speed)
     speed.add_argument("--split", required=True, metavar="FILE", help="ids to use, one per line")
     speed.add_argument("--limit", type=int, default=5, metavar="N", help="first N complexes (default 5)")
@@ -87,10 +86,9 @@ def _options(args: argparse.Namespace, methods: tuple[str, ...]):
                             models=tuple(args.model or [None]), pocket=args.pocket, samples=args.samples,
                             exhaustiveness=args.exhaustiveness, steps=args.steps, seed=args.seed,
                             limit=args.limit, device=args.device, vina_cpu=args.vina_cpu,
-                            physics_guidance=getattr(args, "physics_guidance", DockBenchOptions.physics_guidance),
-                            guided_steps=getattr(args, "guided_steps", None),   # `bench speed` has none of these
-                            refine_rounds=getattr(args, "refine_rounds", 0),
-                            energy=getattr(args, "energy", "pairwise"))
+                            energy=args.energy,
+                            physics_guidance=getattr(args, "physics_guidance", None),   # `bench speed` has neither
+                            refine_rounds=getattr(args, "refine_rounds", None))
 
 
 def run_dock_bench_cli(args: argparse.Namespace) -> int:
@@ -195,7 +193,7 @@ def _register_failures(kinds: argparse._SubParsersAction) -> None:
                     "top-1 pose: lower crystal energy = a search failure, else a scoring failure. Writes "
                     "RUN/search_or_scoring-<method>.csv and .json.")
     failures.add_argument("--run", dest="run_dir", required=True, metavar="RUN", help="a `disco bench dock` run folder")
-    failures.add_argument("--method", required=True, help="one of its methods, e.g. disco+guided")
+    failures.add_argument("--method", required=True, help="one of its methods, e.g. disco")
     failures.add_argument("--dataset", required=True, metavar="DIR", help="the run's PDBBind-style folder")
     failures.set_defaults(run=run_failures_cli)
 

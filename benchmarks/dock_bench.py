@@ -9,6 +9,7 @@ rerun skips it. A complex that fails is recorded with its reason and the run goe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -26,32 +27,25 @@ from disco_core.io import atomic_open, atomic_write_text
 from benchmarks.pose_metrics import pose_errors, read_references
 
 POCKETS = ("reference", "blind")
-METHODS = ("disco", "vina", "disco+vina", "disco+relax", "disco+vina+relax", "disco+guided", "disco+guided+vina",
-           "disco+guided/physics-only", "disco+guided/null-latent", "disco/null-latent")
-# DisCo variants: the same sampled poses, then Vina's local optimisation + ranking by the Vina score
-# ("disco+vina"), or OpenMM relaxation in the pocket with the PoseBusters checks ranking valid poses
-# first ("disco+relax", i.e. `disco dock --relax --check`), or both: Vina's local optimisation, then
-# OpenMM relaxation, valid poses first, then by Vina score ("disco+vina+relax", i.e. `disco dock
-# --rescore vina --rank-by vina --relax --check`); see docking.inference.postprocess. The guided variants sample
-# with the interaction-energy guidance (`--physics-guidance W`, W from the bench's --physics-guidance) and
-# rank by that energy ("disco+guided") or by the Vina score after Vina's local optimisation
-# ("disco+guided+vina").
-DISCO_VARIANTS = {"disco": {}, "disco+vina": {"rescore": "vina", "rank_by": "vina"},
-                  "disco+relax": {"relax": True, "check": True},
-                  "disco+vina+relax": {"rescore": "vina", "rank_by": "vina", "relax": True, "check": True},
-                  "disco+guided": {"rank_by": "energy"},
-                  "disco+guided+vina": {"rescore": "vina", "rank_by": "vina"},
-                  "disco+guided/physics-only": {"rank_by": "energy"},
-                  "disco+guided/null-latent": {"rank_by": "energy"},
-                  "disco/null-latent": {}}
-GUIDED_VARIANTS = ("disco+guided", "disco+guided+vina", "disco+guided/physics-only", "disco+guided/null-latent")
-# Ablations: what the learned model adds. physics-only: the learned score set to 0, the same search (guidance,
-# resampling, minimisation, basin hopping); null-latent: the score model's learned null latent instead of the
-# prior's picks (the same starting poses).
-ABLATIONS = {"disco+guided/physics-only": {"learned_score": False}, "disco+guided/null-latent": {"latents": "null"},
-             "disco/null-latent": {"latents": "null"}}
+METHODS = ("disco", "disco/fast", "disco/physics-only", "disco/null-latent", "vina", "disco+vina", "disco+relax",
+           "disco+vina+relax")
+# Each DisCo method is a preset of `disco dock` (docking.inference.presets: the default, or --fast), an ablation
+# of the model, and post-processing. Ablations (what the learned model adds): physics-only, the learned score
+# set to 0 with the same search (guidance, resampling, minimisation, basin hopping); null-latent, the score
+# model's learned null latent instead of the prior's picks. Post-processing (docking.inference.postprocess):
+# Vina's local optimisation and ranking by the Vina score ("disco+vina" = `disco dock --rescore vina`), OpenMM
+# relaxation in the pocket with the PoseBusters checks ranking valid poses first ("disco+relax" = `--relax
+# --check`), or both ("disco+vina+relax").
+DISCO_VARIANTS = {"disco": ("default", {}, {}),
+                  "disco/fast": ("fast", {}, {}),
+                  "disco/physics-only": ("default", {"learned_score": False}, {}),
+                  "disco/null-latent": ("default", {"latents": "null"}, {}),
+                  "disco+vina": ("default", {}, {"rescore": "vina", "rank_by": "vina"}),
+                  "disco+relax": ("default", {}, {"relax": True, "check": True, "rank_by": "confidence"}),
+                  "disco+vina+relax": ("default", {}, {"rescore": "vina", "rank_by": "vina", "relax": True,
+                                                       "check": True})}
 SETTINGS_THAT_CHANGE_RESULTS = ("dataset", "split", "pocket", "samples", "exhaustiveness", "steps", "seed",
-                                "physics_guidance", "guided_steps", "refine_rounds", "energy")
+                                "physics_guidance", "refine_rounds", "energy")
 
 
 @dataclass
@@ -64,15 +58,14 @@ class DockBenchOptions:
     pocket: str = "reference"                   # reference: site from the crystal ligand; blind: whole protein
     samples: int = 10                           # poses per complex (DisCo samples, Vina n_poses)
     exhaustiveness: int = 8                     # Vina's search effort
-    steps: int = 20                             # DisCo reverse-diffusion steps
+    steps: int | None = None                    # the default preset's settings, when given (None: the preset's);
+    physics_guidance: float | None = None       # `disco/fast` always runs its own preset
+    refine_rounds: int | None = None
+    energy: str | None = None
     seed: int = 0
     limit: int | None = None                    # first N complexes of the split
     device: str = "auto"
     vina_cpu: int = 1                           # Vina threads (1: timings comparable with 1-thread torch)
-    physics_guidance: float = 3.0               # W of the guided DisCo variants
-    guided_steps: int | None = None             # their reverse-diffusion steps (None: `steps`)
-    refine_rounds: int = 0                      # their basin-hopping rounds after sampling (docking.physics.basin_hopping)
-    energy: str = "pairwise"                    # their energy: the pairwise sum or receptor grid maps
 
 
 @dataclass
@@ -114,14 +107,18 @@ class DiscoMethod:
 
     def __init__(self, label: str, model: str | None, options: DockBenchOptions, variant: str = "disco"):
         from docking.inference.postprocess import PosePostprocessor, PostprocessOptions
+        from docking.inference.presets import PRESETS
 
         self.label, self.model, self.options = label, model, options
-        self.ablation = ABLATIONS.get(variant, {})
-        guided = variant in GUIDED_VARIANTS
-        self.physics_guidance = options.physics_guidance if guided else 0.0
-        self.steps = (options.guided_steps or options.steps) if guided else options.steps
+        preset_name, self.ablation, post = DISCO_VARIANTS[variant]
+        preset = PRESETS[preset_name]
+        if preset_name == "default":      # the bench's explicit settings apply to the default preset
+            overrides = {key: getattr(options, key) for key in ("steps", "physics_guidance", "refine_rounds", "energy")
+                         if getattr(options, key) is not None}
+            preset = dataclasses.replace(preset, **overrides)
+        self.preset = preset
         self._pipeline = None
-        post_options = PostprocessOptions(**DISCO_VARIANTS[variant])
+        post_options = PostprocessOptions(**{"rank_by": preset.rank_by, **post})
         self.post = PosePostprocessor(post_options) if post_options.active else None
         self.rank_by = post_options.rank_by
         self.score_kind = {"vina": "vina_kcal_per_mol", "energy": "interaction_energy"}.get(post_options.rank_by,
@@ -129,18 +126,16 @@ class DiscoMethod:
 
     def pipeline(self):
         if self._pipeline is None:
-            from docking.physics.guidance import PhysicsGuidance
             from docking.inference.pipeline import DockingPipeline, DockOptions, sampling_rank
+            from docking.inference.presets import physics_for
 
+            preset = self.preset
+            physics = physics_for(preset.physics_guidance, preset.refine_rounds, self.rank_by)
             self._pipeline = DockingPipeline(DockOptions(model=self.model, samples=self.options.samples,
-                                                         steps=self.steps, seed=self.options.seed,
-                                                         device=self.options.device,
-                                                         physics=PhysicsGuidance(
-                                                             weight=self.physics_guidance,
-                                                             refine_rounds=self.options.refine_rounds)
-                                                         if self.physics_guidance > 0 else None,
-                                                         rank_by=sampling_rank(self.rank_by, self.physics_guidance > 0),
-                                                         energy=self.options.energy, **self.ablation))
+                                                         steps=preset.steps, seed=self.options.seed,
+                                                         device=self.options.device, physics=physics,
+                                                         rank_by=sampling_rank(self.rank_by, physics is not None),
+                                                         energy=preset.energy, **self.ablation))
         return self._pipeline
 
     def dock(self, item: BenchComplex) -> DockOutcome:
@@ -391,10 +386,11 @@ def peak_rss_mb() -> float:
 
 
 def run_speed_bench(options: DockBenchOptions, progress: bool = True) -> dict:
-    """Wall time per complex of DisCo vs Vina on the same complexes and our peak memory; RUN/speed.json.
+    """Wall time per complex of DisCo (the default and --fast) vs Vina on the same complexes, and our peak
+    memory; RUN/speed.json.
 
-    DisCo runs first over all complexes so that the process's peak RSS after that phase is DisCo's own
-    (model, receptor graphs, sampling); Vina runs afterwards in the same process."""
+    The DisCo methods run first over all complexes so that the process's peak RSS after that phase is
+    DisCo's own (model, receptor graphs, grids, sampling); Vina runs afterwards in the same process."""
     import platform
 
     import torch
@@ -410,14 +406,15 @@ def run_speed_bench(options: DockBenchOptions, progress: bool = True) -> dict:
         except DiscoError as exc:
             failures.append({"id": job.name, "method": "load", "error": str(exc)})
     rss_start = peak_rss_mb()
-    disco_label = method_labels(("disco",), tuple(options.models)[:1])[0]
-    disco = DiscoMethod(disco_label[0], disco_label[2], options)
+    model = tuple(options.models)[0] if options.models else None
+    disco = DiscoMethod("disco", model, options, "disco")
     start = time.perf_counter()
     disco.pipeline()
     model_load_seconds = time.perf_counter() - start
-    vina = VinaMethod("vina", options, run_dir / "receptors")
-    seconds = {"disco": {}, "vina": {}}
-    for name, method in (("disco", disco), ("vina", vina)):
+    methods = {"disco": disco, "disco/fast": DiscoMethod("disco/fast", model, options, "disco/fast"),
+               "vina": VinaMethod("vina", options, run_dir / "receptors")}
+    seconds: dict[str, dict[str, float]] = {name: {} for name in methods}
+    for name, method in methods.items():
         for item in tqdm(items, desc=f"speed {name}", disable=not progress, dynamic_ncols=True):
             start = time.perf_counter()
             try:
@@ -427,26 +424,31 @@ def run_speed_bench(options: DockBenchOptions, progress: bool = True) -> dict:
                 raise
             except Exception as exc:
                 failures.append({"id": item.id, "method": name, "error": str(exc).strip().splitlines()[0][:300]})
-        if name == "disco":
+        if name == "disco/fast":
             rss_after_disco = peak_rss_mb()
             cuda_peak = (round(torch.cuda.max_memory_allocated() / 2**20, 1)
                          if disco.pipeline().device.type == "cuda" else None)
-    both = sorted(set(seconds["disco"]) & set(seconds["vina"]))
-    disco_mean = float(np.mean([seconds["disco"][i] for i in both])) if both else None
-    vina_mean = float(np.mean([seconds["vina"][i] for i in both])) if both else None
+    both = sorted(set.intersection(*(set(times) for times in seconds.values())))
+
+    def stat(name: str, how) -> float | None:
+        return round(float(how([seconds[name][i] for i in both])), 3) if both else None
+
     report = {
         "complexes": both, "n": len(both), "failures": failures,
-        "disco_seconds_per_complex": round(disco_mean, 3) if disco_mean is not None else None,
-        "vina_seconds_per_complex": round(vina_mean, 3) if vina_mean is not None else None,
-        "disco_to_vina_time_ratio": round(disco_mean / vina_mean, 4) if both and vina_mean else None,
+        "median_seconds_per_complex": {name: stat(name, np.median) for name in methods},
+        "mean_seconds_per_complex": {name: stat(name, np.mean) for name in methods},
+        "median_time_ratio_to_vina": {name: (round(stat(name, np.median) / stat("vina", np.median), 4)
+                                             if both and stat("vina", np.median) else None)
+                                      for name in methods if name != "vina"},
         "disco_model_load_seconds": round(model_load_seconds, 3),
         "peak_rss_mb_before_docking": rss_start,
         "peak_rss_mb_after_disco": rss_after_disco,
         "peak_rss_mb_after_vina": peak_rss_mb(),
         "cuda_peak_allocated_mb": cuda_peak,
-        "per_complex_seconds": {i: {"disco": round(seconds["disco"][i], 3), "vina": round(seconds["vina"][i], 3)}
-                                for i in both},
-        "settings": {"samples": options.samples, "steps": options.steps, "exhaustiveness": options.exhaustiveness,
+        "per_complex_seconds": {i: {name: round(seconds[name][i], 3) for name in methods} for i in both},
+        "settings": {"samples": options.samples, "exhaustiveness": options.exhaustiveness,
+                     "disco_default": dataclasses.asdict(disco.preset),
+                     "disco_fast": dataclasses.asdict(methods["disco/fast"].preset),
                      "pocket": options.pocket, "device": str(disco.pipeline().device), "vina_cpu": options.vina_cpu,
                      "torch_threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine()},
     }

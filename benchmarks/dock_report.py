@@ -180,13 +180,12 @@ def write_report(run_dir: str | Path, records: dict[str, list[dict]], options) -
     max_k = max([len(r["rmsd"]) for items in records.values() for r in _ok(items)] or [1])
     plots = _plot(run_dir, records, max_k)
     settings = (f"dataset `{options.dataset}`, split `{options.split}`, pocket `{options.pocket}`, "
-                f"{options.samples} poses per complex, DisCo {options.steps} steps, Vina exhaustiveness "
+                f"{options.samples} poses per complex, Vina exhaustiveness "
                 f"{options.exhaustiveness} ({options.vina_cpu} CPU thread), seed {options.seed}; "
-                f"machine {platform.processor() or platform.machine()}")
-    if any(label.startswith("disco+guided") for label in records):
-        settings += (f"; guided methods: physics guidance W = {options.physics_guidance}, "
-                     f"{options.guided_steps or options.steps} steps"
-                     + (f", {options.refine_rounds} basin-hopping rounds" if options.refine_rounds else ""))
+                f"machine {platform.processor() or platform.machine()}; DisCo settings beyond `disco dock`'s "
+                "defaults: " + (", ".join(f"{key} {getattr(options, key)}" for key in
+                                          ("steps", "physics_guidance", "refine_rounds", "energy")
+                                          if getattr(options, key) is not None) or "none"))
     text = [
         "# Docking benchmark", "",
         f"Settings: {settings}.", "",

@@ -54,14 +54,14 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
                     "with the other samples and the score model's remaining displacement) on the poses of "
                     "train-split bench runs, Platt-calibrate it on validation runs, report it on check runs, "
                     "and write it as MODEL/pose_confidence.json. The runs must be `disco bench dock --methods "
-                    "disco+guided --pocket reference` runs made with MODEL.")
+                    "disco --pocket reference` runs made with MODEL (the default of `disco dock`: physics-guided poses).")
     pose.add_argument("--runs", nargs="+", required=True, metavar="RUN", help="bench runs of train complexes")
     pose.add_argument("--calibrate-runs", nargs="+", required=True, metavar="RUN", help="bench runs of val complexes")
     pose.add_argument("--check-runs", nargs="*", default=[], metavar="RUN", help="bench runs to report on (test)")
     pose.add_argument("--dataset", required=True, metavar="DIR", help="the runs' PDBBind-style folder")
     pose.add_argument("--model", default=None, metavar="DIR", help="model folder the runs used (default: bundled)")
-    pose.add_argument("--method", default="disco+guided", help="the runs' method label to read (default: disco+guided; "
-                                                                "disco+guided:<folder> for a run with --model)")
+    pose.add_argument("--method", default="disco", help="the runs' method label to read (default: disco; "
+                                                         "disco:<folder> for a run with --model)")
     pose.add_argument("--l2", type=float, default=1.0, help="weight decay of the logistic regression (default: 1)")
     pose.add_argument("--out", default=None, metavar="FILE",
                       help="where to write it (default: MODEL/pose_confidence.json)")

@@ -147,7 +147,7 @@ def evaluate(model: PoseConfidence, sets: list[PoseSet], constant: float) -> dic
 
 
 def fit_pose_confidence(pipeline: FeaturizingPipeline, train_runs: list[str], calibrate_runs: list[str],
-                        check_runs: list[str], dataset: str | Path, method: str = "disco+guided",
+                        check_runs: list[str], dataset: str | Path, method: str = "disco",
                         l2: float = 1.0, out: str | Path | None = None) -> PoseConfidence:
     """Fit on the train runs, calibrate on the calibration runs, report on all three (model.report); with
     `out`, also save it there (e.g. MODEL/pose_confidence.json)."""

@@ -30,12 +30,12 @@ from docking.inference.ligand_stream import LigandEntry, UniqueNames, count_liga
 from docking.inference.outputs import RunTables, merge_rank_tables, write_ligand_outputs
 from docking.inference.pipeline import DockingPipeline, DockOptions, sampling_rank
 from docking.inference.postprocess import PosePostprocessor, PostprocessOptions, summary_columns, top_pose_values
-from docking.physics.guidance import PhysicsGuidance
+from docking.inference.presets import DEFAULT, physics_for
 
 
 @dataclass
 class DockRequest:
-    """What to dock and how: the options of `disco dock` (same names), presets already filled in."""
+    """What to dock and how: the options of `disco dock` (same names); the defaults are `disco dock`'s."""
     out: str | Path
     protein: str | None = None             # with ligand; or csv
     ligand: str | None = None
@@ -46,20 +46,20 @@ class DockRequest:
     autobox_ligand: str | None = None
     pocket_radius: float | None = None
     samples: int = 10
-    steps: int = 20
+    steps: int = DEFAULT.steps
     seed: int = 0
     batch_size: int = 4
     guidance: float = 0.0
-    physics_guidance: float = 0.0
-    refine_rounds: int = 0
-    energy: str = "pairwise"
+    physics_guidance: float = DEFAULT.physics_guidance
+    refine_rounds: int = DEFAULT.refine_rounds
+    energy: str = DEFAULT.energy
     blind_sites: int = 4
     rescore: str | None = None
     relax: bool = False
     relax_solvent: str = "vacuum"
     check: bool = False
     valid_first: bool = True
-    rank_by: str = "confidence"
+    rank_by: str = DEFAULT.rank_by
     model: str | None = None
     device: str = "auto"
     write_complex: bool = False
@@ -220,12 +220,12 @@ def run_docking(request: DockRequest, progress: DockProgress | None = None) -> R
         pocket = pocket_from_ligand_file(request.autobox_ligand, request.pocket_radius)
     residues = parse_residue_list(request.pocket_residues) if request.pocket_residues else None
 
+    physics = physics_for(request.physics_guidance, request.refine_rounds, request.rank_by)
     options = DockOptions(model=request.model, samples=request.samples, steps=request.steps, seed=request.seed,
                           device=_device(request.device, world_size, local_rank), guidance_weight=request.guidance,
                           blind_sites=request.blind_sites, max_residues=request.max_residues,
-                          physics=(PhysicsGuidance(weight=request.physics_guidance, refine_rounds=request.refine_rounds)
-                                   if request.physics_guidance > 0 else None),
-                          rank_by=sampling_rank(request.rank_by, request.physics_guidance > 0),
+                          physics=physics,
+                          rank_by=sampling_rank(request.rank_by, physics is not None),
                           energy=request.energy)
     pipeline = DockingPipeline(options)
     if request.protein:

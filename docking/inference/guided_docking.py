@@ -30,7 +30,7 @@ from docking.model.sampler import ComposedScore, SamplerSettings, sample_poses
 from docking.physics.basin_hopping import refine_poses
 from docking.physics.guidance import EnergyGuidance, EnergyResampling, PhysicsGuidance
 from docking.physics.interaction_energy import InteractionEnergy
-from docking.physics.local_minimization import minimize_poses
+from docking.physics.local_minimization import minimize_near
 
 
 def noise_levels(schedule: PoseNoiseSchedule, t: float) -> dict[str, float]:
@@ -59,17 +59,18 @@ def dock_guided_complexes(models: DockingModels, dockings: list[Docking], energi
     energies = [None if energy is None else energy.to(device) for energy in energies]
     bonds = [(ligand.rot_bonds, ligand.rot_masks) for ligand in prepared.ligands]
     learned = LearnedScore(models.score, prepared, models.schedule, guidance_weight, learned_scale)
-    score = ComposedScore(learned, EnergyGuidance(energies, bonds, physics.weight,
-                                                  lambda t: noise_levels(models.schedule, t)))
+    score = learned if physics.weight == 0 else ComposedScore(
+        learned, EnergyGuidance(energies, bonds, physics.weight, lambda t: noise_levels(models.schedule, t)))
     resample = EnergyResampling(energies, bonds, [ligand.generator for ligand in prepared.ligands], physics,
-                                settings.num_steps)
+                                settings.num_steps) if physics.resample_at else None
     poses = sample_poses(score, prepared.initial, prepared.ligands, models.schedule, settings, resample)
     final_energies = [None] * len(dockings)
     for i, (energy, (rot_bonds, rot_masks)) in enumerate(zip(energies, bonds)):
         if energy is None:
             continue
         if physics.minimize_steps > 0:
-            poses[i], final_energies[i] = minimize_poses(energy, poses[i], rot_bonds, rot_masks, physics.minimize_steps)
+            poses[i], final_energies[i] = minimize_near(energy, poses[i], rot_bonds, rot_masks,
+                                                        dockings[i].center.to(device), physics.minimize_steps)
         else:
             final_energies[i] = energy(poses[i])
         if physics.refine_rounds > 0:

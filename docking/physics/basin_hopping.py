@@ -14,11 +14,10 @@ from __future__ import annotations
 import torch
 
 from docking.physics.interaction_energy import InteractionEnergy
-from docking.physics.local_minimization import minimize_poses, posed
+from docking.physics.local_minimization import local_energy, minimize_poses, posed
 
 POSITION_AMPLITUDE_A = 2.0    # a position mutation moves the ligand up to this far (Vina's amplitude)
 TEMPERATURE = 1.2             # Metropolis temperature, in the energy's kcal/mol-like units (Vina's value)
-DRIFT_MARGIN_A = 6.0          # how far beyond the sampled poses the chains' receptor sphere reaches
 
 
 def _inside_unit_ball(shape: tuple[int, ...], generator: torch.Generator | None, device) -> torch.Tensor:
@@ -83,13 +82,10 @@ def refine_poses(energy: InteractionEnergy, pos: torch.Tensor, energies: torch.T
     """Basin hopping (`rounds` rounds of `minimize_steps` each) from one ligand's minimised poses pos (S, N, 3)
     with energies (S,).
 
-    The chains see only the receptor atoms near the poses (a sphere around the site reaching the farthest
-    sampled atom plus the energy cutoff and a drift margin), which makes each round
-    cheaper than with the guidance's wide sphere; a chain's best pose replaces its start only if the
+    The chains see only the receptor atoms near the poses (docking.physics.local_minimization.local_energy),
+    which makes each round cheaper than with the guidance's wide sphere; a chain's best pose replaces its start only if the
     full energy agrees that it is lower, so every returned energy is exact."""
-    extent = float((pos - center).norm(dim=-1).max()) if pos.numel() else 0.0
-    local = energy.near(center, extent + 8.0 + DRIFT_MARGIN_A)
-    refined, _ = basin_hopping(local, pos, rot_bonds, rot_masks, rounds, minimize_steps, generator, temperature)
+    refined, _ = basin_hopping(local_energy(energy, pos, center), pos, rot_bonds, rot_masks, rounds, minimize_steps, generator, temperature)
     refined_energies = energy(refined.float()).to(energies)
     better = refined_energies < energies
     return (torch.where(better[:, None, None], refined.to(pos.dtype), pos),

@@ -6,7 +6,8 @@ of poses that are not minimised ranks them by how far they stopped from their mi
 same degree-of-freedom space Vina's local optimisation works in; bond lengths, angles and rings stay
 those of the RDKit conformer. Adam on (translation, rotation vector, torsions) of all poses at once
 (their energies are independent, so the summed loss's gradient is each pose's own), keeping the
-lowest-energy pose seen for each.
+lowest-energy pose seen for each. The search sees only the receptor atoms that can reach the poses
+(`local_energy`), and the energies it returns are re-evaluated with the full energy.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import torch
 
 from docking.physics.interaction_energy import InteractionEnergy
 from docking.geometry.pose import apply_torsion_changes, rotate_about_centroid, translate
+
+DRIFT_MARGIN_A = 6.0          # how far beyond the starting poses a search's receptor sphere reaches
 
 
 def _rotation_matrix(rotvec: torch.Tensor) -> torch.Tensor:
@@ -58,3 +61,18 @@ def minimize_poses(energy: InteractionEnergy, pos: torch.Tensor, rot_bonds: torc
             optimizer.step()
             schedule.step()
     return best_pos.to(pos.dtype), best_energy
+
+
+def local_energy(energy: InteractionEnergy, pos: torch.Tensor, center: torch.Tensor) -> InteractionEnergy:
+    """The energy restricted to the receptor atoms within reach of poses pos (S, N, 3) around `center`: the
+    farthest atom plus the energy's cutoff and a drift margin (half the atoms of the guidance's sphere, so
+    each evaluation costs half; exact as long as no atom drifts more than the margin outwards)."""
+    extent = float((pos - center).norm(dim=-1).max()) if pos.numel() else 0.0
+    return energy.near(center, extent + 8.0 + DRIFT_MARGIN_A)
+
+
+def minimize_near(energy: InteractionEnergy, pos: torch.Tensor, rot_bonds: torch.Tensor, rot_masks: torch.Tensor,
+                  center: torch.Tensor, steps: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
+    """`minimize_poses` in the local energy around `center`; the energies returned are the full energy's."""
+    minimised, _ = minimize_poses(local_energy(energy, pos, center), pos, rot_bonds, rot_masks, steps)
+    return minimised, energy(minimised.float()).detach()

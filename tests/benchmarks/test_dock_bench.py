@@ -46,7 +46,8 @@ def methods():
 def first_run(dataset, methods, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     options = DockBenchOptions(dataset=str(dataset), split=str(dataset / "split.txt"), out=str(out),
-                               methods=methods, samples=2, steps=5, exhaustiveness=1, device="cpu")
+                               methods=methods, samples=2, steps=5, refine_rounds=1, exhaustiveness=1,
+                               device="cpu")
     calls = []
     summary = run_dock_bench(options, progress=False, on_item=lambda *item: calls.append(item))
     return options, summary, calls, (out / "summary.json").read_bytes()
@@ -101,7 +102,7 @@ def test_disco_runs_side_by_side(first_run, methods):
         pytest.skip("docking.pipeline cannot build the bundled model here")
     options, summary, _, _ = first_run
     record = json.loads((Path(options.out) / "disco" / "1s3v.json").read_text())
-    assert record["status"] == "ok" and record["n_poses"] == 2 and record["score_kind"] == "confidence"
+    assert record["status"] == "ok" and record["n_poses"] == 2 and record["score_kind"] == "interaction_energy"
     assert summary["disco"]["seconds_ratio_to_vina"] is not None
 
 
@@ -118,7 +119,9 @@ def test_combined_variant_is_dock_with_rescore_relax_and_check():
     from benchmarks.dock_bench import DISCO_VARIANTS
     from docking.inference.postprocess import PostprocessOptions
 
-    options = PostprocessOptions(**DISCO_VARIANTS["disco+vina+relax"])
+    preset, ablation, post = DISCO_VARIANTS["disco+vina+relax"]
+    assert (preset, ablation) == ("default", {})
+    options = PostprocessOptions(**post)
     assert (options.rescore, options.rank_by, options.relax, options.check, options.valid_first) == \
         ("vina", "vina", True, True, True)
 
@@ -173,23 +176,35 @@ def test_a_run_killed_half_way_and_restarted_gives_the_same_summary(first_run, t
     assert without_time(resumed) == without_time(summary)
 
 
-def test_guided_variant_uses_its_weight_steps_and_energy_ranking(dataset, tmp_path):
-    """disco+guided is `disco dock --physics-guidance W --rank-by energy` with the bench's guided steps."""
+def test_every_disco_method_runs_its_preset_and_ablation(dataset, tmp_path):
+    """disco is `disco dock`'s default (the bench's explicit settings override it), disco/fast is `--fast`
+    whatever the bench's settings, and the ablations keep the default's search: physics-only sets the learned
+    score to 0, null-latent gives the score model its null latent. Each is a row of the summary."""
     if not _disco_available():
         pytest.skip("docking.pipeline cannot build the bundled model here")
-    from benchmarks.dock_bench import DiscoMethod
+    from benchmarks.dock_bench import DiscoMethod, method_dir
+    from docking.inference.presets import DEFAULT, FAST
 
+    methods = ("disco", "disco/fast", "disco/physics-only", "disco/null-latent")
     options = DockBenchOptions(dataset=str(dataset), split=str(dataset / "split.txt"), out=str(tmp_path),
-                               methods=("disco+guided",), samples=3, steps=5, guided_steps=7,
-                               physics_guidance=2.0, refine_rounds=2, device="cpu")
-    method = DiscoMethod("disco+guided", None, options, "disco+guided")
-    assert (method.physics_guidance, method.steps) == (2.0, 7)
-    assert method.pipeline().options.physics.refine_rounds == 2
-    assert DiscoMethod("disco", None, options, "disco").physics_guidance == 0.0
-    run_dock_bench(options, progress=False)
-    from benchmarks.dock_bench import method_dir
+                               methods=methods, samples=3, steps=5, physics_guidance=2.0, refine_rounds=2,
+                               limit=1, device="cpu")
+    built = {label: DiscoMethod(label, None, options, label) for label in methods}
+    assert (built["disco"].preset.steps, built["disco"].preset.physics_guidance) == (5, 2.0)
+    assert built["disco"].preset.energy == DEFAULT.energy
+    assert built["disco/fast"].preset == FAST
+    pipelines = {label: method.pipeline().options for label, method in built.items()}
+    assert pipelines["disco"].physics.refine_rounds == 2 and pipelines["disco"].physics.weight == 2.0
+    assert pipelines["disco/fast"].physics.weight == 0.0 and pipelines["disco/fast"].steps == FAST.steps
+    assert not pipelines["disco/physics-only"].learned_score and pipelines["disco"].learned_score
+    assert pipelines["disco/null-latent"].latents == "null" and pipelines["disco"].latents == "prior"
+    assert pipelines["disco/physics-only"].physics == pipelines["disco"].physics
 
-    record = json.loads((method_dir(tmp_path, "disco+guided") / "1s3v.json").read_text())
-    assert record["status"] == "ok" and record["score_kind"] == "interaction_energy"
-    assert record["scores"] == sorted(record["scores"])
-    assert "2 basin-hopping rounds" in (tmp_path / "report.md").read_text()
+    summary = run_dock_bench(options, progress=False)
+    assert set(summary) == set(methods)
+    for label in methods:
+        record = json.loads((method_dir(tmp_path, label) / "1s3v.json").read_text())
+        assert record["status"] == "ok" and record["score_kind"] == "interaction_energy", label
+        assert record["scores"] == sorted(record["scores"]), label
+    report = (tmp_path / "report.md").read_text()
+    assert "refine_rounds 2" in report and all(label in report for label in methods)

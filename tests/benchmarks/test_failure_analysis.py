@@ -62,7 +62,8 @@ def test_failures_command_reads_a_bench_run(tmp_path):
     (dataset / "split.txt").write_text("1s3v\n")
     run = tmp_path / "run"
     run_dock_bench(DockBenchOptions(dataset=str(dataset), split=str(dataset / "split.txt"), out=str(run),
-                                    methods=("disco",), samples=2, steps=3, device="cpu"), progress=False)
+                                    methods=("disco",), samples=2, steps=3, refine_rounds=1,
+                                    device="cpu"), progress=False)
     assert main(["bench", "failures", "--run", str(run), "--method", "disco", "--dataset", str(dataset)]) == 0
     summary = json.loads((run / "search_or_scoring-disco.json").read_text())
     rows = list(csv.DictReader((run / "search_or_scoring-disco.csv").open()))

@@ -71,10 +71,24 @@ def test_refine_poses_keeps_a_pose_unless_the_full_energy_is_lower():
     assert torch.equal(refined[unchanged], poses[unchanged])
 
 
-def test_refine_rounds_needs_physics_guidance(tmp_path):
+def test_minimising_poses_together_equals_minimising_each_alone():
+    """The search is one tensor program over all poses: a pose's trajectory does not depend on the others."""
+    energy, _ = crystal_energy()
+    start, bonds, masks = flipped_crystal_poses()
+    together, together_energies = minimize_poses(energy, start, bonds, masks, steps=40)
+    for i in range(start.shape[0]):
+        alone, alone_energy = minimize_poses(energy, start[i:i + 1], bonds, masks, steps=40)
+        assert torch.allclose(alone[0], together[i], atol=1e-4)
+        assert float(alone_energy[0]) == pytest.approx(float(together_energies[i]), abs=1e-3)
+
+
+def test_refine_rounds_needs_the_energy(tmp_path):
+    """Basin hopping runs in the interaction energy: without guidance and with confidence ranking there is
+    none to search in."""
     from disco_core.cli import main
 
-    for extra in (["--refine-rounds", "5"], ["--physics-guidance", "3", "--refine-rounds", "-1"]):
+    for extra in (["--physics-guidance", "0", "--rank-by", "confidence", "--refine-rounds", "5"],
+                  ["--physics-guidance", "3", "--refine-rounds", "-1"]):
         with pytest.raises(SystemExit) as usage:
             main(["dock", "--protein", PROTEIN, "--ligand", "CCO", *extra, "--out", str(tmp_path)])
         assert usage.value.code == 2
@@ -101,25 +115,32 @@ def test_dock_cli_with_refinement_is_seeded_and_lowers_no_energy(tmp_path):
     assert sum(e for e, _ in refined) <= sum(e for e, _ in plain) + 1e-3
 
 
-def test_accurate_preset_turns_on_guidance_refinement_and_energy_ranking(tmp_path):
-    """--accurate = --physics-guidance 3 --steps 60 --refine-rounds 30 --rank-by energy, each overridable."""
+def test_default_preset_is_guidance_refinement_and_energy_ranking(tmp_path):
+    """`disco dock` without flags = --physics-guidance 3 --steps 60 --refine-rounds 30 --rank-by energy (--accurate
+    names it), each overridable; --fast = no guidance, 20 steps, minimised-energy ranking; --rescore vina ranks by
+    Vina, --relax alone by confidence."""
     import argparse
 
     from rdkit import Chem
 
     from disco_core.cli import main
-    from docking.dock_cli import ACCURATE, _fill_presets
+    from docking.dock_cli import _fill_presets
 
-    from tests.docking.test_dock_cli import FAST, LIGAND
+    from tests.docking.test_dock_cli import LIGAND, SMALL
 
-    given = argparse.Namespace(accurate=True, physics_guidance=None, steps=5, refine_rounds=None, rank_by=None,
-                               rescore=None, relax=False)
-    _fill_presets(given)
-    assert (given.physics_guidance, given.steps, given.refine_rounds, given.rank_by) == (3.0, 5, 30, "energy")
-    assert ACCURATE["steps"] == 60
+    def filled(**given) -> tuple:
+        args = argparse.Namespace(**{"fast": False, "physics_guidance": None, "steps": None, "refine_rounds": None,
+                                     "rank_by": None, "energy": None, "rescore": None, "relax": False, **given})
+        _fill_presets(args)
+        return args.physics_guidance, args.steps, args.refine_rounds, args.rank_by
+
+    assert filled() == (3.0, 60, 30, "energy")
+    assert filled(steps=5) == (3.0, 5, 30, "energy")
+    assert filled(fast=True) == (0.0, 20, 0, "energy")
+    assert filled(rescore="vina")[3] == "vina" and filled(relax=True)[3] == "confidence"
     out = tmp_path / "out"
-    assert main(["dock", "--protein", PROTEIN, "--ligand", LIGAND, "--autobox-ligand", LIGAND, "--accurate",
-                 "--refine-rounds", "2", "--out", str(out), *FAST]) == 0
+    assert main(["dock", "--protein", PROTEIN, "--ligand", LIGAND, "--autobox-ligand", LIGAND,
+                 "--refine-rounds", "2", "--out", str(out), *SMALL]) == 0
     poses = list(Chem.SDMolSupplier(str(out / "1s3v_ligand" / "poses.sdf")))
     energies = [float(m.GetProp("interaction_energy")) for m in poses]
     assert len(energies) == 3 and energies == sorted(energies)
@@ -127,5 +148,5 @@ def test_accurate_preset_turns_on_guidance_refinement_and_energy_ranking(tmp_pat
     confidences = [float(m.GetProp("confidence")) for m in poses]
     assert all(0 < c < 1 for c in confidences) and len(set(confidences)) == 3
     with pytest.raises(SystemExit) as usage:
-        main(["dock", "--protein", PROTEIN, "--ligand", "CCO", "--accurate", "--relax", "--out", str(tmp_path)])
+        main(["dock", "--protein", PROTEIN, "--ligand", "CCO", "--accurate", "--fast", "--out", str(tmp_path)])
     assert usage.value.code == 2

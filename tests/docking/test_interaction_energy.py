@@ -1,6 +1,7 @@
 """The Vina-form interaction energy: atom typing, its pose-space forces against finite differences,
 that it prefers the crystal pose of the shipped complex to displaced ones, and physics-guided sampling."""
 
+import dataclasses
 import math
 
 import pytest
@@ -153,12 +154,38 @@ def test_dock_cli_physics_guidance_ranks_by_energy(tmp_path):
         assert float(energy(pos)[0]) == pytest.approx(value, abs=0.05)
 
 
-def test_rank_by_energy_needs_guidance(tmp_path):
-    from disco_core.cli import main
+def test_fast_preset_is_the_unguided_sampler_then_minimisation():
+    """--fast's physics (no guidance, no resampling) leaves the learned sampler's poses as they are: with the
+    minimisation off they equal the unguided run's poses sample for sample; with it on each pose's energy is
+    at most its sample's and the ranking follows the energy."""
+    from docking.inference.pipeline import DockingPipeline, DockOptions
+    from docking.inference.given_sites import Pocket
+    from docking.inference.presets import physics_for
 
-    with pytest.raises(SystemExit) as usage:
-        main(["dock", "--protein", PROTEIN, "--ligand", "CCO", "--rank-by", "energy", "--out", str(tmp_path)])
-    assert usage.value.code == 2
+    center = Pocket(tuple(float(v) for v in crystal_energy()[1].mean(0)))
+    energy = crystal_energy()[0]
+
+    def by_sample(result) -> tuple[torch.Tensor, list[int]]:
+        order = sorted(range(len(result.samples)), key=lambda i: result.samples[i])
+        return (torch.stack([torch.tensor(result.poses[i].GetConformer().GetPositions()) for i in order]),
+                [result.samples[i] for i in order])
+
+    def dock(physics) -> object:
+        options = DockOptions(samples=4, steps=6, device="cpu", physics=physics,
+                              rank_by="energy" if physics is not None else "confidence")
+        return DockingPipeline(options).dock(PROTEIN, LIGAND, name="crystal", pocket=center)
+
+    fast = physics_for(0.0, 0, "energy")
+    assert fast.weight == 0 and fast.resample_at == () and fast.minimize_steps > 0
+    plain, _ = by_sample(dock(None))
+    unminimised, samples = by_sample(dock(dataclasses.replace(fast, minimize_steps=0)))
+    assert samples == [0, 1, 2, 3]
+    assert torch.allclose(unminimised, plain, atol=1e-5)
+    minimised = dock(fast)
+    energies = minimised.extras["interaction_energy"]
+    assert energies == sorted(energies)
+    poses, _ = by_sample(minimised)
+    assert (energy(poses) <= energy(plain) + 1e-3).all()
 
 
 def test_local_minimisation_brings_displaced_crystal_poses_back():

@@ -98,8 +98,8 @@ def test_dock_and_the_fit_featurise_guided_poses_alike(tmp_path, pipeline, caplo
     shutil.copytree(EXAMPLE, dataset / "1s3v")
     (dataset / "split.txt").write_text("1s3v\n")
     options = DockBenchOptions(dataset=str(dataset), split=str(dataset / "split.txt"), out=str(tmp_path / "run"),
-                               methods=("disco+guided",), models=(str(model_dir),), samples=4, steps=5,
-                               guided_steps=6, physics_guidance=2.0, device="cpu")
+                               methods=("disco",), models=(str(model_dir),), samples=4, steps=6,
+                               physics_guidance=2.0, refine_rounds=0, device="cpu")
     run_dock_bench(options, progress=False)
     (folder,) = [path.parent for path in (tmp_path / "run").glob("*/1s3v.json")]
     record = json.loads((folder / "1s3v.json").read_text())
@@ -119,7 +119,7 @@ def test_dock_and_the_fit_featurise_guided_poses_alike(tmp_path, pipeline, caplo
     with caplog.at_level(logging.WARNING):
         assert main(["train", "pose-confidence", "--runs", str(tmp_path / "run"), "--calibrate-runs",
                      str(tmp_path / "run"), "--dataset", str(dataset), "--model", str(model_dir),
-                     "--method", "disco+guided:model", "--out", str(out)]) == 0
+                     "--method", "disco:model", "--out", str(out)]) == 0
     assert "1 complexes (1s3v) are in both the train and the calibration runs" in caplog.text
     written = PoseConfidence.load(out)
     assert written.report["train_ids"] == ["1s3v"]
