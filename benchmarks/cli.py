@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_screen(kinds)
     _register_pockets(kinds)
     _register_failures(kinds)
+    _register_pool(kinds)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -205,4 +206,23 @@ def run_failures_cli(args: argparse.Namespace) -> int:
 
     summary = run_failure_analysis(args.run_dir, args.method, args.dataset)
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _register_pool(kinds: argparse._SubParsersAction) -> None:
+    pool = kinds.add_parser(
+        "pool", help="count several `bench dock` runs (seeds, splits) together",
+        description="Reads each run's results.csv and writes OUT/pooled.json, OUT/pooled.md and OUT/results.csv: "
+                    "per method the (complex, run) pairs, top-1 and best-of-all < 2 A counts, PoseBusters-valid "
+                    "top-1 count, median seconds and the time ratio to Vina on the pairs both finished.")
+    pool.add_argument("--runs", nargs="+", required=True, metavar="RUN", help="`disco bench dock` run folders")
+    pool.add_argument("--out", required=True, metavar="DIR")
+    pool.set_defaults(run=run_pool_cli)
+
+
+def run_pool_cli(args: argparse.Namespace) -> int:
+    from benchmarks.pool import markdown, pool_runs
+
+    pooled = pool_runs(args.runs, args.out)
+    print(markdown(pooled, [str(r) for r in args.runs]), end="")
     return 0

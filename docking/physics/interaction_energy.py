@@ -20,7 +20,9 @@ energy (guidance follows gradients). Ligand atom pairs more than three bonds apa
 (internal clashes). Typing is done
 here from element and bonded neighbours (hydrophobic carbon: no N or O neighbour; donors: N/O with a
 hydrogen, and metals; acceptors: O, and N without a hydrogen and fewer than three neighbours), for
-receptor residues of any kind, cofactors and metals included. Energies are in Vina's kcal/mol-like
+receptor residues of any kind, cofactors and metals included. Elements without an X-Score radius
+(B, Si, Se, As, ...) fall back to a documented type: radius 1.9 A (carbon's), neither hydrophobic nor
+polar, so they take part in sterics only; metals get radius 1.2 A and count as donors. Energies are in Vina's kcal/mol-like
 units; the rotatable-bond normalisation of the final Vina score does not change gradients and is left out.
 """
 

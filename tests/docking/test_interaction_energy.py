@@ -55,6 +55,18 @@ def test_ligand_typing():
     assert float(typed.radius[2]) == pytest.approx(1.7) and float(typed.radius[0]) == pytest.approx(1.9)
 
 
+def test_elements_without_parameters_get_the_documented_fallback_type():
+    """B and Si (no X-Score radius): radius 1.9 A, steric only; a ligand zinc: radius 1.2 A, a donor."""
+    mol = Chem.MolFromSmiles("OB(O)c1ccc([Si](C)(C)C)cc1")
+    typed = ligand_atoms(mol)
+    for symbol in ("B", "Si"):
+        (i,) = [a.GetIdx() for a in mol.GetAtoms() if a.GetSymbol() == symbol]
+        assert float(typed.radius[i]) == pytest.approx(1.9)
+        assert not (typed.hydrophobic[i] or typed.donor[i] or typed.acceptor[i])
+    zinc = ligand_atoms(Chem.MolFromSmiles("[Zn+2]"))
+    assert float(zinc.radius[0]) == pytest.approx(1.2) and zinc.donor[0] and not zinc.acceptor[0]
+
+
 def test_receptor_typing_backbone_and_proline():
     atoms = receptor_atoms(read_heavy_atoms(PROTEIN), crystal_energy()[1].mean(0), 25.0)
     assert len(atoms.pos) > 300
