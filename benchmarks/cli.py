@@ -65,6 +65,9 @@ def _register_dock(kinds: argparse._SubParsersAction) -> None:
                       help="energy-guidance weight of the DisCo methods (default: `disco dock`'s, 3)")
     dock.add_argument("--refine-rounds", type=int, metavar="K",
                       help="basin-hopping rounds of the DisCo methods (default: `disco dock`'s, 30)")
+    dock.add_argument("--vina-timeout", type=float, metavar="S",
+                      help="stop Vina after S seconds on a complex, which then counts as Vina's miss (default: "
+                           "no limit; Vina needs up to 1.5 h on the 40+-torsion ligands of our splits)")
     dock.add_argument("--limit", type=int, metavar="N", help="first N complexes only")
     dock.set_defaults(run=run_dock_bench_cli)
 
@@ -87,7 +90,7 @@ def _options(args: argparse.Namespace, methods: tuple[str, ...]):
                             models=tuple(args.model or [None]), pocket=args.pocket, samples=args.samples,
                             exhaustiveness=args.exhaustiveness, steps=args.steps, seed=args.seed,
                             limit=args.limit, device=args.device, vina_cpu=args.vina_cpu,
-                            energy=args.energy,
+                            energy=args.energy, vina_timeout=getattr(args, "vina_timeout", None),
                             physics_guidance=getattr(args, "physics_guidance", None),   # `bench speed` has neither
                             refine_rounds=getattr(args, "refine_rounds", None))
 

@@ -45,7 +45,7 @@ DISCO_VARIANTS = {"disco": ("default", {}, {}),
                   "disco+vina+relax": ("default", {}, {"rescore": "vina", "rank_by": "vina", "relax": True,
                                                        "check": True})}
 SETTINGS_THAT_CHANGE_RESULTS = ("dataset", "split", "pocket", "samples", "exhaustiveness", "steps", "seed",
-                                "physics_guidance", "refine_rounds", "energy")
+                                "physics_guidance", "refine_rounds", "energy", "vina_timeout")
 
 
 @dataclass
@@ -66,6 +66,7 @@ class DockBenchOptions:
     limit: int | None = None                    # first N complexes of the split
     device: str = "auto"
     vina_cpu: int = 1                           # Vina threads (1: timings comparable with 1-thread torch)
+    vina_timeout: float | None = None           # stop Vina after this many seconds per complex (a miss)
 
 
 @dataclass
@@ -168,12 +169,55 @@ class VinaMethod:
         receptor = prepare_receptor(item.protein_path, self.receptor_dir)
         box = (box_around_ligand(item.references[0]) if self.options.pocket == "reference"
                else box_around_protein(item.protein_path))
-        ranked = vina_dock(receptor, item.ligand, box, exhaustiveness=self.options.exhaustiveness,
-                           n_poses=self.options.samples, seed=self.options.seed, cpu=self.options.vina_cpu,
-                           name=item.id)
+        arguments = dict(exhaustiveness=self.options.exhaustiveness, n_poses=self.options.samples,
+                         seed=self.options.seed, cpu=self.options.vina_cpu, name=item.id)
+        if self.options.vina_timeout is None:
+            ranked = vina_dock(receptor, item.ligand, box, **arguments)
+        else:
+            ranked = _vina_dock_with_timeout(self.options.vina_timeout, receptor, item.ligand, box, arguments)
         return DockOutcome([pose for pose, _ in ranked], [score for _, score in ranked], self.score_kind,
                            {"box_center": list(box.center), "box_size": list(box.size),
                             "receptor_dropped": receptor.dropped_residues})
+
+
+def _vina_child(connection, receptor, ligand: Chem.Mol, box, arguments: dict) -> None:
+    from docking.physics.vina import vina_dock
+
+    try:
+        ranked = vina_dock(receptor, ligand, box, **arguments)
+        connection.send([(Chem.MolToMolBlock(pose), score) for pose, score in ranked])
+    except Exception as exc:      # sent to the parent, which raises it as this complex's failure
+        connection.send(InputError(arguments["name"], str(exc)))
+    finally:
+        connection.close()
+
+
+def _vina_dock_with_timeout(seconds: float, receptor, ligand: Chem.Mol, box, arguments: dict) -> list:
+    """vina_dock in a child process that is stopped after `seconds` (Vina's search cannot be interrupted
+    in-process): TimeoutError names the complex and the limit."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    parent, child = context.Pipe(duplex=False)
+    process = context.Process(target=_vina_child, args=(child, receptor, ligand, box, arguments), daemon=True)
+    process.start()
+    child.close()
+    try:
+        if not parent.poll(seconds):
+            raise TimeoutError(f"{arguments['name']}: Vina did not finish within {seconds:g} s (--vina-timeout)")
+        result = parent.recv()
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join()
+        parent.close()
+    if isinstance(result, Exception):
+        raise result
+    poses = []
+    for block, score in result:
+        pose = Chem.MolFromMolBlock(block, removeHs=False)
+        poses.append((pose, score))
+    return poses
 
 
 def method_labels(methods: tuple[str, ...], models: tuple[str | None, ...]) -> list[tuple[str, str, str | None]]:

@@ -208,3 +208,26 @@ def test_every_disco_method_runs_its_preset_and_ablation(dataset, tmp_path):
         assert record["scores"] == sorted(record["scores"]), label
     report = (tmp_path / "report.md").read_text()
     assert "refine_rounds 2" in report and all(label in report for label in methods)
+
+
+def test_vina_timeout_stops_vina_and_records_the_miss(dataset, tmp_path):
+    """With --vina-timeout Vina runs in a child process: within the limit it gives the in-process poses and
+    scores; past it the complex is Vina's failure, naming the limit, and the run goes on."""
+    from benchmarks.dock_bench import BenchComplex, VinaMethod, load_complex
+    from data_prep.inputs import pdbbind_jobs
+
+    (job,) = [j for j in pdbbind_jobs(str(dataset), str(dataset / "split.txt")) if j.name == "1s3v"]
+    item: BenchComplex = load_complex(job, "reference")
+    plain = DockBenchOptions(dataset=str(dataset), out=str(tmp_path), samples=3, exhaustiveness=1)
+    limited = DockBenchOptions(**{**plain.__dict__, "vina_timeout": 300.0})
+    inside = VinaMethod("vina", plain, tmp_path / "receptors").dock(item)
+    child = VinaMethod("vina", limited, tmp_path / "receptors").dock(item)
+    assert child.scores == inside.scores
+    for a, b in zip(child.poses, inside.poses):
+        assert abs(a.GetConformer().GetPositions() - b.GetConformer().GetPositions()).max() < 1e-3
+
+    options = DockBenchOptions(dataset=str(dataset), split=str(dataset / "split.txt"), out=str(tmp_path / "run"),
+                               methods=("vina",), samples=3, exhaustiveness=8, vina_timeout=0.5)
+    run_dock_bench(options, progress=False)
+    record = json.loads((tmp_path / "run" / "vina" / "1s3v.json").read_text())
+    assert record["status"] != "ok" and "Vina did not finish within 0.5 s" in record["error"]
