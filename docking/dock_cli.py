@@ -95,9 +95,12 @@ def _fill_presets(args: argparse.Namespace) -> None:
         preset["rank_by"] = "vina"
     elif args.relax:
         preset["rank_by"] = "confidence"
+    given = {name for name in preset if getattr(args, name) is not None}
     for name, value in preset.items():
-        if getattr(args, name) is None:
+        if name not in given:
             setattr(args, name, value)
+    if "refine_rounds" not in given and not (args.physics_guidance > 0 or args.rank_by == "energy"):
+        args.refine_rounds = 0       # no energy to search in: the preset's rounds do not apply
 
 
 def _validate(args: argparse.Namespace) -> None:
