@@ -150,6 +150,8 @@ def _register_screen(kinds: argparse._SubParsersAction) -> None:
     screen.add_argument("--batch-size", type=int, default=4)
     screen.add_argument("--device", default="cpu")
     screen.add_argument("--model", metavar="DIR")
+    screen.add_argument("--mode", choices=["fast", "default"], default="fast",
+                        help="disco dock --fast (the screening setting; default) or its default search")
     screen.add_argument("--out", required=True, metavar="DIR")
     screen.set_defaults(run=run_screen_cli)
 
@@ -160,7 +162,7 @@ def run_screen_cli(args: argparse.Namespace) -> int:
     from benchmarks.screen import run_screen
 
     runs = run_screen(args.protein, args.autobox_ligand, args.index, args.sizes, args.out, args.samples,
-                      args.batch_size, args.device, args.model)
+                      args.batch_size, args.device, args.model, args.mode)
     print(json.dumps(runs, indent=2))
     return 0
 
