@@ -213,11 +213,7 @@ def _vina_dock_with_timeout(seconds: float, receptor, ligand: Chem.Mol, box, arg
         parent.close()
     if isinstance(result, Exception):
         raise result
-    poses = []
-    for block, score in result:
-        pose = Chem.MolFromMolBlock(block, removeHs=False)
-        poses.append((pose, score))
-    return poses
+    return [(Chem.MolFromMolBlock(block, removeHs=False), score) for block, score in result]
 
 
 def method_labels(methods: tuple[str, ...], models: tuple[str | None, ...]) -> list[tuple[str, str, str | None]]:
