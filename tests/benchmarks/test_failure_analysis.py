@@ -73,3 +73,25 @@ def test_failures_command_reads_a_bench_run(tmp_path):
     assert summary["success"] + summary["search"] + summary["scoring"] == 1
     with pytest.raises(InputError, match="no docking records"):
         run_failure_analysis(run, "vina", dataset)
+
+
+def test_a_failed_docking_is_a_row_and_counts_as_a_miss(tmp_path):
+    """Counted by hand: a run whose method docked 1s3v with the crystal pose as its top-1 (RMSD 0: a success)
+    and failed on bad1. Both are rows, n = 2: success / n = 1/2, the top-1 rate `disco bench dock` reports."""
+    from benchmarks.dock_bench import method_dir
+
+    dataset = tmp_path / "dataset"
+    shutil.copytree(EXAMPLE, dataset / "1s3v")
+    run = tmp_path / "run"
+    folder = method_dir(run, "disco")
+    folder.mkdir(parents=True)
+    (folder / "1s3v.json").write_text(json.dumps({"id": "1s3v", "status": "ok", "rmsd": [0.0]}))
+    shutil.copy(EXAMPLE / "1s3v_ligand.sdf", folder / "1s3v.sdf")
+    (folder / "bad1.json").write_text(json.dumps({"id": "bad1", "status": "failed",
+                                                  "error": "bad1: protein file not found"}))
+    summary = run_failure_analysis(run, "disco", dataset, steps=5)
+    assert {k: summary[k] for k in ("n", "success", "search", "scoring", "failed", "error")} == {
+        "n": 2, "success": 1, "search": 0, "scoring": 0, "failed": 1, "error": 0}
+    rows = {r["id"]: r for r in csv.DictReader((run / "search_or_scoring-disco.csv").open())}
+    assert rows["1s3v"]["verdict"] == "success"
+    assert rows["bad1"]["verdict"] == "failed" and "protein file not found" in rows["bad1"]["error"]

@@ -7,6 +7,7 @@ from rdkit.Geometry import Point3D
 
 from benchmarks.pose_metrics import plain_rmsd, pose_errors, read_references, symmetry_rmsd
 from disco_core.errors import InputError
+from tests.data_paths import complex_folder
 
 
 def _with_positions(mol: Chem.Mol, positions: np.ndarray) -> Chem.Mol:
@@ -77,8 +78,8 @@ def test_closest_copy_is_chosen_per_pose():
     assert errors.centroid_distance == pytest.approx([0.5, 0.3], abs=1e-6)
 
 
-def test_read_references_adds_the_copies_of_ligands_sdf(tmp_path, shared_data):
-    source = shared_data / "complexes" / "6moa"
+def test_read_references_adds_the_copies_of_ligands_sdf(tmp_path):
+    source = complex_folder("6moa")
     crystal = read_references(source, "6moa")[0]
     folder = tmp_path / "6moa"
     folder.mkdir()

@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from disco_core.cli import main
 
 
@@ -10,11 +12,12 @@ def test_help_lists_contributed_commands():
 
 
 def test_usage_error_exits_2(capsys):
-    try:
+    with pytest.raises(SystemExit) as usage:
         main(["toy"])  # --out missing
-    except SystemExit as exc:
-        assert exc.code == 2
-    assert "--out" in capsys.readouterr().err
+    assert usage.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: disco toy ")
+    assert err.rstrip().endswith("disco toy: error: the following arguments are required: --out")
 
 
 def test_user_error_is_one_line_without_traceback(tmp_path):

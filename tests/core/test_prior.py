@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from disco_core.prior import TransformerPrior, sample_autoregressive, sample_categorical
@@ -36,9 +37,27 @@ def test_prior_learns_a_known_two_token_joint():
 
 
 def test_class_conditional_prior_requires_label():
+    """A class-conditional prior refuses to run without a label per example, and what it draws depends on
+    the label: trained on a label -> codes table whose first code differs between labels (which no prior
+    ignoring the label can fit), its greedy draws reproduce each label's row."""
+    torch.manual_seed(0)
     prior = TransformerPrior(num_latents=2, codebook_size=4, num_classes=3, dim=16, depth=1, heads=2)
-    out = sample_autoregressive(prior, torch.tensor([0, 2]), 2)
-    assert out.shape == (2, 2, 4)
+    with pytest.raises(ValueError, match="class-conditional: pass a label"):
+        sample_autoregressive(prior, None, 2)
+    with pytest.raises(ValueError, match="class-conditional: pass a label"):
+        prior.loss(None, torch.zeros(4, 2, dtype=torch.long))
+    table = torch.tensor([[0, 1], [3, 2], [1, 1]])        # label -> (z1, z2)
+    labels = torch.arange(3)
+    opt = torch.optim.AdamW(prior.parameters(), lr=1e-2)
+    for _ in range(60):                                   # cross-entropy ~0.003 by then
+        loss = prior.loss(labels, table[labels])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    asked = torch.tensor([2, 0, 1, 1, 0, 2])
+    greedy = sample_autoregressive(prior, asked, 2, temperature=0)
+    assert greedy.shape == (6, 2, 4)
+    assert torch.equal(greedy.argmax(-1), table[asked])
 
 
 def test_sampling_temperature_zero_and_top_k():

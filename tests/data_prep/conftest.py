@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_DATA = REPO / ".." / "shared" / "data"
 EXAMPLE = REPO / "examples" / "1s3v"
 BAD_INPUTS = Path(__file__).resolve().parent / "bad_inputs"
 
@@ -18,10 +17,3 @@ def example_protein() -> Path:
 @pytest.fixture
 def example_ligand() -> Path:
     return EXAMPLE / "1s3v_ligand.sdf"
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    if not (SHARED_DATA / "index.csv").is_file():
-        pytest.skip("shared/data is not present")
-    return SHARED_DATA

@@ -9,6 +9,7 @@ from data_prep.ligand import EmbeddingError, generate_conformer, read_ligand, re
 from data_prep.ligand_features import (LIGAND_ATOM_FEATURE_DIMS, LIGAND_BOND_FEATURE_DIMS, atom_features,
                                        bond_graph, check_feature_ranges)
 from disco_core.errors import InputError
+from tests.data_paths import SHARED_INDEX, VENDORED_INDEX, index_rows
 
 from .conftest import BAD_INPUTS
 
@@ -93,11 +94,13 @@ def test_unembeddable_molecule_fails_clearly():
         generate_conformer(read_smiles("C1#CC1").mol, timeout_s=5, name="cyclopropyne")
 
 
-def test_features_have_declared_vocab_sizes(shared_data):
-    import csv
-    rows = list(csv.DictReader(open(shared_data / "index.csv")))[::10]
+@pytest.mark.parametrize("index_csv", [pytest.param(VENDORED_INDEX, id="vendored"),
+                                       pytest.param(SHARED_INDEX, id="shared", marks=pytest.mark.shared_data)])
+def test_features_have_declared_vocab_sizes(index_csv):
+    rows = index_rows(index_csv)
+    assert len(rows) >= 20
     for row in rows:
-        mol = read_ligand_file(shared_data / row["ligand_path"]).mol
+        mol = read_ligand_file(row["ligand_path"]).mol
         x = atom_features(mol)
         edge_index, edge_attr = bond_graph(mol)
         assert x.dtype == torch.long and x.shape == (mol.GetNumAtoms(), len(LIGAND_ATOM_FEATURE_DIMS))

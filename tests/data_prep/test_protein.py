@@ -1,15 +1,14 @@
-import csv
-
 import gemmi
 import numpy as np
 import pytest
 
 from data_prep.protein import RESIDUE_TYPES, UNKNOWN_RESIDUE, read_receptor
 from disco_core.errors import InputError
+from tests.data_paths import VENDORED_INDEX, index_rows
 
 
-def test_example_matches_the_index_count(example_protein, shared_data):
-    rows = {r["name"]: r for r in csv.DictReader(open(shared_data / "index.csv"))}
+def test_example_matches_the_index_count(example_protein):
+    rows = {r["name"]: r for r in index_rows(VENDORED_INDEX)}
     receptor = read_receptor(example_protein)
     assert receptor.num_residues == int(rows["1s3v"]["n_residues"]) == 186
     assert receptor.ca_pos.shape == receptor.n_pos.shape == receptor.c_pos.shape == (186, 3)

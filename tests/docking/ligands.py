@@ -3,14 +3,12 @@ rotatable-bond SMARTS, and for each bond the atoms on its v side (the side that 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from rdkit import Chem
 from rdkit.Chem import AllChem
 from rdkit.Chem.Lipinski import RotatableBondSmarts
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+from tests.data_paths import complex_folder
 
 
 def _side(mol: Chem.Mol, start: int, blocked: int) -> set[int]:
@@ -49,14 +47,11 @@ def ligand_from_smiles(smiles: str, seed: int = 7) -> tuple[Chem.Mol, torch.Tens
     return mol, torch.tensor(mol.GetConformer().GetPositions(), dtype=torch.float64)
 
 
-def crystal_ligand(name: str) -> tuple[Chem.Mol, torch.Tensor] | None:
-    """A crystal ligand from ../shared/data, or None when the data is absent or RDKit rejects it."""
-    path = SHARED_DATA / "complexes" / name / f"{name}_ligand.sdf"
-    if not path.is_file():
-        return None
+def crystal_ligand(name: str) -> tuple[Chem.Mol, torch.Tensor]:
+    """A crystal ligand (vendored in tests/data first); a missing or unreadable file fails the test."""
+    path = complex_folder(name) / f"{name}_ligand.sdf"
     mol = Chem.MolFromMolFile(str(path), removeHs=True)
-    if mol is None:
-        return None
+    assert mol is not None, f"RDKit cannot read {path}"
     return mol, torch.tensor(mol.GetConformer().GetPositions(), dtype=torch.float64)
 
 

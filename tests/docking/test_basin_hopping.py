@@ -2,12 +2,14 @@
 a barrier the local minimisation cannot, never returns a worse pose, reports exact energies, follows the
 seed, and the receptor subset it runs on gives the same energy as the full receptor."""
 
+import math
+
 import pytest
 import torch
 
 from data_prep.torsions import rotatable_bonds
 from docking.physics.basin_hopping import basin_hopping, mutations, refine_poses
-from docking.physics.local_minimization import minimize_poses
+from docking.physics.local_minimization import minimize_poses, posed
 from docking.geometry.pose import rotate_by_rotvec
 
 from tests.docking.test_interaction_energy import PROTEIN, crystal_energy, crystal_ligand
@@ -48,12 +50,59 @@ def test_basin_hopping_escapes_the_basin_a_minimisation_stops_in():
 
 
 def test_mutations_change_one_degree_of_freedom_each():
+    """Each move changes one degree of freedom, and moves the ligand as Vina's do (measured on the moved
+    atoms): a translation shifts every atom by one vector of at most 2 A, a rotation keeps the centroid and
+    moves the atoms by at most 2 A RMS."""
     _, pos = crystal_energy()
-    translation, rotvec, torsion = mutations(pos[None].repeat(64, 1, 1).float(), 3, torch.Generator().manual_seed(1))
+    start = pos[None].repeat(64, 1, 1).float()
+    bonds, masks = (torch.as_tensor(a) for a in rotatable_bonds(crystal_ligand()))
+    translation, rotvec, torsion = mutations(start, bonds.shape[0], torch.Generator().manual_seed(1))
     moved = (translation.norm(dim=-1) > 0).int() + (rotvec.norm(dim=-1) > 0).int() + (torsion != 0).sum(-1)
     assert (moved <= 1).all() and (moved == 1).float().mean() > 0.9
-    assert float(translation.norm(dim=-1).max()) <= 2.0 + 1e-6
     assert float(torsion.abs().max()) <= torch.pi
+    shift = posed(start, translation, rotvec, torsion, bonds, masks) - start
+    translated, rotated = translation.norm(dim=-1) > 0, rotvec.norm(dim=-1) > 0
+    assert translated.any() and rotated.any()
+    assert torch.allclose(shift[translated], shift[translated][:, :1].expand_as(shift[translated]), atol=1e-4)
+    assert float(shift[translated].norm(dim=-1).max()) <= 2.0 + 1e-4
+    assert float(shift[rotated].mean(1).norm(dim=-1).max()) < 1e-4
+    assert float(shift[rotated].pow(2).sum(-1).mean(-1).sqrt().max()) <= 2.0 + 1e-4
+
+
+class _Barrier:
+    """A hand-built energy of a one-atom ligand's x coordinate: 0 for x <= 0, a plateau of height h for
+    0 < x <= 2 A, a well of -10 beyond."""
+
+    def __init__(self, height: float):
+        self.height = height
+
+    def __call__(self, pos: torch.Tensor) -> torch.Tensor:
+        x = pos[:, 0, 0]
+        return torch.where(x <= 0, torch.zeros_like(x),
+                           torch.where(x <= 2.0, torch.full_like(x, self.height), torch.full_like(x, -10.0)))
+
+
+def test_uphill_moves_are_accepted_by_the_metropolis_rule():
+    """Chains of a one-atom ligand (a rotation leaves it in place, a translation moves it at most 2 A) start
+    at x = 0 on the barrier energy, two rounds without minimisation. A chain reaches the well only by stepping
+    onto the plateau in round 1 (uphill by h: accepted with probability exp(-h/T)) and into the well in
+    round 2 (downhill: always accepted). The seeded draws do not depend on h, so the chains that reach the
+    well at height h are those of h = 0 thinned by exp(-h/T): a binomial count, checked to 4 sigma."""
+    temperature, chains = 0.8, 50_000
+    start = torch.zeros(chains, 1, 3)
+    bonds, masks = torch.zeros(0, 2, dtype=torch.long), torch.zeros(0, 1, dtype=torch.bool)
+
+    def reached_well(height: float) -> int:
+        _, best = basin_hopping(_Barrier(height), start, bonds, masks, rounds=2, minimize_steps=0,
+                                generator=torch.Generator().manual_seed(0), temperature=temperature)
+        assert (best <= 0).all()                    # never above the start's energy
+        return int((best == -10.0).sum())
+
+    flat = reached_well(0.0)
+    assert flat > 500
+    for height in (temperature, 2 * temperature):
+        p = math.exp(-height / temperature)
+        assert abs(reached_well(height) - flat * p) <= 4 * math.sqrt(flat * p * (1 - p)), height
 
 
 def test_refine_poses_keeps_a_pose_unless_the_full_energy_is_lower():

@@ -7,13 +7,9 @@ import csv
 import pytest
 from rdkit import Chem
 
-pytest.importorskip("vina")
-pytest.importorskip("openmm")
-pytest.importorskip("posebusters")
+from disco_core.cli import main
 
-from disco_core.cli import main  # noqa: E402
-
-from tests.docking.test_dock_cli import FAST, LIGAND, PROTEIN  # noqa: E402
+from tests.docking.test_dock_cli import FAST, LIGAND, PROTEIN
 
 
 def test_rescore_relax_check_columns_and_vina_ranking(tmp_path):

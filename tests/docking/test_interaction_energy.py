@@ -274,7 +274,6 @@ def test_rank_by_energy_refuses_moved_poses(tmp_path):
 
 def test_energy_of_a_pose_vina_moved_is_named_as_the_sampled_one(tmp_path):
     """With --rescore vina the written pose is Vina's, so the guidance energy is kept as the sampled pose's."""
-    pytest.importorskip("vina")
     from disco_core.cli import main
 
     from tests.docking.test_dock_cli import FAST

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,8 +17,8 @@ from docking.model.graph_network import ComplexGraphNetwork, ScoreModelConfig, c
 from docking.model.confidence_model import ConfidenceModel
 from docking.model.pointer_latents import PointerEncoder, PointerPrior, pointer_distribution, pointer_prior_loss, sample_pointer_latents
 from docking.model.score_model import ScoreModel, guided_scores
+from tests.data_paths import complex_folder
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 # Small networks, so that every test runs in about a second on one CPU thread.
 TINY = ScoreModelConfig(ns=8, nv=2, num_conv_layers=2, distance_embed_dim=8, cross_distance_embed_dim=8,
                         sigma_embed_dim=8, num_latents=2)
@@ -27,15 +26,13 @@ TINY = ScoreModelConfig(ns=8, nv=2, num_conv_layers=2, distance_embed_dim=8, cro
 
 @functools.lru_cache(maxsize=None)
 def _featurized(name: str) -> dict:
-    folder = SHARED_DATA / "complexes" / name
-    if not folder.is_dir():
-        pytest.skip(f"shared data complex {name} is not available")
+    folder = complex_folder(name)
     return featurize_pair(folder / f"{name}_protein.pdb", folder / f"{name}_ligand.sdf", name=name,
                           options=FeaturizeOptions(match_restarts=1))
 
 
 def real_complex(name: str, num_residues: int | None = None, pose: str = "crystal") -> HeteroData:
-    """A shared-data complex as the data_prep loader builds it, optionally cut to the `num_residues`
+    """A vendored complex (tests/data) as the data_prep loader builds it, optionally cut to the `num_residues`
     residues whose C-alpha lies closest to the crystal ligand's centroid (in chain order)."""
     item = dict(_featurized(name))
     if num_residues is not None:

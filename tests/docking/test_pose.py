@@ -18,9 +18,7 @@ SMILES = "CC(C)Cc1ccc(cc1)[C@@H](C)C(=O)NCCOc1ccccc1N"  # 7+ rotatable bonds, tw
 
 def _ligands():
     yield ("etkdg", *ligand_from_smiles(SMILES))
-    crystal = crystal_ligand("1a0q")
-    if crystal is not None:
-        yield ("1a0q", *crystal)
+    yield ("1a0q", *crystal_ligand("1a0q"))
 
 
 LIGANDS = list(_ligands())

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-openmm = pytest.importorskip("openmm")
-pytest.importorskip("pdbfixer")
+import openmm  # noqa: F401  (the `test` extra installs the relax stack: missing, the module fails)
+import pdbfixer  # noqa: F401
 
 from openmm import app  # noqa: E402
 from rdkit import Chem  # noqa: E402
@@ -18,6 +18,7 @@ from rdkit.Chem import AllChem  # noqa: E402
 from disco_core.errors import InputError  # noqa: E402
 from docking.physics.gaff2 import parameterise_ligand  # noqa: E402
 from docking.physics.relax import PocketRelaxer, topology_preserved  # noqa: E402
+from tests.data_paths import complex_folder  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "1s3v"
 PROTEIN = EXAMPLE / "1s3v_protein.pdb"
@@ -94,11 +95,11 @@ def test_pocket_without_residues_is_an_input_error():
         ("5f1h", 1),  # tertiary ammonium, naphthyridinone
     ],
 )
-def test_parameterise_real_ligands(shared_data, complex_id, formal_charge):
+def test_parameterise_real_ligands(complex_id, formal_charge):
     if complex_id is None:
         ligand = crystal_ligand()
     else:
-        ligand = Chem.MolFromMolFile(str(shared_data / "complexes" / complex_id / f"{complex_id}_ligand.sdf"))
+        ligand = Chem.MolFromMolFile(str(complex_folder(complex_id) / f"{complex_id}_ligand.sdf"))
     assert Chem.GetFormalCharge(ligand) == formal_charge
     parameters = parameterise_ligand(ligand, complex_id or "1s3v")
     with_h = Chem.AddHs(ligand, addCoords=True)
@@ -138,30 +139,32 @@ def test_relaxation_resolves_a_clash_and_stays_close(relaxed):
 
 
 def test_atom_buried_in_the_protein_slides_out_without_breaking_bonds(relaxer, relaxed):
-    """An atom 0.02 Å from a protein atom (1e26 kJ/mol) must slide out with its bonds intact and end in a
-    physical minimum. Which minimum is chaotic: single-precision forces differ between CPUs (the crystal
-    pose relaxes to 2964 kJ/mol here, 2966 on CI), and 1e-3 Å of noise sends about one start in twenty to a
-    basin 330 kJ/mol higher (one CI run's unperturbed start went there). So five starts 1e-3 Å apart are
-    relaxed: every one must be intact and out of the protein, and the best within 100 kJ/mol of the
-    relaxed crystal pose (40 noisy starts measured here: 3 to 39 kJ/mol above it)."""
+    """An atom 0.02 Å from a protein atom (1e26 kJ/mol) must slide out with its bonds intact into the crystal
+    pose's basin: within 100 kJ/mol of the relaxed crystal pose and 1.5 Å RMSD of it. The pose is relaxed
+    once, as `disco dock --relax` does. Where so deep an overlap ends is chaotic (single-precision forces
+    differ between CPUs; 1e-3 Å of noise sends about one start in twenty to a basin ~300 kJ/mol higher, and
+    one CI run's unperturbed start went there), so the relaxer itself relaxes a buried pose from
+    BURIED_STARTS starts 1e-3 Å apart and keeps the best. Measured here, single starts 1e-3 Å apart (53, two
+    processes): within 30 kJ/mol of the relaxed crystal pose and 0.5 to 1.0 Å from it; the higher basins
+    (reached here from starts 0.03 Å apart, 4 in 30: +160 to +310 kJ/mol) are as close in RMSD, so the
+    energy is what tells the basins apart."""
     _, (_, crystal_result) = relaxed
     protein_xyz = protein_heavy_xyz()
     buried = clashing_pose(crystal_ligand(), protein_xyz, distance=0.02)
-    xyz = buried.GetConformer().GetPositions()
-    noise = np.random.default_rng(0).normal(scale=1e-3, size=(4, *xyz.shape))
-    starts = [buried] + [with_positions(buried, xyz + n) for n in noise]
-    results = relaxer.relax(starts, "1s3v")
-    for result in results:
-        assert result.energy_before > 1e20
-        assert result.energy_after < crystal_result.energy_after + 1000.0  # kJ/mol: a minimum, not an explosion
-        assert result.topology_preserved
-        assert min_distance(result.mol, protein_xyz) > 2.2
-        assert result.rmsd < 3.0  # it had to leave a 2.7 Å overlap
-    assert min(r.energy_after for r in results) < crystal_result.energy_after + 100.0
+    (result,) = relaxer.relax([buried], "1s3v")
+    assert result.energy_before > 1e20
+    assert result.topology_preserved
+    assert min_distance(result.mol, protein_xyz) > 2.2
+    assert result.rmsd < 3.0  # it had to leave a 2.7 Å overlap
+    assert result.energy_after < crystal_result.energy_after + 100.0
+    crystal_xyz = crystal_result.mol.GetConformer().GetPositions()
+    relaxed_xyz = result.mol.GetConformer().GetPositions()
+    assert np.sqrt(((relaxed_xyz - crystal_xyz) ** 2).sum(-1).mean()) < 1.5
 
 
 def test_posebusters_accepts_the_relaxed_clash(relaxed):
-    posebusters = pytest.importorskip("posebusters")
+    import posebusters
+
     (clash, _), results = relaxed
     busters = posebusters.PoseBusters(config="dock")
 
@@ -203,6 +206,7 @@ def test_topology_check_catches_mirror_images_and_broken_bonds():
     assert not topology_preserved(crystal, with_positions(crystal, stretched))
 
 
+@pytest.mark.shared_data  # 4re2's protein (372 KB) is not vendored
 def test_implicit_solvent_relaxes_noisy_pose_keeping_stereo(shared_data):
     """4re2: four stereocentres; every atom jittered by 0.1 Å, so bonds and angles are off."""
     folder = shared_data / "complexes" / "4re2"

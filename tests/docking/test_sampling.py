@@ -43,6 +43,17 @@ def dock(seed: int, **kwargs):
                         **kwargs)
 
 
+@torch.no_grad()
+def confidence_of_each(models: DockingModels, graph, poses: torch.Tensor) -> torch.Tensor:
+    """sigmoid(confidence model) of every pose (S, N, 3) on its own, one graph per call."""
+    values = []
+    for pose in poses:
+        batch = Batch.from_data_list([graph])
+        batch["ligand"].pos = pose.float()
+        values.append(torch.sigmoid(models.confidence(batch))[0])
+    return torch.stack(values)
+
+
 def test_same_seed_same_poses_other_seed_other_poses():
     first, again, other = dock(0), dock(0), dock(1)
     for a, b in zip(first, again):
@@ -57,7 +68,13 @@ def test_shapes_ranking_and_rigid_ligand_geometry():
     n_nodes = n_atoms + crop_receptor(item, item["pocket_center"], 12.0)["rec_pos"].shape[0]
     assert docked.poses.shape == (4, n_atoms, 3) and docked.confidences.shape == (4,) and docked.picks.shape == (4, 2)
     assert torch.isfinite(docked.poses).all()
-    assert bool((docked.confidences[:-1] >= docked.confidences[1:]).all())
+    # ranked: each pose carries the confidence the model gives that pose alone (recomputed here on the pocket
+    # graph), and the poses come best first; the four values differ, so the order is a real ranking
+    alone = confidence_of_each(tiny_models(), docking_graph(item, item["pocket_center"], 12.0), docked.poses)
+    torch.testing.assert_close(docked.confidences, alone, rtol=0, atol=1e-6)
+    assert len(set(alone.tolist())) == 4
+    assert alone.argsort(descending=True).tolist() == [0, 1, 2, 3]
+    assert sorted(docked.sample_index.tolist()) == [0, 1, 2, 3]
     assert bool(((docked.picks >= 0) & (docked.picks < n_nodes)).all())
     # Only torsions change the ligand's internal geometry: every bond length is the conformer's.
     bonds = item["lig_bond_index"]

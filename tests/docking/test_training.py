@@ -12,17 +12,19 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch_geometric.data import Batch
 
 from data_prep.featurize import FeaturizeOptions, featurize_pair
 from disco_core.checkpoint import load_checkpoint
 from disco_core.cli import main
 from disco_core.config import load_config
-from docking.model.complex_sampling import crop_receptor, dock_complex
+from docking.model.complex_sampling import crop_receptor, dock_complex, docking_graph
 from docking.model.loading import load_docking_models
 from disco_core.errors import CheckpointError
 from docking.training.data import pocket_trainable, training_complex
 from docking.training.stages import (DockingTrainConfig, confidence_trainer, prior_trainer, score_trainer,
                                      train_docking)
+from tests.data_paths import complex_folder
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "1s3v"
@@ -85,7 +87,18 @@ def test_one_step_of_each_stage_changes_the_weights_and_the_run_reloads(tmp_path
                           pocket_center=items[0]["pocket_center"])
     assert docked.poses.shape == (3, 27, 3) and docked.picks.shape == (3, 2)
     assert bool(((docked.confidences > 0) & (docked.confidences < 1)).all())
-    assert bool((docked.confidences[:-1] >= docked.confidences[1:]).all())   # ranked
+    # ranked: each pose carries the reloaded confidence model's value for that pose alone (recomputed here
+    # on the pocket graph the sampler docked in), best first; the three values differ, so it is a real order
+    graph = docking_graph(items[0], items[0]["pocket_center"], models.pocket_radius, models.max_residues)
+    alone = []
+    with torch.no_grad():
+        for pose in docked.poses:
+            batch = Batch.from_data_list([graph])
+            batch["ligand"].pos = pose.float()
+            alone.append(torch.sigmoid(models.confidence(batch))[0])
+    alone = torch.stack(alone)
+    torch.testing.assert_close(docked.confidences, alone, rtol=0, atol=1e-6)
+    assert len(set(alone.tolist())) == 3 and alone.argsort(descending=True).tolist() == [0, 1, 2]
 
 
 def test_no_latent_ablation_has_no_encoder_and_no_prior(tmp_path):
@@ -162,9 +175,7 @@ def test_cli_trains_the_score_stage_from_a_cache(tmp_path, capsys):
 
 
 def test_a_batch_with_a_rigid_ligand_trains(tmp_path):
-    folder = REPO.parent / "shared" / "data" / "complexes" / "5eq1"   # 13 heavy atoms, no rotatable bond
-    if not folder.is_dir():
-        pytest.skip("shared data complex 5eq1 is not available")
+    folder = complex_folder("5eq1")   # 13 heavy atoms, no rotatable bond
     rigid = featurize_pair(folder / "5eq1_protein.pdb", folder / "5eq1_ligand.sdf", name="5eq1",
                            options=FeaturizeOptions(match_restarts=1))
     assert rigid["rot_bonds"].shape[0] == 0

@@ -12,6 +12,7 @@ from docking.physics.vina import box_around_ligand, box_around_protein, vina_doc
 from docking.physics.vina_receptor import prepare_receptor
 
 from tests.conftest import REPO
+from tests.data_paths import complex_folder
 
 EXAMPLE = REPO / "examples" / "1s3v"
 
@@ -55,9 +56,9 @@ def test_receptor_is_prepared_once(receptor, tmp_path_factory):
     assert again.pdbqt_path == receptor.pdbqt_path and again.pdbqt_path.stat().st_mtime_ns == stamp
 
 
-def test_receptor_whose_hydrogens_confuse_meeko_is_reprotonated(shared_data, tmp_path):
+def test_receptor_whose_hydrogens_confuse_meeko_is_reprotonated(tmp_path):
     # 6g27's file hydrogens leave meeko undecided between HIE and HID: they are replaced by meeko's own
-    prepared = prepare_receptor(shared_data / "complexes" / "6g27" / "6g27_protein.pdb", tmp_path)
+    prepared = prepare_receptor(complex_folder("6g27") / "6g27_protein.pdb", tmp_path)
     assert prepared.hydrogens_replaced and prepared.pdbqt_path.stat().st_size > 0
 
 

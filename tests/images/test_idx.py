@@ -2,10 +2,12 @@ import gzip
 
 import numpy as np
 import pytest
+import torch
 
 from disco_core.errors import InputError
-from images.datasets import FASHION_MNIST_ROOT, fashion_mnist_available, load_fashion_mnist
+from images.datasets import fashion_mnist_available, load_fashion_mnist
 from images.idx import encode_idx, parse_idx, read_idx, write_idx
+from tests.data_paths import FASHION_MNIST_SLICE
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
@@ -47,13 +49,26 @@ def test_bad_files_raise_input_errors_naming_the_file(tmp_path):
         read_idx(tmp_path / "missing.idx")
 
 
-@pytest.mark.skipif(not fashion_mnist_available(), reason=f"dataset-fashion-mnist not installed ({FASHION_MNIST_ROOT})")
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_fashion_mnist_slice_in_the_package_layout(split):
+    """tests/data/fashion-mnist: the first 200 images of each split, gzipped IDX as the package ships them."""
+    assert fashion_mnist_available(FASHION_MNIST_SLICE)
+    data = load_fashion_mnist(split, root=FASHION_MNIST_SLICE)
+    assert data.images.shape == (200, 1, 28, 28) and data.labels.shape == (200,)
+    assert sorted(data.labels.unique().tolist()) == list(range(10))
+    assert data.images.dtype == torch.uint8 and data.images.max() == 255 and data.num_classes == 10
+
+
+@pytest.mark.fashion_mnist
 def test_fashion_mnist_from_the_debian_package():
     test = load_fashion_mnist("test")
     assert test.images.shape == (10_000, 1, 28, 28) and test.labels.shape == (10_000,)
     assert sorted(test.labels.unique().tolist()) == list(range(10))
     assert int((test.labels == 0).sum()) == 1000          # balanced classes
     assert test.images.dtype.is_floating_point is False and test.images.max() == 255
+    for split, data in (("test", test), ("train", load_fashion_mnist("train"))):   # the slice is their head
+        head = load_fashion_mnist(split, root=FASHION_MNIST_SLICE)
+        assert torch.equal(data.images[:200], head.images) and torch.equal(data.labels[:200], head.labels)
 
 
 def test_missing_fashion_mnist_tells_how_to_install(tmp_path):
