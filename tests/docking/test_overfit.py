@@ -1,8 +1,9 @@
 """The whole docking loop learns: the `tiny` networks (score model + pointer encoder, then the pointer
 prior) trained on ONE real complex (examples/1s3v, 27 heavy atoms, 6 rotatable bonds) for 1000 steps
-(the suite's longest test: about 13 CPU minutes of one thread here, measured 2026-12-02; batch 4, a 9 A crop
-or 700 steps were tried to cut it and land 4, 5 and 7 of 10: too little margin) dock it again: most of 10 poses sampled from random starts around the pocket land within 2 A
-(symmetry-corrected RMSD) of the crystal pose. An untrained model lands none (checked first)."""
+(the suite's longest test: a 700-step run took 9.3 CPU minutes of one thread here on 2026-12-02; batch 4, a
+9 A crop or 700 steps were tried to cut it and land 4, 5 and 7 of 10: too little margin) dock it again: most of
+10 poses sampled from random starts around the pocket land within 2 A (symmetry-corrected RMSD) of the crystal
+pose. An untrained model lands none (checked first)."""
 
 from __future__ import annotations
 
