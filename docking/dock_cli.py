@@ -55,10 +55,11 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
                           help="K rounds of Monte Carlo basin hopping in the interaction energy from each minimised "
                                "pose (mutate one degree of freedom, minimise, Metropolis), each pose kept only if "
                                "the search lowered its energy (default 30, --fast 0)")
-    sampling.add_argument("--energy", choices=["pairwise", "grid"], default=None,
+    sampling.add_argument("--energy", choices=["pairwise", "grid", "grid+pairwise"], default=None,
                           help="how the physics evaluates the interaction energy: the pairwise sum (default) or "
                                "receptor grid maps built once per site (faster with many poses or ligands per site, "
-                               "within ~0.1 kcal/mol of the sum)")
+                               "within ~0.1 kcal/mol of the sum), or grid+pairwise: the search on grid maps, the "
+                               "last minimisation and the ranking in the pairwise sum")
     sampling.add_argument("--blind-sites", type=int, default=4, metavar="N",
                           help="candidate sites searched in blind docking (default 4)")
     physics = parser.add_argument_group("physical validity (extras: pip install '.[bench,relax]')")

@@ -45,9 +45,12 @@ def dock_guided_complexes(models: DockingModels, dockings: list[Docking], energi
                           physics: PhysicsGuidance | None, num_samples: int = 10,
                           settings: SamplerSettings | None = None, guidance_weight: float = 0.0,
                           prior_temperature: float = 1.0, null_latents: bool = False,
-                          learned_scale: float = 1.0) -> list[DockedPoses]:
+                          learned_scale: float = 1.0,
+                          ranking_energies: list[InteractionEnergy | None] | None = None) -> list[DockedPoses]:
     """Sample `num_samples` poses per complex, those with an energy guided, resampled and minimised in it
-    (physics), all complexes through the score model together; ranked by confidence. The ablations:
+    (physics), all complexes through the score model together; ranked by confidence. With
+    `ranking_energies` (the exact pairwise energy beside a grid search's), the searched poses are
+    minimised once more in that energy, and it is the energy they carry. The ablations:
     `null_latents` (the score model's null latent instead of the prior's picks), `learned_scale` 0
     (physics only: the learned score set to 0, the same search)."""
     settings = settings or SamplerSettings()
@@ -77,7 +80,11 @@ def dock_guided_complexes(models: DockingModels, dockings: list[Docking], energi
             poses[i], final_energies[i] = refine_poses(energy, poses[i], final_energies[i], rot_bonds, rot_masks,
                                                        dockings[i].center.to(device), physics.refine_rounds,
                                                        physics.refine_steps, dockings[i].generator,
-                                                       physics.refine_temperature)
+                                                       physics.refine_temperature, physics.refine_chains)
+        if ranking_energies is not None and ranking_energies[i] is not None:
+            ranking = ranking_energies[i].to(device)
+            poses[i], final_energies[i] = minimize_near(ranking, poses[i], rot_bonds, rot_masks,
+                                                        dockings[i].center.to(device), physics.polish_steps)
     logits = confidence_logits(models, prepared.batch, poses)
     features = guided_pose_features(models, prepared.batch, poses, final_energies, logits,
                                     [rot_bonds.shape[0] for rot_bonds, _ in bonds])

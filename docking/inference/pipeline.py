@@ -55,7 +55,9 @@ class DockOptions:
     max_residues: int = 10_000           # refuse larger proteins (one clear error instead of running out of memory)
     physics: PhysicsGuidance | None = None   # steer sampling with the interaction energy (docking.physics.guidance)
     rank_by: str = "confidence"          # order (and, blind, choice) of the poses of all sites: or "energy" (physics)
-    energy: str = "pairwise"             # the physics' energy: the pairwise sum, or "grid" (docking.physics.grid_maps)
+    energy: str = "pairwise"             # the physics' energy: the pairwise sum, "grid" (docking.physics.grid_maps),
+                                         # or "grid+pairwise" (the search on grids, the last minimisation and
+                                         # the ranking in the pairwise sum)
     latents: str = "prior"               # ablation "null": the score model's null latent instead of the prior's picks
     learned_score: bool = True           # ablation False: physics only (the learned score set to 0, same search)
 
@@ -172,6 +174,7 @@ class DockingPipeline:
         prepared: list[tuple[str, Chem.Mol] | InputError] = []
         dockings: list[Docking] = []
         energies: list[InteractionEnergy | None] = []
+        ranking_energies: list[InteractionEnergy | None] = []
         for name, ligand in ligands:
             try:
                 item, mol = self.featurize(receptor, name, ligand)
@@ -184,12 +187,16 @@ class DockingPipeline:
                 continue
             energies += [None if self.options.physics is None else
                          self.site_energy(receptor, d.center, mol, item["lig_pos_conformer"]) for d in inputs]
+            ranking_energies += [None if self.options.physics is None or self.options.energy != "grid+pairwise" else
+                                 self.site_energy(receptor, d.center, mol, item["lig_pos_conformer"], "pairwise")
+                                 for d in inputs]
             prepared.append((name, mol))
             dockings += inputs
         docked = (dock_guided_complexes(self.models, dockings, energies, self.options.physics, self.options.samples,
                                         sampler_settings(None, self.options.steps), self.options.guidance_weight,
                                         self.options.prior_temperature, self.options.latents == "null",
-                                        1.0 if self.options.learned_score else 0.0)
+                                        1.0 if self.options.learned_score else 0.0,
+                                        ranking_energies if self.options.energy == "grid+pairwise" else None)
                   if dockings else [])
         seconds = (time.perf_counter() - start) / max(1, len(ligands))
         results: list[DockResult | InputError] = []
@@ -204,13 +211,14 @@ class DockingPipeline:
             results.append(self._rank(name, mol, per_site, sites, seconds))
         return results
 
-    def site_energy(self, receptor: Receptor, center: torch.Tensor, mol: Chem.Mol,
-                    conformer: torch.Tensor) -> InteractionEnergy | GridInteractionEnergy:
+    def site_energy(self, receptor: Receptor, center: torch.Tensor, mol: Chem.Mol, conformer: torch.Tensor,
+                    kind: str | None = None) -> InteractionEnergy | GridInteractionEnergy:
         """The interaction energy of one ligand at one site: read from the site's receptor grid maps (built
         once per site and ligand atom class, shared by every ligand of a screen) or, with energy="pairwise",
-        summed over the receptor atoms near the site."""
+        summed over the receptor atoms near the site. `kind` overrides the options' energy."""
         extent = float(conformer.norm(dim=-1).max()) if len(conformer) else 0.0
-        if self.options.energy == "grid":
+        kind = kind or self.options.energy
+        if kind in ("grid", "grid+pairwise"):
             return GridInteractionEnergy.for_ligand(mol, self.site_grids(receptor, center, extent))
         return InteractionEnergy.for_ligand(mol, self.guidance_atoms(receptor, center, extent))
 

@@ -77,15 +77,22 @@ def basin_hopping(energy: InteractionEnergy, pos: torch.Tensor, rot_bonds: torch
 
 def refine_poses(energy: InteractionEnergy, pos: torch.Tensor, energies: torch.Tensor, rot_bonds: torch.Tensor,
                  rot_masks: torch.Tensor, center: torch.Tensor, rounds: int, minimize_steps: int,
-                 generator: torch.Generator | None,
-                 temperature: float = TEMPERATURE) -> tuple[torch.Tensor, torch.Tensor]:
+                 generator: torch.Generator | None, temperature: float = TEMPERATURE,
+                 chains: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """Basin hopping (`rounds` rounds of `minimize_steps` each) from one ligand's minimised poses pos (S, N, 3)
-    with energies (S,).
+    with energies (S,), `chains` independent chains from each pose (Vina's exhaustiveness: more chains
+    from the same start explore more of its neighbourhood in one batched tensor program); each pose
+    keeps the lowest-energy result of its chains.
 
     The chains see only the receptor atoms near the poses (docking.physics.local_minimization.local_energy),
     which makes each round cheaper than with the guidance's wide sphere; a chain's best pose replaces its start only if the
     full energy agrees that it is lower, so every returned energy is exact."""
-    refined, _ = basin_hopping(local_energy(energy, pos, center), pos, rot_bonds, rot_masks, rounds, minimize_steps, generator, temperature)
+    samples = pos.shape[0]
+    starts = pos.repeat(chains, 1, 1)                               # chain c of pose s at c * S + s
+    visited, visited_energies = basin_hopping(local_energy(energy, pos, center), starts, rot_bonds, rot_masks,
+                                              rounds, minimize_steps, generator, temperature)
+    best_chain = visited_energies.reshape(chains, samples).argmin(0)
+    refined = visited.reshape(chains, samples, *pos.shape[1:])[best_chain, torch.arange(samples)]
     refined_energies = energy(refined.float()).to(energies)
     better = refined_energies < energies
     return (torch.where(better[:, None, None], refined.to(pos.dtype), pos),

@@ -38,6 +38,8 @@ class PhysicsGuidance:
     refine_rounds: int = 0                              # basin-hopping rounds after the minimisation (0: none)
     refine_steps: int = 30                              # minimisation steps per basin-hopping round
     refine_temperature: float = TEMPERATURE             # Metropolis temperature of the chains, kcal/mol-like
+    refine_chains: int = 1                              # basin-hopping chains started from each pose
+    polish_steps: int = 100                             # minimisation in the ranking energy, when the search's differs
 
     def resample_steps(self, num_steps: int) -> set[int]:
         """Indices of the reverse steps after which to resample (step i goes from t_i to t_{i+1})."""

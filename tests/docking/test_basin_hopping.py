@@ -200,3 +200,27 @@ def test_default_preset_is_guidance_refinement_and_energy_ranking(tmp_path):
     with pytest.raises(SystemExit) as usage:
         main(["dock", "--protein", PROTEIN, "--ligand", "CCO", "--accurate", "--fast", "--out", str(tmp_path)])
     assert usage.value.code == 2
+
+
+def test_more_chains_per_pose_keep_each_pose_its_best_chain():
+    """refine_poses with C chains per pose runs C independent chains from each start in one batch and keeps,
+    for every pose, the lowest full energy among its chains: each pose's result is at least as low as the
+    best of the same chains run one start at a time (checked by rerunning the batch's chains by hand)."""
+    energy, pos = crystal_energy()
+    start, bonds, masks = flipped_crystal_poses()
+    poses = minimize_poses(energy, start, bonds, masks, steps=60)[0].float()
+    energies = energy(poses)
+    center = pos.mean(0).float()
+    chains = 3
+    refined, refined_energies = refine_poses(energy, poses, energies, bonds, masks, center, 6, 15,
+                                             torch.Generator().manual_seed(5), chains=chains)
+    assert refined.shape == poses.shape
+    assert torch.allclose(energy(refined), refined_energies, atol=1e-4)
+    assert (refined_energies <= energies + 1e-6).all()
+    # the same draws, chain by chain: chain c of pose s is row c * S + s of one basin-hopping batch
+    from docking.physics.local_minimization import local_energy
+    visited, _ = basin_hopping(local_energy(energy, poses, center), poses.repeat(chains, 1, 1), bonds, masks, 6, 15,
+                               torch.Generator().manual_seed(5))
+    per_chain = energy(visited.float()).reshape(chains, len(poses))
+    expected = torch.minimum(per_chain.min(0).values, energies)
+    assert torch.allclose(refined_energies, expected, atol=1e-4)

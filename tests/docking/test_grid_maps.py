@@ -121,3 +121,23 @@ def test_guided_docking_on_grids_reports_the_energy_of_its_poses():
     reported = torch.tensor(result.extras["interaction_energy"])
     assert torch.allclose(reported, energy(poses).float(), atol=0.2)
     assert reported.tolist() == sorted(reported.tolist())
+
+
+def test_grid_search_with_pairwise_ranking_reports_exact_pairwise_energies():
+    """`disco dock --energy grid+pairwise`: the search runs on the grid maps, then every pose is minimised
+    once more in the pairwise sum, so the reported energy is exactly (1e-3) the pairwise energy of the
+    written pose, and the poses are ranked by it."""
+    from docking.inference.pipeline import DockingPipeline, DockOptions
+    from docking.physics.guidance import PhysicsGuidance
+
+    torch.set_num_threads(1)
+    energy, pos = crystal_energy()
+    physics = PhysicsGuidance(weight=3.0, minimize_steps=30, resample_at=(0.5,), preview_steps=5, refine_rounds=2,
+                              refine_chains=2, polish_steps=20)
+    pipeline = DockingPipeline(DockOptions(samples=4, steps=8, device="cpu", physics=physics, rank_by="energy",
+                                           energy="grid+pairwise"))
+    result = pipeline.dock(PROTEIN_PATH, LIGAND_PATH, name="1s3v", pocket_center=tuple(pos.mean(0).tolist()))
+    poses = torch.from_numpy(np.stack([mol.GetConformer().GetPositions() for mol in result.poses]))
+    reported = torch.tensor(result.extras["interaction_energy"])
+    assert torch.allclose(reported, energy(poses.float()), atol=1e-3)
+    assert reported.tolist() == sorted(reported.tolist())
