@@ -174,7 +174,9 @@ class DockingPipeline:
         prepared: list[tuple[str, Chem.Mol] | InputError] = []
         dockings: list[Docking] = []
         energies: list[InteractionEnergy | None] = []
-        ranking_energies: list[InteractionEnergy | None] = []
+        # grid+pairwise: beside the search's grid energy, the exact pairwise sum that ranks the poses
+        ranking_energies: list[InteractionEnergy] | None = (
+            [] if self.options.physics is not None and self.options.energy == "grid+pairwise" else None)
         for name, ligand in ligands:
             try:
                 item, mol = self.featurize(receptor, name, ligand)
@@ -187,16 +189,15 @@ class DockingPipeline:
                 continue
             energies += [None if self.options.physics is None else
                          self.site_energy(receptor, d.center, mol, item["lig_pos_conformer"]) for d in inputs]
-            ranking_energies += [None if self.options.physics is None or self.options.energy != "grid+pairwise" else
-                                 self.site_energy(receptor, d.center, mol, item["lig_pos_conformer"], "pairwise")
-                                 for d in inputs]
+            if ranking_energies is not None:
+                ranking_energies += [self.site_energy(receptor, d.center, mol, item["lig_pos_conformer"], "pairwise")
+                                     for d in inputs]
             prepared.append((name, mol))
             dockings += inputs
         docked = (dock_guided_complexes(self.models, dockings, energies, self.options.physics, self.options.samples,
                                         sampler_settings(None, self.options.steps), self.options.guidance_weight,
                                         self.options.prior_temperature, self.options.latents == "null",
-                                        1.0 if self.options.learned_score else 0.0,
-                                        ranking_energies if self.options.energy == "grid+pairwise" else None)
+                                        1.0 if self.options.learned_score else 0.0, ranking_energies)
                   if dockings else [])
         seconds = (time.perf_counter() - start) / max(1, len(ligands))
         results: list[DockResult | InputError] = []

@@ -204,8 +204,8 @@ def test_default_preset_is_guidance_refinement_and_energy_ranking(tmp_path):
 
 def test_more_chains_per_pose_keep_each_pose_its_best_chain():
     """refine_poses with C chains per pose runs C independent chains from each start in one batch and keeps,
-    for every pose, the lowest full energy among its chains: each pose's result is at least as low as the
-    best of the same chains run one start at a time (checked by rerunning the batch's chains by hand)."""
+    for every pose, the lowest full energy among its chains (or its start, if none is lower): checked against
+    the same chains rerun by hand as one basin-hopping batch of C x S starts."""
     energy, pos = crystal_energy()
     start, bonds, masks = flipped_crystal_poses()
     poses = minimize_poses(energy, start, bonds, masks, steps=60)[0].float()

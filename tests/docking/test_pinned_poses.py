@@ -5,7 +5,8 @@ Tolerance: unguided poses to 1e-3 A (float32 arithmetic in the same order). Guid
 reproducible to the last digit across CPUs: the steep repulsion, the capped guidance and the accept /
 reject steps of resampling and basin hopping amplify float32 rounding, and the same commit gave per-pose
 RMSDs to the recording of up to 0.46 A and energies up to 0.32 kcal/mol apart on another Xeon (2026-12-02).
-So guided poses are compared by per-pose RMSD (at most 1 A) and their energies to 0.5 kcal/mol, while
+(confidences up to 0.0096). So guided poses are compared by per-pose RMSD (at most 1 A), their energies to
+0.5 kcal/mol and their confidences to 0.02, while
 sites, sample indices and latent picks must match exactly; a change in what the code computes moves
 poses by whole Angstroms or reorders them, which these checks still catch."""
 
@@ -34,6 +35,7 @@ def test_restructured_pipeline_reproduces_the_recorded_poses(name):
     if not guided:
         np.testing.assert_allclose(got_poses, expected_poses, atol=1e-3)
         np.testing.assert_allclose(got["confidences"], expected["confidences"], atol=1e-3)
+        np.testing.assert_allclose(got["energies"], expected["energies"], atol=0.05)
         return
     per_pose_rmsd = np.sqrt(((got_poses - expected_poses) ** 2).sum(-1).mean(-1))
     assert per_pose_rmsd.max() <= 1.0, per_pose_rmsd
