@@ -2,6 +2,7 @@
 the data markers, so that a clone without ../shared/data or Debian's Fashion-MNIST runs everything else."""
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ def pytest_report_header(config) -> list[str]:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
+    _slow_files_first(items)
     deselected: dict[str, list] = {}
     kept = []
     for item in items:
@@ -40,6 +42,26 @@ def pytest_collection_modifyitems(config, items) -> None:
         config.hook.pytest_deselected(items=[item for group in deselected.values() for item in group])
         items[:] = kept
     config.stash[DESELECTED] = {name: len(group) for name, group in deselected.items()}
+
+
+def _slow_files_first(items) -> None:
+    """Files holding a `slow` test go first (test order inside a file unchanged): under pytest-xdist's
+    --dist loadfile the suite then ends near max(longest file, total / workers), not longest file + the rest."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
+def pytest_sessionfinish(session) -> None:
+    """An xdist worker hands its deselection counts to the controller, which prints the summary."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["deselected_by_marker"] = session.config.stash.get(DESELECTED, {})
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    counts = getattr(node, "workeroutput", {}).get("deselected_by_marker")
+    if counts is not None:
+        node.config.stash[DESELECTED] = counts     # every worker collects the same items: any one's counts do
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
@@ -74,7 +96,10 @@ def single_process_group(monkeypatch):
     import torch.distributed as dist
 
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
-    monkeypatch.setenv("MASTER_PORT", str(29500 + os.getpid() % 1000))
+    with socket.socket() as probe:          # a free port: xdist workers run such tests side by side
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("MASTER_PORT", str(port))
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("WORLD_SIZE", "1")
     monkeypatch.setenv("DISCO_FORCE_DDP", "1")
