@@ -14,7 +14,8 @@ from ..latents import LatentDropout, bounded_logits, codebook_usage_kl, gumbel_s
 
 @dataclass
 class ToyConfig:
-    hidden: int = 256
+    hidden: int = 256           # denoiser width
+    encoder_hidden: int = 256   # the encoder's own width, so that a width sweep changes the denoiser alone
     noise_dim: int = 64
     codebook_size: int = 8      # V; one latent (K = 1)
     use_latents: bool = True
@@ -68,7 +69,7 @@ class ToyDisco(nn.Module):
         self.cfg = cfg
         self.denoiser = EDMPrecond(ToyDenoiserNet(cfg), cfg.sigma_data)
         if cfg.use_latents:
-            self.encoder = mlp([2, cfg.hidden, cfg.hidden, cfg.codebook_size])
+            self.encoder = mlp([2, cfg.encoder_hidden, cfg.encoder_hidden, cfg.codebook_size])
             self.latent_dropout = LatentDropout((1, cfg.codebook_size), cfg.latent_dropout)
 
     def encoder_logits(self, x: torch.Tensor) -> torch.Tensor:
