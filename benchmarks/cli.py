@@ -9,11 +9,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench", help="reproducible measurements (toy over seeds, docking accuracy and speed)")
     kinds = parser.add_subparsers(title="benchmarks", metavar="BENCHMARK")
     kinds.required = True
-    toy = kinds.add_parser("toy", help="the 2-D toy (EDM vs DisCo-EDM) over several seeds",
-                           description="Runs `disco toy` for each seed (resumable) and writes OUT/summary.csv/.md.")
+    toy = kinds.add_parser(
+        "toy", help="the 2-D toy (EDM vs DisCo-EDM) over several seeds; --sweep: over solver steps and widths",
+        description="Runs `disco toy` for each seed (resumable) and writes OUT/summary.csv/.md. With --sweep: trains "
+                    "the baseline and DisCo once per (width, seed), samples each with Euler and Heun at every "
+                    "evaluation budget, and writes OUT/results.csv, summary.csv/.md/.json, w2.png and curvature.png "
+                    "(resumable: rerun the same command).")
     toy.add_argument("--out", required=True)
     toy.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     toy.add_argument("--threads", type=int, default=1)
+    sweep = toy.add_argument_group("sweep (only with --sweep)")
+    sweep.add_argument("--sweep", action="store_true", help="W2, curvature and Jacobian over solver steps and widths")
+    sweep.add_argument("--widths", type=int, nargs="+", metavar="W", help="denoiser widths (default 32 64 128 256)")
+    sweep.add_argument("--evaluations", type=int, nargs="+", metavar="B",
+                       help="network-evaluation budgets, each >= 2: Euler B steps, Heun the fewest steps reaching B "
+                            "(2N-1 evaluations, so B+1 for even B) (default 2 4 8 16 50)")
+    sweep.add_argument("--train-steps", type=int, metavar="N",
+                       help="training steps per model (default the toy's, 10000)")
+    sweep.add_argument("--prior-steps", type=int, metavar="N",
+                       help="training steps of DisCo's prior (default the toy's, 3000)")
+    sweep.add_argument("--samples", type=int, metavar="N",
+                       help="samples and test points per W2, a multiple of 8 (default 4000; exact W2 is O(N^3))")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bars")
     toy.set_defaults(run=run_toy_bench)
     _register_dock(kinds)
     _register_speed(kinds)
@@ -124,15 +141,35 @@ def run_speed_bench_cli(args: argparse.Namespace) -> int:
     return 0
 
 
+SWEEP_OPTIONS = ("widths", "evaluations", "train_steps", "prior_steps", "samples")
+
+
 def run_toy_bench(args: argparse.Namespace) -> int:
     import torch
 
     from benchmarks.toy import run_toy_seeds
+    from disco_core.errors import DiscoError
 
     torch.set_num_threads(args.threads)
+    if args.sweep:
+        return run_toy_sweep_cli(args)
+    given = [f"--{name.replace('_', '-')}" for name in SWEEP_OPTIONS if getattr(args, name) is not None]
+    if given:
+        raise DiscoError(f"{', '.join(given)}: only with --sweep")
     table = run_toy_seeds(args.out, args.seeds)
     print(table.to_string(index=False))
     print(f"wrote {args.out}/summary.csv and {args.out}/summary.md")
+    return 0
+
+
+def run_toy_sweep_cli(args: argparse.Namespace) -> int:
+    from benchmarks.toy_sweep import ToySweepConfig, run_toy_sweep, summary_markdown
+
+    given = {name: tuple(value) if isinstance(value, list) else value
+             for name in SWEEP_OPTIONS + ("seeds",) if (value := getattr(args, name)) is not None}
+    summary = run_toy_sweep(args.out, ToySweepConfig(**given), progress=not args.no_progress)
+    print(summary_markdown(summary))
+    print(f"wrote {args.out}/results.csv, summary.csv, summary.md, summary.json, w2.png and curvature.png")
     return 0
 
 

@@ -138,7 +138,8 @@ def sample_toy(model: ToyDisco, noise: torch.Tensor, z: torch.Tensor | None, cfg
     return SolverRun(samples, trajectory, sigmas, evaluations)
 
 
-def jacobian_along(model: ToyDisco, z: torch.Tensor | None, run: SolverRun, num_points: int = 1000) -> dict[float, float]:
+def jacobian_along(model: ToyDisco, z: torch.Tensor | None, run: SolverRun,
+                   num_points: int = 1000) -> dict[float, float]:
     """Mean ||dD/dx||_F^2 of the first `num_points` trajectories at each interior sigma of the solver's grid."""
     n = min(num_points, run.samples.shape[0])
     z_subset = None if z is None else z[:n]
