@@ -35,6 +35,13 @@ def _shard(text: str):
         raise argparse.ArgumentTypeError(exc.reason) from None
 
 
+def _one_line_usage_errors(parser: argparse.ArgumentParser) -> None:
+    """A usage error as one line, the error and where to read more, instead of dock's long usage block."""
+    def error(message: str):
+        parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
+    parser.error = error
+
+
 def register_dock(subparsers: argparse._SubParsersAction) -> None:
     from docking.inference.dock_request import ENERGY_CHOICES, RANK_CHOICES
 
@@ -127,6 +134,7 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-residues", type=int, default=10_000, help="refuse larger proteins (default 10000)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run_dock, _parser=parser)
+    _one_line_usage_errors(parser)
     commands = parser.add_subparsers(title="joining shards", metavar="merge", dest="dock_command")
     merge = commands.add_parser(
         "merge", help="join the output folders of a run's --shard parts",
@@ -141,6 +149,7 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
     merge.add_argument("--out", required=True, metavar="DIR", help="the joined folder (new or empty)")
     merge.add_argument("--copy", action="store_true", help="copy the ligands' files instead of hard-linking them")
     merge.set_defaults(run=run_merge, _parser=merge)
+    _one_line_usage_errors(merge)
 
 
 def _fill_presets(args: argparse.Namespace) -> None:
