@@ -8,8 +8,8 @@
                an interrupted torchrun run are joined, and a failures row whose summary row is missing (the
                kill came between the two) is dropped: the ligands without a summary row are docked again.
                On an OUT without a run, --resume starts one
-    finish     `finish_run` puts the tables in input order (joining torchrun's per-rank tables); after it
-               the folder is complete
+    finish     `finish_run` puts the tables in input order (joining torchrun's per-rank tables) and marks
+               run.json finished; after it the folder is complete
 
 Torch-free (`disco dock merge` uses it).
 """
@@ -19,7 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from disco_core.errors import DiscoError
-from docking.inference.run_record import RUN_FILE, check_same_run, read_run_record, write_run_record
+from docking.inference.run_record import (RUN_FILE, check_same_run, mark_finished, read_run_record,
+                                          write_run_record)
 from docking.inference.run_tables import (TABLE_STEMS, drop_torn_row, merge_rank_tables, rank_table_parts,
                                           read_table, write_table)
 
@@ -52,6 +53,7 @@ def prepare_run_folder(out_dir: Path, record: dict, resume: bool) -> None:
     if not (resume and run_tables_present(out_dir)):
         write_run_record(out_dir, record)
         return
+    mark_finished(out_dir, False)
     for stem in TABLE_STEMS:
         for path in [out_dir / f"{stem}.csv", *rank_table_parts(out_dir, stem)]:
             drop_torn_row(path)
@@ -76,8 +78,8 @@ def finished_rows(out_dir: Path) -> dict[int, dict]:
 
 def finish_run(out_dir: Path) -> None:
     """The run's last step: summary.csv and failures.csv complete and in input order (torchrun's per-rank
-    tables joined). After it the folder is final; whatever is built from a finished OUT (a run report)
-    is built after this call."""
+    tables joined), run.json marked finished. After it the folder is final; whatever is built from a finished
+    OUT (a run report) is built after this call."""
     merge_rank_tables(out_dir)
     for stem in TABLE_STEMS:
         path = out_dir / f"{stem}.csv"
@@ -87,3 +89,4 @@ def finish_run(out_dir: Path) -> None:
         indices = [int(row["index"]) for row in rows]
         if indices != sorted(indices):
             write_table(path, header, rows)
+    mark_finished(out_dir, True)

@@ -1,8 +1,8 @@
 """`disco dock merge OUT1 OUT2 ... --out OUT`: the output folders of the shards of one run (`--shard I/N`,
 or any runs of one request that docked disjoint ligands) joined into one, as one run would have written it.
 
-    checks    every source is a finished run (summary.csv without a torn last row, no per-rank tables left,
-              run.json); their run.json agree on every input and option but the shard; no two sources are
+    checks    every source is a finished run (run.json says so, no torn last row, no per-rank tables left);
+              their run.json agree on every input and option but the shard; no two sources are
               the same shard or hold one ligand index or one ligand name; every docked ligand's folder is
               there. All of it before anything is written; OUT must be new or empty
     folders   OUT/<name>/ gets the source's files hard-linked (no extra space; a later atomic rewrite of a
@@ -61,6 +61,8 @@ def _source_record(source: Path) -> dict:
     if record is None:
         raise DiscoError(f"{source}: no run.json beside its summary.csv (an older disco wrote it), so it cannot be "
                          f"checked against the others")
+    if record.get("finished") is not True:
+        raise DiscoError(f"{source}: its run did not finish (stopped before its last ligand); --resume it first")
     return record
 
 
@@ -160,7 +162,7 @@ def merge_runs(sources: list[str | Path], out_dir: str | Path, copy: bool = Fals
         except OSError as exc:
             raise DiscoError(f"{out_dir / name}: cannot place {source / name} ({exc.strerror or exc})") from None
         linked, copied = linked + n_linked, copied + n_copied
-    merged = {**records[0], "shard": None,
+    merged = {**records[0], "shard": None, "finished": False,
               "merged_from": [{"out": str(source.resolve()), "shard": record.get("shard")}
                               for source, record in zip(sources, records)]}
     write_run_record(out_dir, merged)

@@ -7,6 +7,8 @@ started and `disco dock merge` joins only shards of one run.
               batches, hence the float rounding and the shards' parts), guidance, energy, pocket, model,
               post-processing, ... (not --out, --device, --resume)
     shard     "I/N", or null for the whole input
+    finished  false while the run goes (and again while a --resume goes), true once its tables are final:
+              `disco dock merge` takes finished runs only
 
 Torch-free (read by `disco dock merge`).
 """
@@ -61,7 +63,7 @@ def run_record(request, inputs: dict | None = None) -> dict:
         options[name] = json.loads(json.dumps(value))
     shard = getattr(request, "shard", None)
     return {"disco_version": __version__, "inputs": inputs, "options": options,
-            "shard": None if shard is None else str(shard)}
+            "shard": None if shard is None else str(shard), "finished": False}
 
 
 def write_run_record(out_dir: Path, record: dict) -> None:
@@ -80,6 +82,13 @@ def read_run_record(out_dir: Path) -> dict | None:
     if not isinstance(record, dict) or not {"inputs", "options"} <= set(record):
         raise DiscoError(f"{path}: not a run record of disco dock")
     return record
+
+
+def mark_finished(out_dir: Path, finished: bool) -> None:
+    """Set run.json's `finished` (when OUT has a run.json)."""
+    record = read_run_record(out_dir)
+    if record is not None and record.get("finished") is not finished:
+        write_run_record(out_dir, {**record, "finished": finished})
 
 
 def _flag(option: str) -> str:

@@ -11,6 +11,7 @@ test_dock_cli.test_poses_do_not_depend_on_the_batch measures."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -51,18 +52,20 @@ def poses_of(path: Path) -> list[tuple[np.ndarray, dict]]:
     return [(m.GetConformer().GetPositions(), m.GetPropsAsDict()) for m in Chem.SDMolSupplier(str(path))]
 
 
-def assert_same_run(expected: Path, got: Path) -> None:
-    """The same tables (but seconds), the same ligand folders, the same poses to the last written digit."""
+def assert_same_run(expected: Path, got: Path, names: list[str] = NAMES) -> None:
+    """The same tables (but seconds), the same ligand folders, the same poses to the last written digit, for the
+    ligands `names` (all by default; a part of the run checks its own against the whole run)."""
     def without_seconds(table: list[dict]) -> list[dict]:
-        return [{k: v for k, v in row.items() if k != "seconds"} for row in table]
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in table if row["name"] in names]
 
     summary = rows(got / "summary.csv")
-    assert [r["index"] for r in summary] == [str(i) for i in range(len(NAMES))]
-    assert [r["name"] for r in summary] == NAMES
+    assert [r["name"] for r in summary] == names
+    assert [r["index"] for r in summary] == [str(NAMES.index(name)) for name in names]
     assert without_seconds(summary) == without_seconds(rows(expected / "summary.csv"))
-    assert rows(got / "failures.csv") == rows(expected / "failures.csv")
-    assert sorted(p.name for p in got.iterdir() if p.is_dir()) == sorted(DOCKED)
-    for name in DOCKED:
+    assert rows(got / "failures.csv") == [r for r in rows(expected / "failures.csv") if r["name"] in names]
+    docked = [name for name in DOCKED if name in names]
+    assert sorted(p.name for p in got.iterdir() if p.is_dir()) == sorted(docked)
+    for name in docked:
         want, have = poses_of(expected / name / "poses.sdf"), poses_of(got / name / "poses.sdf")
         assert len(have) == len(want) == 2, name
         for (want_xyz, want_props), (have_xyz, have_props) in zip(want, have):
@@ -118,8 +121,10 @@ def test_killed_run_resumes_to_the_uninterrupted_run(library, reference, tmp_pat
     assert process.returncode == -signal.SIGKILL
     finished = len(rows(summary))
     assert 2 <= finished < len(NAMES), finished           # killed mid-screen
+    assert json.loads((out / "run.json").read_text())["finished"] is False
     assert main(dock_args(library, out, "--resume")) == 0
     assert_same_run(reference, out)
+    assert json.loads((out / "run.json").read_text())["finished"] is True
 
 
 def test_resume_redoes_a_torn_row_of_a_half_finished_batch(library, reference, tmp_path):
@@ -138,20 +143,23 @@ def test_resume_redoes_a_torn_row_of_a_half_finished_batch(library, reference, t
 
 
 def test_resume_drops_what_a_kill_left_half_recorded(tmp_path):
-    """Without docking: a torn last summary row is cut, and a failures row whose summary row is missing (the
+    """Without docking, a torchrun run killed mid-screen: its per-rank tables are joined into summary.csv and
+    failures.csv in input order, a torn last row is cut, and a failures row whose summary row is missing (the
     kill came between the two writes) is dropped, so that those ligands are docked again, recorded once."""
-    from docking.inference.run_folder import finished_rows, prepare_run_folder
+    from docking.inference.run_folder import finished_rows, prepare_run_folder, run_tables_present
     from docking.inference.run_tables import FAILURE_COLUMNS, SUMMARY_COLUMNS
 
-    (tmp_path / "summary.csv").write_text(",".join(SUMMARY_COLUMNS) + "\n"
-                                          "0,a,ok,2,0.1,1.0,p.pdb,lib.smi:1,blind\n"
-                                          "1,b,failed,0,,0.0,p.pdb,lib.smi:2,\n"
-                                          "3,d,ok,2,0.")
-    (tmp_path / "failures.csv").write_text(",".join(FAILURE_COLUMNS) + "\n"
-                                           "1,b,p.pdb,lib.smi:2,b: unparsable SMILES\n"
-                                           "2,c,p.pdb,lib.smi:3,c: unparsable SMILES\n")
+    summary_header, failures_header = ",".join(SUMMARY_COLUMNS) + "\n", ",".join(FAILURE_COLUMNS) + "\n"
+    (tmp_path / "summary.rank0.csv").write_text(summary_header + "0,a,ok,2,0.1,1.0,p.pdb,lib.smi:1,blind\n"
+                                                                 "2,c,ok,2,0.")
+    (tmp_path / "summary.rank1.csv").write_text(summary_header + "1,b,failed,0,,0.0,p.pdb,lib.smi:2,\n")
+    (tmp_path / "failures.rank0.csv").write_text(failures_header)
+    (tmp_path / "failures.rank1.csv").write_text(failures_header + "1,b,p.pdb,lib.smi:2,b: unparsable SMILES\n"
+                                                                   "3,d,p.pdb,lib.smi:4,d: unparsable SMILES\n")
+    assert run_tables_present(tmp_path)
     prepare_run_folder(tmp_path, {}, resume=True)
-    assert sorted(finished_rows(tmp_path)) == [0, 1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["failures.csv", "summary.csv"]
+    assert list(finished_rows(tmp_path)) == [0, 1]
     assert [r["index"] for r in rows(tmp_path / "failures.csv")] == ["1"]
     assert (tmp_path / "summary.csv").read_text().endswith("lib.smi:2,\n")
 
@@ -166,6 +174,20 @@ def test_two_shards_merged_equal_one_run(reference, shards, tmp_path):
     # the files are hard-linked, the parts left as they were
     assert (merged / "phenetole" / "poses.sdf").stat().st_ino == (first / "phenetole" / "poses.sdf").stat().st_ino
     assert [r["index"] for r in rows(first / "summary.csv")] == ["0", "1", "4", "5"]
+
+
+@pytest.mark.slow
+def test_torchrun_inside_a_shard_docks_its_batches_as_the_whole_run(library, reference, tmp_path):
+    """--shard 1/2 under torchrun with two ranks: rank 0 docks the shard's batch 0, rank 1 its batch 2; the
+    joined tables and poses are those of the uninterrupted run for the shard's ligands."""
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29518",
+               "-m", "disco_core.cli", *dock_args(library, out, "--shard", "1/2")]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert_same_run(reference, out, [NAMES[i] for i in (0, 1, 4, 5)])
+    assert not list(out.glob("*.rank*.csv"))
 
 
 def test_api_gives_the_cli_poses(library, reference):
@@ -193,16 +215,22 @@ def test_api_gives_the_cli_poses(library, reference):
         assert f"{row['interaction_energy']:.4f}" == summary[row["name"]]["interaction_energy"]
 
 
-def test_api_takes_molecules_and_smiles_in_one_list():
-    """A list mixing an RDKit Mol and a SMILES string, named by `names`; a Mol gives the poses of its SMILES."""
+def test_api_takes_molecules_and_smiles_in_one_list_and_writes_out(tmp_path):
+    """A list mixing an RDKit Mol and a SMILES string, named by `names`; a Mol gives the poses of its SMILES;
+    out= writes the CLI's files, whose poses are those returned."""
     from docking import dock
 
     options = dict(autobox_ligand=LIGAND, fast=True, samples=2, steps=4, batch_size=2, device="cpu")
-    results = dock(PROTEIN, [Chem.MolFromSmiles("c1ccccc1O"), "c1ccccc1O"], names=["as_mol", "as_smiles"], **options)
+    results = dock(PROTEIN, [Chem.MolFromSmiles("c1ccccc1O"), "c1ccccc1O"], names=["as_mol", "as_smiles"],
+                   out=tmp_path / "out", **options)
     assert list(results.table["name"]) == ["as_mol", "as_mol", "as_smiles", "as_smiles"]
     first, second = (np.stack([m.GetConformer().GetPositions() for m in results.poses if m.GetProp("name") == n])
                      for n in ("as_mol", "as_smiles"))
     np.testing.assert_array_equal(first, second)
+    assert [r["name"] for r in rows(tmp_path / "out" / "summary.csv")] == ["as_mol", "as_smiles"]
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["finished"] is True
+    written = np.stack([xyz for xyz, _ in poses_of(tmp_path / "out" / "as_mol" / "poses.sdf")])
+    np.testing.assert_allclose(written, first, atol=5e-5)            # the SDF's four decimals
 
 
 def test_importing_docking_stays_cheap():
@@ -238,7 +266,14 @@ def test_bad_shard_changed_seed_and_overlapping_merge_are_one_line_each(library,
     shutil.copytree(first, twin)
     assert main(["dock", "merge", str(first), str(twin), "--out", str(tmp_path / "m2")]) == 1
     assert "is shard 1/2, as" in one_line()
-    assert not (tmp_path / "m1").exists() and not (tmp_path / "m2").exists()          # nothing written
+    stopped = tmp_path / "stopped"                   # a part killed between two ligands: no torn row, not finished
+    shutil.copytree(shards[1], stopped)
+    record = json.loads((stopped / "run.json").read_text())
+    (stopped / "run.json").write_text(json.dumps({**record, "finished": False}))
+    assert main(["dock", "merge", str(first), str(stopped), "--out", str(tmp_path / "m3")]) == 1
+    line = one_line()
+    assert "did not finish" in line and "--resume" in line
+    assert not any((tmp_path / m).exists() for m in ("m1", "m2", "m3"))          # nothing written
 
 
 def test_batches_are_dealt_to_shards_then_ranks_exactly_once():
