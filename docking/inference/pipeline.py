@@ -9,7 +9,9 @@ and `disco bench dock`.
                (docking.model.complex_sampling; physics-guided: docking.inference.guided_docking)
     ranking    confidence logit -> calibrated P(RMSD < 2 A) (docking.confidence.calibration), best first
 
-The same seed gives the same poses for the same input, whatever else is in the batch.
+The same seed gives the same poses for the same input, whatever else is in the batch, up to float32 rounding
+(the score model's sums round differently with the batch size: a few 1e-4 A; docking.inference.shards keeps
+every ligand's batch across shards, ranks and resumed runs, which then agree to the last digit).
 """
 
 from __future__ import annotations

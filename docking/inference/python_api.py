@@ -73,7 +73,8 @@ def dock(protein: str | Path, ligands: "Ligand | Sequence[Ligand]", *, names: Se
     allowed = {field.name for field in fields(DockRequest)} - _NOT_OPTIONS
     unknown = set(options) - allowed
     if unknown:
-        raise TypeError(f"dock() got unknown option(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(allowed))})")
+        raise TypeError(f"dock() got unknown option(s) {', '.join(sorted(unknown))} "
+                        f"(known: {', '.join(sorted(allowed))})")
     tuned = {name: options.pop(name, None) for name in DockPreset.__dataclass_fields__}
     settings = preset_settings(fast, options.get("rescore"), options.get("relax", False), **tuned)
     if options.get("pocket_center") is not None:

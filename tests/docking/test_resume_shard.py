@@ -134,7 +134,7 @@ def test_resume_redoes_a_torn_row_of_a_half_finished_batch(library, reference, t
     out = tmp_path / "out"
     shutil.copytree(reference, out)
     lines = (reference / "summary.csv").read_text().splitlines(keepends=True)
-    (out / "summary.csv").write_text("".join(lines[:6]) + lines[6][: len(lines[6]) // 2])   # header, rows 0-4, half of 5
+    (out / "summary.csv").write_text("".join(lines[:6]) + lines[6][: len(lines[6]) // 2])   # rows 0-4, half of 5
     (out / "library_6" / "poses.sdf").unlink()
     (out / "library_6" / "rank1.sdf").write_text("half a record\n")
     (out / "library_6" / ".rank2.sdf.abc123.tmp").write_text("an interrupted atomic write\n")
@@ -174,6 +174,14 @@ def test_two_shards_merged_equal_one_run(reference, shards, tmp_path):
     # the files are hard-linked, the parts left as they were
     assert (merged / "phenetole" / "poses.sdf").stat().st_ino == (first / "phenetole" / "poses.sdf").stat().st_ino
     assert [r["index"] for r in rows(first / "summary.csv")] == ["0", "1", "4", "5"]
+
+
+def test_merging_some_of_the_shards_names_the_missing_ones(shards, tmp_path, capsys):
+    first, _ = shards
+    assert main(["dock", "merge", str(first), "--out", str(tmp_path / "half"), "--copy"]) == 0
+    assert "shard(s) 2/2 of the run are not among the merged folders" in capsys.readouterr().err
+    assert [r["index"] for r in rows(tmp_path / "half" / "summary.csv")] == ["0", "1", "4", "5"]
+    assert (tmp_path / "half" / "dup" / "poses.sdf").stat().st_ino != (first / "dup" / "poses.sdf").stat().st_ino
 
 
 @pytest.mark.slow
