@@ -15,8 +15,9 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "dock", help="dock ligands into a protein (DisCo-DiffDock)",
         description="Dock ligands (SMILES, SDF with one or many molecules, MOL2, or a .smi list) into a protein "
-                    "(PDB/mmCIF), or many pairs from a CSV. Writes OUT/<name>/rank*.sdf and poses.sdf, "
-                    "OUT/summary.csv and OUT/failures.csv. Without a pocket option the docking is blind.")
+                    "(PDB/mmCIF), or many pairs from a CSV. Writes OUT/<name>/rank*.sdf, poses.sdf and "
+                    "interactions.csv, OUT/summary.csv, OUT/failures.csv and OUT/report.html (open it in a browser "
+                    "to see the poses). Without a pocket option the docking is blind.")
     inputs = parser.add_argument_group("inputs (--protein with --ligand, or --csv)")
     inputs.add_argument("--protein", metavar="FILE", help="protein structure (PDB or mmCIF)")
     inputs.add_argument("--ligand", metavar="SMILES|FILE", help="SMILES, SDF (every record is a ligand), MOL2, .smi")
@@ -81,6 +82,14 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--write-complex", action="store_true", help="also write complex_rank1.pdb per ligand")
+    outputs = parser.add_argument_group("what a person looks at")
+    outputs.add_argument("--no-interactions", dest="interactions", action="store_false",
+                         help="do not compute the protein contacts of each pose (ProLIF: hydrogen bonds, salt "
+                              "bridges, pi-stacking, cation-pi, hydrophobic, metal, halogen; the SD property "
+                              "`interactions` and OUT/<name>/interactions.csv). On by default: PLACEHOLDER_TIMING")
+    outputs.add_argument("--no-report", dest="report", action="store_false",
+                         help="do not write OUT/report.html (a page that shows every ligand's ranked poses in "
+                              "its pocket with their scores and contacts; opens offline)")
     parser.add_argument("--max-residues", type=int, default=10_000, help="refuse larger proteins (default 10000)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run_dock, _parser=parser)
@@ -160,7 +169,7 @@ def run_dock(args: argparse.Namespace) -> int:
         progress.close()
     if counts.rank == 0:
         print(f"docked {counts.n_ok} ligand(s), {counts.n_failed} failed -> {counts.out_dir}/ "
-              "(summary.csv, failures.csv)")
+              "(summary.csv, failures.csv" + (f", {counts.report.name}" if counts.report else "") + ")")
     if counts.n_ok == 0 and counts.n_failed > 0:
         return 1
     return 0

@@ -7,6 +7,9 @@ OUT/<name>/ folders and recorded in OUT/summary.csv and OUT/failures.csv.
                 unwritable output fails that item only (one failures.csv row); a full disk stops the run
     torchrun    under `torchrun --nproc-per-node G`, rank r docks items r, r + G, ... on its own device and
                 rank 0 merges the per-rank tables at the end
+    contacts    each written pose's protein contacts (ProLIF; docking.inference.interactions), unless
+                `interactions` is off; a ligand whose contacts cannot be computed keeps its poses and says why
+    report      rank 0 ends the run by writing OUT/report.html from the files on disk (docking.inference.report)
 
 `run_docking` returns the counts; rendering (a progress bar, the final summary line) is the caller's.
 """
@@ -24,6 +27,7 @@ import torch
 
 from data_prep.inputs import csv_jobs
 from disco_core.errors import DiscoError, InputError
+from docking.inference.interactions import InteractionProfiler, annotate_interactions
 from docking.inference.given_sites import (Pocket, parse_residue_list, pocket_from_center, pocket_from_ligand_file,
                                            pocket_from_residues)
 from docking.inference.ligand_stream import LigandEntry, UniqueNames, count_ligands, stream_ligands
@@ -31,6 +35,7 @@ from docking.inference.outputs import RunTables, merge_rank_tables, write_ligand
 from docking.inference.pipeline import DockingPipeline, DockOptions, sampling_rank
 from docking.inference.postprocess import PosePostprocessor, PostprocessOptions, summary_columns, top_pose_values
 from docking.inference.presets import DEFAULT, physics_for
+from docking.inference.report import write_run_report
 
 
 @dataclass
@@ -64,6 +69,8 @@ class DockRequest:
     device: str = "auto"
     write_complex: bool = False
     max_residues: int = 10_000
+    interactions: bool = True               # ProLIF contacts of every pose (SD property, interactions.csv)
+    report: bool = True                     # OUT/report.html at the end of the run
 
 
 @dataclass
@@ -73,6 +80,7 @@ class RunCounts:
     out_dir: Path
     rank: int = 0               # torchrun rank of this process (0 reports the run)
     world_size: int = 1
+    report: Path | None = None  # OUT/report.html when this process wrote it
 
 
 class DockProgress(Protocol):
@@ -144,9 +152,10 @@ class _ChunkDocker:
 
     def __init__(self, request: DockRequest, pipeline: DockingPipeline, pocket: Pocket | None,
                  residues: list[str] | None, post: PosePostprocessor | None, extra_columns: list[str],
-                 tables: RunTables, progress: DockProgress):
+                 tables: RunTables, progress: DockProgress, interactions: InteractionProfiler | None = None):
         self.request, self.pipeline, self.pocket, self.residues = request, pipeline, pocket, residues
         self.post, self.extra_columns, self.tables, self.progress = post, extra_columns, tables, progress
+        self.interactions = interactions
         self.out_dir = Path(request.out)
         self.site_label = (pocket.source if pocket is not None else
                            "residues:" + ",".join(residues) if residues is not None else "blind")
@@ -185,9 +194,13 @@ class _ChunkDocker:
             except DiscoError as exc:
                 self.tables.failure({**row, "seconds": share}, str(exc))
                 return
+        contacts = None
+        if self.interactions is not None:
+            result, contacts = annotate_interactions(self.interactions, result, job.protein)
         seconds = share + time.perf_counter() - extra_start
         try:
-            write_ligand_outputs(self.out_dir, result, job.protein if self.request.write_complex else None)
+            write_ligand_outputs(self.out_dir, result, job.protein if self.request.write_complex else None,
+                                 contacts)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):   # nothing more can be written
                 raise DiscoError(f"{self.out_dir}: disk full while writing {job.entry.name} "
@@ -234,9 +247,12 @@ def run_docking(request: DockRequest, progress: DockProgress | None = None) -> R
                                       relax_solvent=request.relax_solvent, check=request.check,
                                       rank_by=request.rank_by, valid_first=request.valid_first)
     post = PosePostprocessor(post_options) if post_options.active else None
-    extra_columns = summary_columns(post_options)
+    extra_columns = summary_columns(post_options) + (["interactions", "interactions_error"] if request.interactions
+                                                     else [])
+    interactions = InteractionProfiler() if request.interactions else None
     tables = RunTables(out_dir, f".rank{rank}" if world_size > 1 else "", extra_columns)
-    dock_chunk = _ChunkDocker(request, pipeline, pocket, residues, post, extra_columns, tables, progress)
+    dock_chunk = _ChunkDocker(request, pipeline, pocket, residues, post, extra_columns, tables, progress,
+                              interactions)
     try:
         progress.start(ligand_total(request) if world_size == 1 else None,
                        f"dock[{rank}]" if world_size > 1 else "dock")
@@ -261,4 +277,10 @@ def run_docking(request: DockRequest, progress: DockProgress | None = None) -> R
             merge_rank_tables(out_dir, world_size)
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
-    return RunCounts(n_ok, n_failed, out_dir, rank, world_size)
+    report = None
+    if request.report and rank == 0:
+        try:
+            report = write_run_report(out_dir)
+        except OSError as exc:
+            raise DiscoError(f"{out_dir}: cannot write the report ({exc.strerror or exc})") from None
+    return RunCounts(n_ok, n_failed, out_dir, rank, world_size, report)
