@@ -139,8 +139,9 @@ def _data_header(protein_key: str | None) -> str:
     return f"// {DATA_FORMAT} protein={protein_key or '-'}\n"
 
 
-def _is_fresh(target: Path, sources: list[Path], proteins: _Proteins) -> bool:
-    """The data script exists, is of this format, newer than its sources, and its protein script exists."""
+def _is_fresh(target: Path, sources: list[Path], proteins: _Proteins, protein_found: bool) -> bool:
+    """The data script exists, is of this format, newer than its sources, and its protein script exists (or
+    it was written without a protein that is still not to be found)."""
     if not target.is_file():
         return False
     with target.open() as handle:
@@ -148,7 +149,7 @@ def _is_fresh(target: Path, sources: list[Path], proteins: _Proteins) -> bool:
     if not first.startswith(f"// {DATA_FORMAT} protein="):
         return False
     key = first.strip().rsplit("protein=", 1)[1]
-    if key != "-" and not proteins.script(key).is_file():
+    if (key == "-" and protein_found) or (key != "-" and not proteins.script(key).is_file()):
         return False
     written = target.stat().st_mtime_ns
     return all(not source.is_file() or source.stat().st_mtime_ns <= written for source in sources)
@@ -159,7 +160,7 @@ def _write_ligand_data(out_dir: Path, row: dict, proteins: _Proteins) -> None:
     target = folder / LIGAND_DATA
     protein_path = proteins.locate(row.get("protein", ""))
     sources = [folder / "poses.sdf", folder / "interactions.csv"] + ([protein_path] if protein_path else [])
-    if _is_fresh(target, sources, proteins):
+    if _is_fresh(target, sources, proteins, protein_path is not None):
         return
     protein, note = proteins.get(row.get("protein", ""))
     data = ligand_report_data(folder, row["name"], protein, note)
@@ -197,6 +198,14 @@ def _summary_columns(header: list[str], any_note: bool) -> list[dict]:
     return columns
 
 
+def grouped_pairs(summary: str) -> str:
+    """An `interactions` value for reading: 'HBDonor ASP189.A, GLY216.A · Hydrophobic PHE41.A'."""
+    groups: dict[str, list[str]] = {}
+    for kind, residue in parse_interaction_summary(summary):
+        groups.setdefault(kind, []).append(residue)
+    return " \u00b7 ".join(f"{kind} {', '.join(residues)}" for kind, residues in groups.items())
+
+
 def _cell(key: str, row: dict, note: str):
     value = row.get(key, "")
     if key in ("hbonds", "contacts"):
@@ -205,7 +214,7 @@ def _cell(key: str, row: dict, note: str):
         pairs = parse_interaction_summary(row.get("interactions") or "")
         return len([p for p in pairs if p[0] in HYDROGEN_BOND_TYPES]) if key == "hbonds" else len(pairs)
     if key == "interactions":
-        return (value or "").replace(";", ", ")
+        return grouped_pairs(value or "")
     if key == "pb_valid" and value:
         return "pass" if value == "True" else "fail"
     if key == "protein":

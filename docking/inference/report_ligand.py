@@ -6,6 +6,7 @@ Nothing here recomputes a pose property: the report shows what the run wrote."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +18,20 @@ from docking.inference.report_protein import ViewerProtein
 # Pose properties the report's pose table shows, in this order, when the poses carry them (outputs.pose_properties
 # and docking.inference.postprocess name them); label and how to show the value.
 POSE_COLUMNS = [("rank", "rank"), ("interaction_energy", "energy (kcal/mol)"),
-                ("sampled_interaction_energy", "sampled energy (kcal/mol)"),
-                ("vina_score_kcal_mol", "Vina score (kcal/mol)"), ("confidence", "confidence P(RMSD<2 Å)"),
+                ("sampled_interaction_energy", "sampled energy"),
+                ("vina_score_kcal_mol", "Vina (kcal/mol)"), ("confidence", "confidence"),
                 ("pb_valid", "PoseBusters"), ("relaxed", "relaxed")]
+
+
+RECORD_END = re.compile(r"^\$\$\$\$[^\n]*\n?", re.M)
 
 
 def sd_records(text: str) -> list[tuple[str, dict[str, str]]]:
     """(mol block, SD properties) of each record of an SDF text, exactly as written."""
     records = []
-    for chunk in text.split("$$$$"):
+    for chunk in RECORD_END.split(text):     # a record's first line is its title, which may be empty
         if "M  END" not in chunk:
             continue
-        chunk = chunk.lstrip("\r\n")
         end = chunk.index("M  END") + len("M  END")
         molblock, rest = chunk[:end] + "\n", chunk[end:]
         properties, key, lines = {}, None, []
@@ -76,6 +79,8 @@ def ligand_report_data(folder: Path, name: str, protein: ViewerProtein | None,
     poses = []
     for rank, (molblock, properties) in enumerate(records, start=1):
         positions = _positions(molblock)
+        if len(positions) == 0:
+            notes.append(f"pose {rank}: RDKit cannot read its coordinates in {poses_path.name}")
         contacts = []
         for row in contacts_by_rank.get(rank, []):
             ligand = [positions[i] for i in row["ligand_atoms"] if i < len(positions)]

@@ -82,6 +82,26 @@ def test_report_files(run):
     assert size < 400_000, size        # page + protein + two ligands' data, the viewer library aside
 
 
+def test_sd_records_keep_an_empty_title_line():
+    """Poses of a SMILES have no title: the record's first line is empty and must stay (the counts line is the
+    fourth), or the viewer gets a mol block it cannot read."""
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    from docking.inference.outputs import sdf_text
+    from docking.inference.report_ligand import sd_records
+
+    mol = Chem.AddHs(Chem.MolFromSmiles("CC(=O)Nc1ccc(O)cc1"))
+    AllChem.EmbedMolecule(mol, randomSeed=0)
+    mol = Chem.RemoveHs(mol)
+    text = sdf_text([mol, mol], [{"rank": "1", "interactions": ""}, {"rank": "2", "interactions": "HBDonor:ASP1.A"}])
+    records = sd_records(text)
+    assert [properties for _, properties in records] == [{"rank": "1", "interactions": ""},
+                                                        {"rank": "2", "interactions": "HBDonor:ASP1.A"}]
+    for molblock, _ in records:
+        assert molblock.startswith("\n") and Chem.MolFromMolBlock(molblock).GetNumAtoms() == mol.GetNumAtoms()
+
+
 def test_rebuild_from_disk_is_incremental(run, tmp_path):
     copy = tmp_path / "out"
     shutil.copytree(run, copy)
@@ -107,6 +127,10 @@ def test_a_missing_protein_gives_a_page_without_it(run, tmp_path):
     data = ligand_data(copy / "1s3v_ligand" / LIGAND_DATA)
     assert data["protein"] is None and data["pocket"] == [] and "moved.pdb not found" in data["notes"][0]
     assert len(data["poses"]) == 2 and (copy / ASSETS / "3Dmol-min.js").is_file()
+    shutil.copy(PROTEIN, tmp_path / "moved.pdb")                 # found again: the next rebuild shows it
+    write_run_report(copy)
+    data = ligand_data(copy / "1s3v_ligand" / LIGAND_DATA)
+    assert data["protein"] and data["pocket"] and data["notes"] == []
 
 
 def test_no_report_and_no_interactions(tmp_path):
