@@ -21,7 +21,8 @@ DATA_MARKERS = {
     "fashion_mnist": (fashion_mnist_available(),
                       f"needs the full Fashion-MNIST of Debian's dataset-fashion-mnist ({FASHION_MNIST_ROOT} is absent)"),
     "browser": (chromium_path() is not None,
-                "needs a headless Chromium to open report pages (no chromium on PATH; Debian: apt-get install chromium)"),
+                "needs a headless Chromium to open report pages (no chromium on PATH; Debian: apt-get install "
+                "chromium)"),
 }
 DESELECTED = pytest.StashKey[dict]()
 

@@ -78,14 +78,15 @@ class InteractionProfiler:
         try:
             prolif = import_prolif()
         except ImportError:
-            raise InputError("interactions", "need ProLIF (pip install prolif), or run with --no-interactions") from None
+            raise InputError("interactions", "need ProLIF (pip install prolif), or run with --no-interactions") \
+                from None
 
         self._fingerprint = prolif.Fingerprint(list(INTERACTION_TYPES), count=True)
         self._receptors: OrderedDict[str, object] = OrderedDict()
         self._cache_size = cache_size
 
     def receptor(self, protein_path: str | Path):
-        """The protonated receptor (prolif.Molecule); raises InputError when it cannot be prepared."""
+        """The protonated receptor (an InteractionReceptor); raises InputError when it cannot be prepared."""
         from docking.inference.interaction_receptor import prolif_receptor
 
         key = str(Path(protein_path).resolve())
@@ -110,23 +111,24 @@ class InteractionProfiler:
         return [self._contacts(receptor, pose, name) for pose in poses]
 
     def _contacts(self, receptor, pose: Chem.Mol, name: str) -> list[PoseInteraction]:
-        from docking.inference.interaction_receptor import first_line, import_prolif, residue_label
+        from docking.inference.interaction_receptor import first_line, import_prolif
 
         prolif = import_prolif()
+        protein = receptor.molecule
         try:
             ligand = prolif.Molecule.from_rdkit(Chem.AddHs(pose, addCoords=True))
-            fingerprint = self._fingerprint.generate(ligand, receptor, metadata=True)
+            fingerprint = self._fingerprint.generate(ligand, protein, metadata=True)
         except Exception as exc:   # RDKit and ProLIF raise several types for molecules they reject
             raise InputError(name, f"ProLIF cannot compute its interactions ({first_line(exc)})") from None
         contacts = []
         for (_, residue_id), found in fingerprint.items():
-            label, chain, number = residue_label(residue_id)
+            label, chain, number = receptor.label(residue_id)
             for kind, occurrences in found.items():
                 for metadata in occurrences:
                     indices = metadata["parent_indices"]
                     ligand_atoms = _unique(_heavy_parent(ligand.GetAtomWithIdx(i)) for i in indices["ligand"])
                     protein_atoms = _unique(
-                        receptor.GetAtomWithIdx(_heavy_parent(receptor.GetAtomWithIdx(i))).GetPDBResidueInfo()
+                        protein.GetAtomWithIdx(_heavy_parent(protein.GetAtomWithIdx(i))).GetPDBResidueInfo()
                         .GetName().strip() for i in indices["protein"])
                     contacts.append(PoseInteraction(kind, label, chain, number, ligand_atoms, protein_atoms,
                                                     float(metadata.get("distance", math.nan))))

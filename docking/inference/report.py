@@ -57,7 +57,8 @@ def write_run_report(out_dir: str | Path) -> Path:
     if summary is None:
         raise InputError(str(out_dir), "no summary.csv: not a `disco dock` output folder")
     header, rows = summary
-    failures = {row.get("index"): row.get("reason", "") for row in (_read_table(out_dir / "failures.csv") or ([], []))[1]}
+    failure_rows = (_read_table(out_dir / "failures.csv") or ([], []))[1]
+    failures = {row.get("index"): row.get("reason", "") for row in failure_rows}
     _copy_viewer(out_dir / ASSETS)
     proteins = _Proteins(out_dir)
     for row in rows:

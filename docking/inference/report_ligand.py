@@ -84,8 +84,8 @@ def ligand_report_data(folder: Path, name: str, protein: ViewerProtein | None,
         contacts = []
         for row in contacts_by_rank.get(rank, []):
             ligand = [positions[i] for i in row["ligand_atoms"] if i < len(positions)]
-            found = [protein.atom_position(row["chain"], row["residue_number"], atom) for atom in row["protein_atoms"]] \
-                if protein is not None else []
+            found = [] if protein is None else [protein.atom_position(row["chain"], row["residue_number"], atom)
+                                                for atom in row["protein_atoms"]]
             found = [p for p in found if p is not None]
             contacts.append({"kind": row["interaction"], "residue": row["residue"], "ligand_atoms": row["ligand_atoms"],
                              "protein_atoms": row["protein_atoms"], "distance": row["distance_A"],

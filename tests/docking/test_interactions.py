@@ -18,7 +18,9 @@ protein donors (1pxo and 5eq1 ship with hydrogens) and from RDKit's `AddHs(addCo
     5eq1  ASN708 ND2-1HD2 ... triazole N11   3.00 A, 166 deg   HBAcceptor
 
 1pxo also checks the receptor preparation on a chain with unresolved residues (37-40 missing, the file's
-own N-terminal hydrogens on THR41): protonation must see a chain break there, not a peptide bond."""
+own N-terminal hydrogens on THR41): protonation must see a chain break there, not a peptide bond. Edited copies
+of 6g27 check what ProLIF cannot key (an insertion code, a negative residue number) and hydrogens in the file
+that contradict its bonds (both met on ../shared/data proteins: 1a0q, 4ipj, 3mg6)."""
 
 import csv
 
@@ -61,8 +63,8 @@ def crystal_contacts(profiler):
 @pytest.mark.parametrize("complex_id, kind, residue, ligand_atom, protein_atom, distance", KNOWN)
 def test_crystal_pose_has_its_known_contact(crystal_contacts, complex_id, kind, residue, ligand_atom, protein_atom,
                                             distance):
-    found = [c for c in crystal_contacts[complex_id]
-             if (c.kind, c.residue, c.protein_atoms) == (kind, residue, (protein_atom,)) and ligand_atom in c.ligand_atoms]
+    found = [c for c in crystal_contacts[complex_id] if (c.kind, c.residue, c.protein_atoms) ==
+             (kind, residue, (protein_atom,)) and ligand_atom in c.ligand_atoms]
     assert found, [c for c in crystal_contacts[complex_id] if c.kind != "Hydrophobic"]
     assert found[0].distance == pytest.approx(distance, abs=0.01)
 
@@ -140,3 +142,45 @@ def test_a_failure_is_recorded_on_the_poses_and_never_raised(tmp_path):
     annotated, contacts = annotate_interactions(InteractionProfiler(), result, protein)
     assert contacts is None and "interactions" not in annotated.extras
     assert len(annotated.extras["interactions_error"]) == 2 and "empty.pdb" in annotated.extras["interactions_error"][0]
+
+
+def edited_6g27(tmp_path, edit) -> str:
+    protein, _ = files("6g27")
+    lines = [edit(line) for line in open(protein).read().splitlines()]
+    path = tmp_path / "6g27_edited.pdb"
+    path.write_text("\n".join(line for line in lines if line is not None) + "\n")
+    return str(path)
+
+
+def test_residues_prolif_cannot_key_keep_the_files_numbering(tmp_path):
+    """GLU318 given insertion code A and TYR281 the number -281: the contacts name them as the file does."""
+    def renumber(line: str) -> str:
+        if line.startswith(("ATOM", "HETATM")) and line[17:26] == "GLU A 318":
+            return line[:26] + "A" + line[27:]
+        if line.startswith(("ATOM", "HETATM")) and line[17:26] == "TYR A 281":
+            return line[:22] + "-281" + line[26:]
+        return line
+
+    _, ligand = files("6g27")
+    contacts = InteractionProfiler().pose_interactions(edited_6g27(tmp_path, renumber), [ligand])[0]
+    pairs = {(c.kind, c.residue, c.residue_number) for c in contacts}
+    assert ("HBDonor", "GLU318A.A", "318A") in pairs and ("Cationic", "GLU318A.A", "318A") in pairs
+    assert ("PiStacking", "TYR-281.A", "-281") in pairs
+
+
+def test_hydrogens_that_contradict_the_bonds_are_added_anew(tmp_path, caplog):
+    """N-terminal hydrogens H2/H3 on ALA305's nitrogen, which is bonded to GLY304: the file's hydrogens are
+    dropped and the protein protonated without them (the contacts are the crystal's)."""
+    def extra_hydrogens(line: str):
+        if line.startswith("ATOM") and line[12:16] == " N  " and line[17:26] == "ALA A 305":
+            x, y, z = float(line[30:38]), float(line[38:46]), float(line[46:54])
+            extra = [line[:12] + f" {name:<3}" + line[16:30] + f"{x + dx:8.3f}{y:8.3f}{z + dz:8.3f}" + line[54:76] + " H"
+                     for name, dx, dz in (("H2", 0.6, 0.8), ("H3", -0.6, 0.8))]
+            return "\n".join([line] + extra)
+        return line
+
+    _, ligand = files("6g27")
+    with caplog.at_level("INFO", logger="docking.inference.interaction_receptor"):
+        contacts = InteractionProfiler().pose_interactions(edited_6g27(tmp_path, extra_hydrogens), [ligand])[0]
+    assert "adding them anew" in caplog.text
+    assert ("HBDonor", "GLU318.A") in {(c.kind, c.residue) for c in contacts}

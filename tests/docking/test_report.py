@@ -77,8 +77,8 @@ def test_report_files(run):
     assert [row["ok"] for row in run_data["rows"]] == [True, False, True]
     assert "cannot be read" in run_data["rows"][1]["reason"]
     assert run_data["first_ligand"] == "1s3v_ligand"
-    size = sum(p.stat().st_size for p in run.rglob("*") if p.is_file() and (p.suffix == ".js" or p.name == "report.html")
-               and p.parent.name != ASSETS)
+    size = sum(p.stat().st_size for p in run.rglob("*")
+               if p.is_file() and (p.suffix == ".js" or p.name == "report.html") and p.parent.name != ASSETS)
     assert size < 400_000, size        # page + protein + two ligands' data, the viewer library aside
 
 
