@@ -87,9 +87,9 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
                          help="do not compute the protein contacts of each pose (ProLIF: hydrogen bonds, salt "
                               "bridges, pi-stacking, cation-pi, hydrophobic, metal, halogen; the SD property "
                               "`interactions` and OUT/<name>/interactions.csv). On by default: they cost "
-                              "0.04-0.08 s per pose (measured on one loaded CPU core, 1s3v's pocket) after 2-4 s "
-                              "once per protein to add its hydrogens: 5-9%% of a --fast ligand's time, about 1%% "
-                              "of the default's")
+                              "0.04-0.08 s per pose (measured on one loaded CPU core, 1s3v's pocket) after adding the "
+                              "protein's hydrogens once (2-10 s for most proteins, up to ~100 s for the largest "
+                              "multi-chain ones): 5-9%% of a --fast ligand's time, about 1%% of the default's")
     outputs.add_argument("--no-report", dest="report", action="store_false",
                          help="do not write OUT/report.html (a page that shows every ligand's ranked poses in "
                               "its pocket with their scores and contacts; opens offline)")
