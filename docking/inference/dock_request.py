@@ -49,6 +49,8 @@ class DockRequest:
     max_residues: int = 10_000
     shard: Shard | None = None              # dock only this part of the input (docking.inference.shards)
     resume: bool = False                    # continue the run in `out`
+    interactions: bool = True               # ProLIF contacts of every pose (SD property, interactions.csv)
+    report: bool = True                     # OUT/report.html at the end of the run
 
 
 def check_request(request: DockRequest) -> None:

@@ -7,6 +7,7 @@ folders and recorded in OUT/summary.csv and OUT/failures.csv as each one finishe
                 ranks whole (docking.inference.shards), so that every ligand gets the poses a plain run
                 gives it
     docking     docking.inference.ligand_docker: models, site and post-processing set up once
+    report      rank 0 ends the run by writing OUT/report.html from the finished folder (docking.inference.report)
     OUT         docking.inference.run_folder: run.json, a folder holding a run is refused unless --resume,
                 which skips the ligands OUT has finished (a batch it half finished is docked again whole,
                 its finished ligands not recorded twice)
@@ -36,7 +37,8 @@ from docking.inference.ligand_docker import LigandDocker, LigandOutcome
 from docking.inference.ligand_stream import LigandEntry, UniqueNames, count_ligands, stream_ligands
 from docking.inference.outputs import write_ligand_outputs
 from docking.inference.postprocess import top_pose_values
-from docking.inference.run_folder import check_run_folder, finish_run, finished_rows, prepare_run_folder
+from docking.inference.run_folder import (check_run_folder, finish_run, finished_rows, prepare_run_folder,
+                                         write_report)
 from docking.inference.run_record import run_record
 from docking.inference.run_tables import RunTables
 from docking.inference.shards import Shard, Worker, batches, worker_share
@@ -52,6 +54,7 @@ class RunCounts:
     ok_before: int = 0          # finished before this run (--resume)
     failed_before: int = 0
     shard: Shard | None = None
+    report: Path | None = None  # OUT/report.html when this process wrote it
 
     @property
     def every_item_failed(self) -> bool:
@@ -130,7 +133,8 @@ class _OutcomeRecorder:
                 self.tables.failure(row, outcome.reason)
                 return outcome
             try:
-                write_ligand_outputs(self.out_dir, outcome.result, job.protein if self.write_complex else None)
+                write_ligand_outputs(self.out_dir, outcome.result, job.protein if self.write_complex else None,
+                                     outcome.contacts)
             except OSError as exc:
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                     raise
@@ -218,9 +222,12 @@ class DockingRun:
             torch.distributed.destroy_process_group()
         elif out_dir is not None:
             finish_run(out_dir)
+        report = None
+        if out_dir is not None and request.report and rank == 0:
+            report = write_report(out_dir)
         ok_before = sum(row["status"] == "ok" for row in finished.values())
         self.counts = RunCounts(n_ok, n_failed, out_dir, rank, world_size, ok_before, len(finished) - ok_before,
-                                request.shard)
+                                request.shard, report)
 
     def _total(self, worker: Worker, finished: dict[int, dict]) -> int | None:
         """How many ligands this process docks (for a progress bar); None when unknown (a CSV, given jobs)."""

@@ -2,8 +2,10 @@
 batch of its ligands becomes one outcome per ligand (poses, or the reason it failed).
 
 The batch goes through the score model together (docking.inference.pipeline.DockingPipeline.dock_many);
-then each ligand is post-processed (Vina, OpenMM, PoseBusters, re-ranking) on its own, so that a run can
-record it before the next one starts. A ligand that cannot be prepared, or a protein or pocket that
+then each ligand is post-processed (Vina, OpenMM, PoseBusters, re-ranking) on its own and its written poses'
+protein contacts computed (ProLIF, docking.inference.interactions, unless `interactions` is off; a ligand
+whose contacts cannot be computed keeps its poses and says why), so that a run can record it before the next
+one starts. A ligand that cannot be prepared, or a protein or pocket that
 cannot be read, fails its ligands only.
 """
 
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from disco_core.errors import DiscoError
 from docking.inference.dock_request import DockRequest
+from docking.inference.interactions import InteractionProfiler, PoseInteraction, annotate_interactions
 from docking.inference.given_sites import (Pocket, parse_residue_list, pocket_from_center, pocket_from_ligand_file,
                                            pocket_from_residues)
 from docking.inference.pipeline import DockingPipeline, DockOptions, DockResult, sampling_rank
@@ -32,6 +35,7 @@ class LigandOutcome:
     result: DockResult | None
     reason: str | None
     seconds: float
+    contacts: list[list[PoseInteraction]] | None = None    # per pose, when interactions were computed
 
     @property
     def ok(self) -> bool:
@@ -60,7 +64,9 @@ class LigandDocker:
                                           relax_solvent=request.relax_solvent, check=request.check,
                                           rank_by=request.rank_by, valid_first=request.valid_first)
         self.post = PosePostprocessor(post_options) if post_options.active else None
-        self.extra_columns = summary_columns(post_options)
+        self.extra_columns = summary_columns(post_options) + (["interactions", "interactions_error"]
+                                                              if request.interactions else [])
+        self.interactions = InteractionProfiler() if request.interactions else None
         self.site_label = (self.pocket.source if self.pocket is not None else
                            "residues:" + ",".join(self.residues) if self.residues is not None else "blind")
 
@@ -96,4 +102,7 @@ class LigandDocker:
                 result = self.post.apply(result, job.protein)
             except DiscoError as exc:
                 return LigandOutcome(job, None, str(exc), share)
-        return LigandOutcome(job, result, None, share + time.perf_counter() - start)
+        contacts = None
+        if self.interactions is not None:
+            result, contacts = annotate_interactions(self.interactions, result, job.protein)
+        return LigandOutcome(job, result, None, share + time.perf_counter() - start, contacts)

@@ -1,5 +1,6 @@
 """What `disco dock` writes per ligand: OUT/<name>/ with rank1.sdf ... rankN.sdf and poses.sdf (all poses,
-best first, SD properties on each), optionally complex_rank1.pdb (protein + top pose). Every file of a
+best first, SD properties on each), interactions.csv (the poses' protein contacts, unless --no-interactions;
+docking.inference.interactions), optionally complex_rank1.pdb (protein + top pose). Every file of a
 ligand is written atomically, so a ligand docked again after a kill (`--resume`) replaces its half-written
 files whole. The run's tables are docking.inference.run_tables."""
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from rdkit import Chem
 
 from disco_core.io import atomic_write_text
+from docking.inference.interactions import PoseInteraction, interactions_csv_text
 from docking.inference.pipeline import DockResult
 from docking.inference.run_tables import format_value
 
@@ -56,7 +58,10 @@ def complex_pdb_text(protein_path: str | Path, ligand: Chem.Mol) -> str:
     return "\n".join(lines + ["TER"] + ligand_lines + ["END"]) + "\n"
 
 
-def write_ligand_outputs(out_dir: Path, result: DockResult, protein_path: str | Path | None = None) -> None:
+def write_ligand_outputs(out_dir: Path, result: DockResult, protein_path: str | Path | None = None,
+                         interactions: list[list[PoseInteraction]] | None = None) -> None:
+    """The ligand's folder; interactions.csv when `interactions` (one list of contacts per pose) is given,
+    and none left from an earlier attempt into the same folder when it is not."""
     folder = out_dir / result.name
     folder.mkdir(parents=True, exist_ok=True)
     properties = [pose_properties(result, rank) for rank in range(len(result.poses))]
@@ -65,3 +70,7 @@ def write_ligand_outputs(out_dir: Path, result: DockResult, protein_path: str | 
     atomic_write_text(folder / "poses.sdf", sdf_text(result.poses, properties))
     if protein_path is not None and result.poses:
         atomic_write_text(folder / "complex_rank1.pdb", complex_pdb_text(protein_path, result.poses[0]))
+    if interactions is not None:
+        atomic_write_text(folder / "interactions.csv", interactions_csv_text(interactions))
+    else:
+        (folder / "interactions.csv").unlink(missing_ok=True)

@@ -9,7 +9,8 @@
                kill came between the two) is dropped: the ligands without a summary row are docked again.
                On an OUT without a run, --resume starts one
     finish     `finish_run` puts the tables in input order (joining torchrun's per-rank tables) and marks
-               run.json finished; after it the folder is complete
+               run.json finished; after it the folder is complete, and `write_report` builds OUT/report.html
+               from it (docking.inference.report, imported there: the report is the only part that needs it)
 
 Torch-free (`disco dock merge` uses it).
 """
@@ -90,3 +91,13 @@ def finish_run(out_dir: Path) -> None:
         if indices != sorted(indices):
             write_table(path, header, rows)
     mark_finished(out_dir, True)
+
+
+def write_report(out_dir: Path) -> Path:
+    """OUT/report.html of a finished folder (a run, a resumed run, a merge); one error line if it cannot be written."""
+    from docking.inference.report import write_run_report
+
+    try:
+        return write_run_report(out_dir)
+    except OSError as exc:
+        raise DiscoError(f"{out_dir}: cannot write the report ({exc.strerror or exc})") from None

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from disco_core.errors import DiscoError, InputError
-from docking.inference.run_folder import finish_run
+from docking.inference.run_folder import finish_run, write_report
 from docking.inference.run_record import first_difference, read_run_record, write_run_record
 from docking.inference.run_tables import collect_rows, rank_table_parts, write_table
 
@@ -42,6 +42,7 @@ class MergeCounts:
     missing_shards: list[str] = field(default_factory=list)    # "I/N" of the parts no source holds
     linked_files: int = 0
     copied_files: int = 0
+    report: Path | None = None                                 # OUT/report.html when written
 
 
 def _source_record(source: Path) -> dict:
@@ -121,7 +122,8 @@ def _place_folder(source: Path, target: Path, copy: bool) -> tuple[int, int]:
     return linked, copied
 
 
-def merge_runs(sources: list[str | Path], out_dir: str | Path, copy: bool = False) -> MergeCounts:
+def merge_runs(sources: list[str | Path], out_dir: str | Path, copy: bool = False,
+               report: bool = True) -> MergeCounts:
     """Join the finished runs `sources` into `out_dir` (see the module docstring); returns its counts. Raises
     DiscoError / InputError with one line naming the source and what is wrong; then nothing is written."""
     sources = [Path(source) for source in sources]
@@ -170,8 +172,9 @@ def merge_runs(sources: list[str | Path], out_dir: str | Path, copy: bool = Fals
         write_table(out_dir / "failures.csv", failures_header, failures)
     write_table(out_dir / "summary.csv", summary_header, summary)      # last: its presence marks a run
     finish_run(out_dir)
+    report_path = write_report(out_dir) if report else None
     if missing:
         logger.warning("%s: shard(s) %s of the run are not among the merged folders; merge them too (or --resume "
                        "%s to dock their ligands)", out_dir, ", ".join(missing), out_dir)
     n_ok = sum(row["status"] == "ok" for row in summary)
-    return MergeCounts(n_ok, len(summary) - n_ok, out_dir, missing, linked, copied)
+    return MergeCounts(n_ok, len(summary) - n_ok, out_dir, missing, linked, copied, report_path)

@@ -5,7 +5,7 @@ started and `disco dock merge` joins only shards of one run.
               is the same input, an edited one is not)
     options   every option that changes the results: samples, steps, seed, batch size (it fixes the
               batches, hence the float rounding and the shards' parts), guidance, energy, pocket, model,
-              post-processing, ... (not --out, --device, --resume)
+              post-processing, ... (not --out, --device, --resume, --no-report)
     shard     "I/N", or null for the whole input
     finished  false while the run goes (and again while a --resume goes), true once its tables are final:
               `disco dock merge` takes finished runs only
@@ -26,7 +26,7 @@ from disco_core.io import atomic_write_text
 
 RUN_FILE = "run.json"
 INPUT_OPTIONS = ("protein", "ligand", "name", "csv")
-NOT_RESULT_OPTIONS = {"out", "device", "resume", "shard"}
+NOT_RESULT_OPTIONS = {"out", "device", "resume", "shard", "report"}
 FILE_OPTIONS = {"protein", "ligand", "csv", "autobox_ligand"}
 
 
