@@ -86,6 +86,9 @@ def _register_dock(kinds: argparse._SubParsersAction) -> None:
                       help="stop Vina after S seconds on a complex, which then counts as Vina's miss (default: "
                            "no limit; Vina needs up to 1.5 h on the 40+-torsion ligands of our splits)")
     dock.add_argument("--limit", type=int, metavar="N", help="first N complexes only")
+    dock.add_argument("--no-interactions", dest="interactions", action="store_false",
+                      help="skip the top-1 recovery of the crystal ligand's protein contacts (ProLIF; the receptor "
+                           "is protonated once per complex, a few seconds, then about 0.05 s per pose)")
     dock.set_defaults(run=run_dock_bench_cli)
 
 
@@ -109,7 +112,8 @@ def _options(args: argparse.Namespace, methods: tuple[str, ...]):
                             limit=args.limit, device=args.device, vina_cpu=args.vina_cpu,
                             energy=args.energy, vina_timeout=getattr(args, "vina_timeout", None),
                             physics_guidance=getattr(args, "physics_guidance", None),   # `bench speed` has neither
-                            refine_rounds=getattr(args, "refine_rounds", None))
+                            refine_rounds=getattr(args, "refine_rounds", None),
+                            interactions=getattr(args, "interactions", True))
 
 
 def run_dock_bench_cli(args: argparse.Namespace) -> int:

@@ -3,8 +3,9 @@
 Every method sees the same complexes and the same pocket definition, and every ligand starts from its
 topology only (an RDKit conformer, never the crystal pose). Per complex and method the run stores
 RUN/<method>/<id>.sdf (ranked poses) and then RUN/<method>/<id>.json (errors, PoseBusters validity of
-the top pose, seconds); the JSON is written last and atomically, so it marks a finished item and a
-rerun skips it. A complex that fails is recorded with its reason and the run goes on.
+the top pose, whether the top pose makes the crystal ligand's protein contacts (benchmarks.interaction_recovery;
+off with `interactions=False`), seconds); the JSON is written last and atomically, so it marks a finished
+item and a rerun skips it. A complex that fails is recorded with its reason and the run goes on.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class DockBenchOptions:
     device: str = "auto"
     vina_cpu: int = 1                           # Vina threads (1: timings comparable with 1-thread torch)
     vina_timeout: float | None = None           # stop Vina after this many seconds per complex (a miss)
+    interactions: bool = True                   # top-1 recovery of the crystal contacts (ProLIF)
 
 
 @dataclass
@@ -369,6 +371,11 @@ def run_dock_bench(options: DockBenchOptions, progress: bool = True,
     run_dir.mkdir(parents=True, exist_ok=True)
     _check_settings(run_dir, options)
 
+    recovery = None
+    if options.interactions:
+        from benchmarks.interaction_recovery import TopPoseRecovery
+
+        recovery = TopPoseRecovery()
     todo = [(job, method) for job in jobs for method in methods
             if read_record(method_dir(run_dir, method.label) / f"{job.safe_name}.json") is None]
     bar = tqdm(total=len(jobs) * len(methods), initial=len(jobs) * len(methods) - len(todo),
@@ -392,6 +399,8 @@ def run_dock_bench(options: DockBenchOptions, progress: bool = True,
                 outcome = method.dock(item)
                 seconds = time.perf_counter() - start
                 record = evaluate(item, outcome, seconds)
+                if recovery is not None:
+                    record.update(recovery.record(item.id, item.protein_path, item.references[0], outcome.poses[0]))
                 write_poses(folder / f"{job.safe_name}.sdf", outcome, record)
             except CheckpointError:
                 raise                       # a missing or broken model stops the run: no complex can succeed

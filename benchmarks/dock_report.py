@@ -19,7 +19,8 @@ SUCCESS_RMSD = 2.0
 SUMMARY_COLUMNS = ["method", "n", "n_failed", "top1_lt2", "top5_lt2", "median_rmsd", "pb_valid",
                    "top1_lt2_and_pb_valid", "mean_centroid_distance", "seconds_per_complex",
                    "median_seconds_per_complex", "seconds_ratio_to_vina", "relax_seconds_per_pose",
-                   "relax_seconds_per_pose_median", "confidence_auc", "confidence_ece"]
+                   "relax_seconds_per_pose_median", "confidence_auc", "confidence_ece", "top1_interaction_recovery",
+                   "top1_hbonds_recovered"]
 
 
 def _ok(records: list[dict]) -> list[dict]:
@@ -57,6 +58,23 @@ def confidence_quality(records: list[dict]) -> dict:
             "confidence_ece": _round(expected_calibration_error(np.array(confidences), np.array(labels)))}
 
 
+def interaction_recovery_summary(records: list[dict]) -> dict:
+    """Mean top-1 recovery of the crystal contacts over the finished complexes whose crystal pose has any, and
+    the share of those with a crystal hydrogen bond whose top-1 pose has all of them
+    (benchmarks.interaction_recovery); empty when no record carries them (a run with --no-interactions)."""
+    finished = _ok(records)
+    recovered = [r["interaction_recovery"] for r in finished if r.get("interaction_recovery") is not None]
+    hbonds = [bool(r["hbonds_recovered"]) for r in finished if r.get("hbonds_recovered") is not None]
+    summary = {}
+    if recovered:
+        summary["top1_interaction_recovery"] = _round(float(np.mean(recovered)))
+        summary["n_interaction_complexes"] = len(recovered)
+    if hbonds:
+        summary["top1_hbonds_recovered"] = _round(float(np.mean(hbonds)))
+        summary["n_hbond_complexes"] = len(hbonds)
+    return summary
+
+
 def summarize_method(records: list[dict]) -> dict:
     finished = _ok(records)
     n = len(records)
@@ -81,6 +99,7 @@ def summarize_method(records: list[dict]) -> dict:
         **({"relax_seconds_per_pose": _round(float(np.mean(relax)), 3),
             "relax_seconds_per_pose_median": _round(float(np.median(relax)), 3)} if relax else {}),
         **confidence_quality(records),
+        **interaction_recovery_summary(records),
     }
 
 
@@ -111,6 +130,8 @@ def results_table(records: dict[str, list[dict]]) -> pd.DataFrame:
                 "pb_valid": bool(r.get("pb_valid")) if ok else False,
                 "pb_failed": r.get("pb_failed", ""),
                 "seconds": r.get("seconds"),
+                "top1_interaction_recovery": r.get("interaction_recovery") if ok else None,
+                "top1_hbonds_recovered": r.get("hbonds_recovered") if ok else None,
                 "error": r.get("error", ""),
             })
     return pd.DataFrame(rows)
@@ -193,7 +214,12 @@ def write_report(run_dir: str | Path, records: dict[str, list[dict]], options) -
         "complexes (a failed complex counts as a miss); median RMSD (top-1) and seconds per complex are over "
         "finished complexes; pb_valid = the top-1 pose passes every PoseBusters `dock` check; confidence_auc / "
         "confidence_ece = how well the reported P(RMSD < 2 A) of every pose separates (AUC) and matches (expected "
-        "calibration error, 10 bins) the poses within 2 A, for DisCo methods that report one.", "",
+        "calibration error, 10 bins) the poses within 2 A, for DisCo methods that report one; "
+        "top1_interaction_recovery = the fraction of the crystal ligand's distinct (interaction type, residue) "
+        "pairs (ProLIF: hydrogen bonds, salt bridges, pi-stacking, cation-pi, hydrophobic, metal, halogen) that "
+        "the top-1 pose makes too, averaged over the finished complexes whose crystal pose makes any; "
+        "top1_hbonds_recovered = the share of the finished complexes with a crystal hydrogen bond whose top-1 pose "
+        "makes every crystal hydrogen-bond pair (summary.json gives both counts).", "",
         markdown_table(summary), "",
         f"Failures: {len(failures)} (see failures.csv). Per complex: results.csv.", "",
     ] + [f"![{Path(p).stem}](plots/{Path(p).name})" for p in plots]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -52,9 +53,12 @@ def run_screen(protein: str, autobox_ligand: str, index_csv: str, sizes: list[in
     results = []
     for size in sizes:
         library = write_library(smiles, size, out_dir / f"library_{size}.sdf")
+        dock_out = out_dir / f"dock_{size}"
+        if dock_out.is_dir():      # a rerun measures afresh (disco dock refuses an --out that holds a run)
+            shutil.rmtree(dock_out)
         command = [sys.executable, "-c", _MEASURED_MAIN, "dock", "--protein", protein, "--ligand", str(library),
                    "--autobox-ligand", autobox_ligand, "--samples", str(samples), "--batch-size", str(batch_size),
-                   "--device", device, "--out", str(out_dir / f"dock_{size}"), "--no-progress"]
+                   "--device", device, "--out", str(dock_out), "--no-progress"]
         if model:
             command += ["--model", model]
         if mode == "fast":
@@ -63,7 +67,7 @@ def run_screen(protein: str, autobox_ligand: str, index_csv: str, sizes: list[in
         done = subprocess.run(command, capture_output=True, text=True)
         seconds = time.perf_counter() - start
         peak = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("PEAK_RSS_KIB")]
-        with (out_dir / f"dock_{size}" / "summary.csv").open(newline="") as handle:
+        with (dock_out / "summary.csv").open(newline="") as handle:
             rows = list(csv.DictReader(handle))
         results.append({
             "ligands": size, "ok": sum(r["status"] == "ok" for r in rows), "exit_code": done.returncode,

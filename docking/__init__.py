@@ -1,6 +1,9 @@
 """DiffDock-style docking with DisCo pointer latents: product-space diffusion over ligand poses
 (R^3 x SO(3) x T^m), steered and finished by a Vina-form interaction energy.
 
+    from docking import dock       the Python API (docking.inference.python_api): one protein, one or many
+                                   ligands -> RDKit poses and a pandas table; cheap to import
+
     geometry/     rotations and pose transforms (rigid motion, torsion changes) of ligand coordinates
     model/        the learned model: networks, SO(3)/torus math, noise schedule, forward noising and the one
                   reverse-diffusion sampler, docking complexes with the learned score
@@ -15,3 +18,7 @@
 Arrows run from inference down to model, physics and confidence; physics never imports model or
 inference; training imports model and confidence, never inference; geometry imports nothing above it.
 """
+
+from docking.inference.python_api import DockingResults, dock  # noqa: E402  (light: heavy imports happen inside dock)
+
+__all__ = ["dock", "DockingResults"]

@@ -1,8 +1,22 @@
-"""`disco dock`: dock ligands into proteins with the bundled (or a given) model.
+"""`disco dock`: dock ligands into proteins with the bundled (or a given) model; `disco dock merge`: join the
+output folders of a run's shards.
 
 Exit codes: 0 when the batch finished (failed items are in failures.csv), 1 when every item failed or
-a user error stopped the run, 2 for a usage error. Under `torchrun --nproc-per-node G disco dock ...`
-rank r docks items r, r + G, ... on its own device and the tables are merged at the end.
+a user error stopped the run (an --out that holds another run, --resume with other options, shards
+that overlap), 2 for a usage error (a bad --shard, options that do not fit together).
+
+    --out       an --out that holds a run (a summary.csv) is refused: --resume it, or give a new --out
+    --resume    continues the run in --out: the ligands its summary.csv holds (docked or failed) are skipped,
+                the others docked; refused when the inputs or an option that changes results differ from
+                OUT/run.json. A ligand a kill interrupted is docked again
+    --shard I/N docks part I (1..N) of N: the input's batches of --batch-size ligands are dealt in turn to
+                the parts (batch b to part b mod N + 1), so a job array's parts give the poses of one run;
+                each part has its own --out, `disco dock merge` joins them
+    torchrun    `torchrun --nproc-per-node G disco dock ...`: each rank docks its share of the batches (of
+                the shard, with --shard) on its own device; rank 0 joins the tables at the end
+
+The docking itself is docking.inference.docking_run.DockingRun, which the Python API (`docking.dock`)
+runs too.
 """
 
 from __future__ import annotations
@@ -11,12 +25,35 @@ import argparse
 from dataclasses import fields
 
 
+def _shard(text: str):
+    from disco_core.errors import InputError
+    from docking.inference.shards import parse_shard
+
+    try:
+        return parse_shard(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.reason) from None
+
+
+def _one_line_usage_errors(parser: argparse.ArgumentParser) -> None:
+    """A usage error as one line, the error and where to read more, instead of dock's long usage block."""
+    def error(message: str):
+        parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
+    parser.error = error
+
+
 def register_dock(subparsers: argparse._SubParsersAction) -> None:
+    from docking.inference.dock_request import ENERGY_CHOICES, RANK_CHOICES
+
     parser = subparsers.add_parser(
-        "dock", help="dock ligands into a protein (DisCo-DiffDock)",
+        "dock", help="dock ligands into a protein (DisCo-DiffDock); `dock merge` joins shards",
         description="Dock ligands (SMILES, SDF with one or many molecules, MOL2, or a .smi list) into a protein "
                     "(PDB/mmCIF), or many pairs from a CSV. Writes OUT/<name>/rank*.sdf and poses.sdf, "
-                    "OUT/summary.csv and OUT/failures.csv. Without a pocket option the docking is blind.")
+                    "OUT/summary.csv and OUT/failures.csv (a row per ligand as it finishes) and OUT/run.json "
+                    "(the inputs and options). Without a pocket option the docking is blind. An --out that "
+                    "already holds a run is refused (--resume it, or give a new --out). "
+                    "`disco dock merge OUT1 OUT2 ... --out OUT` joins the folders of --shard parts "
+                    "(disco dock merge --help).")
     inputs = parser.add_argument_group("inputs (--protein with --ligand, or --csv)")
     inputs.add_argument("--protein", metavar="FILE", help="protein structure (PDB or mmCIF)")
     inputs.add_argument("--ligand", metavar="SMILES|FILE", help="SMILES, SDF (every record is a ligand), MOL2, .smi")
@@ -55,7 +92,7 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
                           help="K rounds of Monte Carlo basin hopping in the interaction energy from each minimised "
                                "pose (mutate one degree of freedom, minimise, Metropolis), each pose kept only if "
                                "the search lowered its energy (default 30, --fast 0)")
-    sampling.add_argument("--energy", choices=["pairwise", "grid", "grid+pairwise"], default=None,
+    sampling.add_argument("--energy", choices=ENERGY_CHOICES, default=None,
                           help="how the physics evaluates the interaction energy: the pairwise sum (default) or "
                                "receptor grid maps built once per site (faster with many poses or ligands per site, "
                                "within ~0.1 kcal/mol of the sum), or grid+pairwise: the search on grid maps, the "
@@ -73,59 +110,90 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
                          "poses that pass every check are ranked ahead of those that fail")
     physics.add_argument("--no-valid-first", dest="valid_first", action="store_false",
                          help="with --check, keep the score order even when a lower pose is the valid one")
-    physics.add_argument("--rank-by", choices=["confidence", "vina", "energy"], default=None,
+    physics.add_argument("--rank-by", choices=RANK_CHOICES, default=None,
                          help="order of the written poses: energy (the minimised interaction energy; the default), "
                               "vina (needs --rescore vina; the default with it) or confidence (the default with "
                               "--relax alone, whose poses the sampling energy no longer describes)")
     parser.add_argument("--model", metavar="DIR", help="model folder or training run (default: the bundled model)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--out", metavar="DIR", help="output folder (required); one that holds a run "
+                        "(a summary.csv) is refused unless --resume")
+    screen = parser.add_argument_group("long screens and clusters")
+    screen.add_argument("--resume", action="store_true",
+                        help="continue the run in --out: skip the ligands its summary.csv holds (docked or failed), "
+                             "dock the rest; a ligand a kill interrupted is docked again. Refused (one line naming "
+                             "the option) when the inputs or an option that changes results (seed, samples, steps, "
+                             "batch size, model, energy, pocket, ...) differ from OUT/run.json; on an --out without "
+                             "a run it just runs. Failed ligands are not retried")
+    screen.add_argument("--shard", type=_shard, metavar="I/N",
+                        help="dock part I of N (I = 1..N), for the N tasks of a job array: the input's batches of "
+                             "--batch-size ligands are dealt in turn to the parts (batch b to part b mod N + 1), "
+                             "so the parts' poses are those of one run. Give each part its own --out and join them "
+                             "with `disco dock merge`; under torchrun each part's batches are dealt to the ranks")
     parser.add_argument("--write-complex", action="store_true", help="also write complex_rank1.pdb per ligand")
+    outputs = parser.add_argument_group("what a person looks at")
+    outputs.add_argument("--no-interactions", dest="interactions", action="store_false",
+                         help="do not compute the protein contacts of each pose (ProLIF: hydrogen bonds, salt "
+                              "bridges, pi-stacking, cation-pi, hydrophobic, metal, halogen; the SD property "
+                              "`interactions` and OUT/<name>/interactions.csv). On by default: they cost "
+                              "0.04-0.08 s per pose (measured on one loaded CPU core, 1s3v's pocket) after adding the "
+                              "protein's hydrogens once (2-10 s for most proteins, up to ~100 s for the largest "
+                              "multi-chain ones): 5-9%% of a --fast ligand's time, about 1%% of the default's")
+    outputs.add_argument("--no-report", dest="report", action="store_false",
+                         help="do not write OUT/report.html (a page that shows every ligand's ranked poses in "
+                              "its pocket with their scores and contacts; opens offline)")
     parser.add_argument("--max-residues", type=int, default=10_000, help="refuse larger proteins (default 10000)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run_dock, _parser=parser)
+    _one_line_usage_errors(parser)
+    commands = parser.add_subparsers(title="joining shards", metavar="merge", dest="dock_command")
+    merge = commands.add_parser(
+        "merge", help="join the output folders of a run's --shard parts",
+        description="Join the output folders of the --shard parts of one run (or of runs of one request that "
+                    "docked different ligands) into OUT: summary.csv and failures.csv in input order, and "
+                    "OUT/<name>/ with each ligand's files hard-linked from its part where OUT is on the same "
+                    "file system (no extra space; the parts are left as they are and can be deleted "
+                    "afterwards), copied otherwise. Refused, before anything is written: parts whose run.json "
+                    "differ, two parts holding one shard, ligand index or name, an unfinished part, an OUT "
+                    "that is not empty. A missing shard is named in a warning.")
+    merge.add_argument("sources", nargs="+", metavar="OUT_PART", help="the parts' output folders")
+    merge.add_argument("--out", required=True, metavar="DIR", help="the joined folder (new or empty)")
+    merge.add_argument("--copy", action="store_true", help="copy the ligands' files instead of hard-linking them")
+    merge.add_argument("--no-report", dest="report", action="store_false",
+                       help="do not write OUT/report.html for the joined folder")
+    merge.set_defaults(run=run_merge, _parser=merge)
+    _one_line_usage_errors(merge)
 
 
 def _fill_presets(args: argparse.Namespace) -> None:
-    """Options the user did not give take the chosen preset's value (docking.inference.presets: the default,
-    or --fast); the preset's energy ranking gives way to Vina's when --rescore vina moves the poses, and to
-    the confidence when only --relax does."""
-    from docking.inference.presets import DEFAULT, FAST
+    """Options the user did not give take the chosen preset's value (docking.inference.presets.preset_settings:
+    the default, or --fast)."""
+    from docking.inference.presets import DockPreset, preset_settings
 
-    preset = vars(FAST if args.fast else DEFAULT).copy()
-    if args.rescore:
-        preset["rank_by"] = "vina"
-    elif args.relax:
-        preset["rank_by"] = "confidence"
-    given = {name for name in preset if getattr(args, name) is not None}
-    for name, value in preset.items():
-        if name not in given:
-            setattr(args, name, value)
-    if "refine_rounds" not in given and not (args.physics_guidance > 0 or args.rank_by == "energy"):
-        args.refine_rounds = 0       # no energy to search in: the preset's rounds do not apply
+    given = {name: getattr(args, name) for name in DockPreset.__dataclass_fields__}
+    for name, value in preset_settings(args.fast, args.rescore, args.relax, **given).items():
+        setattr(args, name, value)
 
 
-def _validate(args: argparse.Namespace) -> None:
+def _validate(args: argparse.Namespace):
+    """The DockRequest of the arguments; a usage error (exit 2) when they do not fit together."""
+    from disco_core.errors import InputError
+    from docking.inference.dock_request import DockRequest, check_request
+
     parser = args._parser
     _fill_presets(args)
+    if not args.out:
+        parser.error("the following arguments are required: --out")
     if bool(args.csv) == bool(args.protein or args.ligand):
         parser.error("give either --protein with --ligand, or --csv")
     if not args.csv and not (args.protein and args.ligand):
         parser.error("--protein and --ligand go together")
-    if sum(x is not None for x in (args.pocket_center, args.pocket_residues, args.autobox_ligand)) > 1:
-        parser.error("give at most one of --pocket-center, --pocket-residues, --autobox-ligand")
-    if args.rank_by == "vina" and args.rescore != "vina":
-        parser.error("--rank-by vina needs --rescore vina")
-    if args.rank_by == "energy" and (args.rescore or args.relax):
-        parser.error("--rank-by energy ranks the sampled poses, which --rescore / --relax move; use --rank-by vina")
-    if args.physics_guidance < 0:
-        parser.error("--physics-guidance must be >= 0")
-    if args.refine_rounds < 0:
-        parser.error("--refine-rounds must be >= 0")
-    if args.refine_rounds > 0 and not (args.physics_guidance > 0 or args.rank_by == "energy"):
-        parser.error("--refine-rounds needs the interaction energy (--physics-guidance W > 0 or --rank-by energy)")
-    if args.samples < 1 or args.steps < 1 or args.batch_size < 1:
-        parser.error("--samples, --steps and --batch-size must be at least 1")
+    request = DockRequest(**{field.name: getattr(args, field.name) for field in fields(DockRequest)})
+    try:
+        check_request(request)
+    except InputError as exc:
+        parser.error(str(exc))
+    return request
 
 
 class _ProgressBar:
@@ -149,18 +217,29 @@ class _ProgressBar:
 
 
 def run_dock(args: argparse.Namespace) -> int:
-    _validate(args)
-    from docking.inference.docking_run import DockRequest, run_docking
+    request = _validate(args)
+    from docking.inference.docking_run import run_docking
 
-    request = DockRequest(**{field.name: getattr(args, field.name) for field in fields(DockRequest)})
     progress = _ProgressBar(disable=args.no_progress)
     try:
         counts = run_docking(request, progress)
     finally:
         progress.close()
     if counts.rank == 0:
-        print(f"docked {counts.n_ok} ligand(s), {counts.n_failed} failed -> {counts.out_dir}/ "
-              "(summary.csv, failures.csv)")
-    if counts.n_ok == 0 and counts.n_failed > 0:
-        return 1
+        part = f" (shard {counts.shard})" if counts.shard is not None else ""
+        before = counts.ok_before + counts.failed_before
+        earlier = f"; {before} finished before (--resume)" if before else ""
+        print(f"docked {counts.n_ok} ligand(s){part}, {counts.n_failed} failed{earlier} -> {counts.out_dir}/ "
+              "(summary.csv, failures.csv" + (f", {counts.report.name}" if counts.report else "") + ")")
+    return 1 if counts.every_item_failed else 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    from docking.inference.run_merge import merge_runs
+
+    counts = merge_runs(args.sources, args.out, copy=args.copy, report=args.report)
+    files = f"{counts.linked_files} file(s) hard-linked, {counts.copied_files} copied"
+    print(f"merged {len(args.sources)} folder(s): {counts.n_ok} ligand(s) docked, {counts.n_failed} failed "
+          f"({files}) -> {counts.out_dir}/ (summary.csv, failures.csv"
+          + (f", {counts.report.name}" if counts.report else "") + ")")
     return 0

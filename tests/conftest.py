@@ -1,5 +1,6 @@
 """Shared test settings: one intra-op thread (the models under test are small; more threads only contend), and
-the data markers, so that a clone without ../shared/data or Debian's Fashion-MNIST runs everything else."""
+the data markers, so that a clone without ../shared/data, Debian's Fashion-MNIST or a headless Chromium runs
+everything else."""
 
 import os
 import socket
@@ -10,15 +11,19 @@ import torch
 
 from images.datasets import FASHION_MNIST_ROOT, fashion_mnist_available
 from tests.data_paths import REPO, SHARED_DATA, shared_data_present  # noqa: F401  (REPO: other tests import it from here)
+from tests.headless_browser import chromium_path
 
 torch.set_num_threads(1)
 
-# Markers of tests whose data may be missing from a clone: marker -> (data present, why it is needed). Absent
+# Markers of tests whose data or tools may be missing from a clone: marker -> (data present, why it is needed). Absent
 # data deselects the marked tests (reported, never a skip); present data makes a skip of one of them a failure.
 DATA_MARKERS = {
     "shared_data": (shared_data_present(), f"needs ../shared/data beside the repository ({SHARED_DATA} is absent)"),
     "fashion_mnist": (fashion_mnist_available(),
                       f"needs the full Fashion-MNIST of Debian's dataset-fashion-mnist ({FASHION_MNIST_ROOT} is absent)"),
+    "browser": (chromium_path() is not None,
+                "needs a headless Chromium to open report pages (no chromium on PATH; Debian: apt-get install "
+                "chromium)"),
 }
 DESELECTED = pytest.StashKey[dict]()
 

@@ -1,78 +1,64 @@
-"""A `disco dock` run: the ligands of a request docked protein by protein, post-processed, written as
-OUT/<name>/ folders and recorded in OUT/summary.csv and OUT/failures.csv.
+"""A `disco dock` run: the ligands of a request docked batch by batch, post-processed, written as OUT/<name>/
+folders and recorded in OUT/summary.csv and OUT/failures.csv as each one finishes.
 
-    jobs        the request's ligands as a stream of `DockJob`s (one protein with --ligand, or CSV rows)
-    chunks      consecutive jobs of one protein, at most `batch_size` ligands, docked together
+    jobs        the request's ligands as a stream of `DockJob`s (one protein with --ligand, or CSV rows);
+                a ligand's identity is its input index, its name is made unique over the whole input
+    batches     consecutive jobs of one protein, at most `batch_size`, dealt to --shard parts and torchrun
+                ranks whole (docking.inference.shards), so that every ligand gets the poses a plain run
+                gives it
+    docking     docking.inference.ligand_docker: models, site and post-processing set up once
+    report      rank 0 ends the run by writing OUT/report.html from the finished folder (docking.inference.report)
+    OUT         docking.inference.run_folder: run.json, a folder holding a run is refused unless --resume,
+                which skips the ligands OUT has finished (a batch it half finished is docked again whole,
+                its finished ligands not recorded twice)
     failures    a bad ligand, an unreadable protein or pocket, a failed post-processing step or an
                 unwritable output fails that item only (one failures.csv row); a full disk stops the run
-    torchrun    under `torchrun --nproc-per-node G`, rank r docks items r, r + G, ... on its own device and
-                rank 0 merges the per-rank tables at the end
+    torchrun    under `torchrun --nproc-per-node G`, each rank docks its batches on its own device and
+                rank 0 joins the per-rank tables at the end
 
-`run_docking` returns the counts; rendering (a progress bar, the final summary line) is the caller's.
+`DockingRun` is what both `run_docking` (the CLI) and the Python API (`docking.dock`) iterate, so the two
+give the same poses for the same seed; rendering (a progress bar, the final line) is the caller's.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterable, Iterator, Protocol
 
 import torch
 
 from data_prep.inputs import csv_jobs
 from disco_core.errors import DiscoError, InputError
-from docking.inference.given_sites import (Pocket, parse_residue_list, pocket_from_center, pocket_from_ligand_file,
-                                           pocket_from_residues)
+from docking.inference.dock_request import DockRequest, check_request
+from docking.inference.ligand_docker import LigandDocker, LigandOutcome
 from docking.inference.ligand_stream import LigandEntry, UniqueNames, count_ligands, stream_ligands
-from docking.inference.outputs import RunTables, merge_rank_tables, write_ligand_outputs
-from docking.inference.pipeline import DockingPipeline, DockOptions, sampling_rank
-from docking.inference.postprocess import PosePostprocessor, PostprocessOptions, summary_columns, top_pose_values
-from docking.inference.presets import DEFAULT, physics_for
-
-
-@dataclass
-class DockRequest:
-    """What to dock and how: the options of `disco dock` (same names); the defaults are `disco dock`'s."""
-    out: str | Path
-    protein: str | None = None             # with ligand; or csv
-    ligand: str | None = None
-    name: str | None = None
-    csv: str | None = None
-    pocket_center: list[float] | None = None
-    pocket_residues: str | None = None      # "A:45,A:99"
-    autobox_ligand: str | None = None
-    pocket_radius: float | None = None
-    samples: int = 10
-    steps: int = DEFAULT.steps
-    seed: int = 0
-    batch_size: int = 4
-    guidance: float = 0.0
-    physics_guidance: float = DEFAULT.physics_guidance
-    refine_rounds: int = DEFAULT.refine_rounds
-    energy: str = DEFAULT.energy
-    blind_sites: int = 4
-    rescore: str | None = None
-    relax: bool = False
-    relax_solvent: str = "vacuum"
-    check: bool = False
-    valid_first: bool = True
-    rank_by: str = DEFAULT.rank_by
-    model: str | None = None
-    device: str = "auto"
-    write_complex: bool = False
-    max_residues: int = 10_000
+from docking.inference.outputs import write_ligand_outputs
+from docking.inference.postprocess import top_pose_values
+from docking.inference.run_folder import (check_run_folder, finish_run, finished_rows, prepare_run_folder,
+                                         write_report)
+from docking.inference.run_record import run_record
+from docking.inference.run_tables import RunTables
+from docking.inference.shards import Shard, Worker, batches, worker_share
 
 
 @dataclass
 class RunCounts:
-    n_ok: int
+    n_ok: int                   # docked by this run (all ranks together)
     n_failed: int
-    out_dir: Path
+    out_dir: Path | None
     rank: int = 0               # torchrun rank of this process (0 reports the run)
     world_size: int = 1
+    ok_before: int = 0          # finished before this run (--resume)
+    failed_before: int = 0
+    shard: Shard | None = None
+    report: Path | None = None  # OUT/report.html when this process wrote it
+
+    @property
+    def every_item_failed(self) -> bool:
+        return self.n_ok + self.ok_before == 0 and self.n_failed + self.failed_before > 0
 
 
 class DockProgress(Protocol):
@@ -113,13 +99,6 @@ def dock_jobs(request: DockRequest) -> Iterator[DockJob]:
             index += 1
 
 
-def ligand_total(request: DockRequest) -> int | None:
-    """How many ligands the request holds (for a progress bar); None for a CSV."""
-    if request.csv:
-        return None
-    return count_ligands(request.ligand)
-
-
 def _distributed() -> tuple[int, int, int]:
     """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) otherwise."""
     return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
@@ -139,126 +118,141 @@ class _NoProgress:
         pass
 
 
-class _ChunkDocker:
-    """Docks the ligands of one protein together and records each ligand's outcome in the tables."""
+class _OutcomeRecorder:
+    """Writes each outcome into OUT: the ligand's files, then its table rows (a write failure fails it)."""
 
-    def __init__(self, request: DockRequest, pipeline: DockingPipeline, pocket: Pocket | None,
-                 residues: list[str] | None, post: PosePostprocessor | None, extra_columns: list[str],
-                 tables: RunTables, progress: DockProgress):
-        self.request, self.pipeline, self.pocket, self.residues = request, pipeline, pocket, residues
-        self.post, self.extra_columns, self.tables, self.progress = post, extra_columns, tables, progress
-        self.out_dir = Path(request.out)
-        self.site_label = (pocket.source if pocket is not None else
-                           "residues:" + ",".join(residues) if residues is not None else "blind")
+    def __init__(self, out_dir: Path, tables: RunTables, docker: LigandDocker, write_complex: bool):
+        self.out_dir, self.tables, self.docker, self.write_complex = out_dir, tables, docker, write_complex
 
-    def __call__(self, chunk: list[DockJob]) -> None:
-        start = time.perf_counter()
-        protein = chunk[0].protein
+    def __call__(self, outcome: LigandOutcome) -> LigandOutcome:
+        job = outcome.job
+        row = {"index": job.index, "name": job.entry.name, "protein": job.protein, "ligand": job.entry.description,
+               "seconds": outcome.seconds}
         try:
-            site = self.pocket
-            if self.residues is not None:
-                site = pocket_from_residues(self.pipeline.receptor(protein), self.residues,
-                                            self.request.pocket_radius, protein)
-            valid = [job for job in chunk if not job.entry.error]
-            results = dict(zip([job.index for job in valid],
-                               self.pipeline.dock_many(protein, [(j.entry.name, j.entry.ligand) for j in valid], site)))
-        except DiscoError as exc:          # the protein or its pocket: every ligand of the chunk fails
-            results = {job.index: exc for job in chunk}
-        share = (time.perf_counter() - start) / len(chunk)
-        for job in chunk:
-            self.record(job, results.get(job.index), share)
-            self.progress.advance(self.tables.n_ok, self.tables.n_failed)
-
-    def record(self, job: DockJob, result, share: float) -> None:
-        """Post-process, write and record one ligand's result (or its failure)."""
-        row = {"index": job.index, "name": job.entry.name, "protein": job.protein, "ligand": job.entry.description}
-        if job.entry.error:
-            self.tables.failure({**row, "seconds": 0.0}, f"{job.entry.name}: {job.entry.error}")
-            return
-        if isinstance(result, Exception):
-            self.tables.failure({**row, "seconds": share}, str(result))
-            return
-        extra_start = time.perf_counter()
-        if self.post is not None:
+            if not outcome.ok:
+                self.tables.failure(row, outcome.reason)
+                return outcome
             try:
-                result = self.post.apply(result, job.protein)
-            except DiscoError as exc:
-                self.tables.failure({**row, "seconds": share}, str(exc))
-                return
-        seconds = share + time.perf_counter() - extra_start
+                write_ligand_outputs(self.out_dir, outcome.result, job.protein if self.write_complex else None,
+                                     outcome.contacts)
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                reason = f"{job.entry.name}: cannot write its outputs ({exc})"
+                self.tables.failure(row, reason)
+                return LigandOutcome(job, None, reason, outcome.seconds)
+            result = outcome.result
+            self.tables.success({**row, "n_poses": len(result.poses), "top_confidence": result.confidences[0],
+                                 "pocket": self.docker.site_label,
+                                 **top_pose_values(result, self.docker.extra_columns)})
+            return outcome
+        except OSError as exc:                     # a full disk, or the tables themselves: nothing more can be written
+            raise DiscoError(f"{self.out_dir}: cannot record {job.entry.name} ({exc.strerror or exc})") from None
+
+
+class DockingRun:
+    """The ligands of a request (this process's share: its --shard part, its torchrun rank's batches, less
+    what OUT finished before a --resume), docked and, with an output folder, recorded there one by one;
+    iterating it yields each ligand's LigandOutcome as it is recorded. Iterate once; `counts` is set at the
+    end. `jobs` replaces the request's own inputs (the Python API) and `inputs` their description in
+    run.json; `distributed` False ignores torchrun's environment.
+
+    Raises DiscoError for what stops the whole run: an unwritable output folder, an OUT holding another
+    run, an unreadable model or --protein, a full disk."""
+
+    def __init__(self, request: DockRequest, progress: DockProgress | None = None,
+                 jobs: Iterable[DockJob] | None = None, inputs: dict | None = None, distributed: bool = True):
+        self.request, self.progress = request, progress or _NoProgress()
+        self.jobs, self.inputs, self.distributed = jobs, inputs, distributed
+        self.counts: RunCounts | None = None
+
+    def __iter__(self) -> Iterator[LigandOutcome]:
+        request = self.request
+        check_request(request)
+        rank, world_size, local_rank = _distributed() if self.distributed else (0, 1, 0)
+        worker = Worker(request.shard, rank, world_size)
+        out_dir = Path(request.out) if request.out is not None else None
+        if world_size > 1 and not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("gloo")
+        finished: dict[int, dict] = {}
+        if out_dir is not None:
+            try:
+                out_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DiscoError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
+            record = run_record(request, self.inputs)
+            check_run_folder(out_dir, record, request.resume)          # every rank: the same answer
+            _barrier(world_size)
+            if rank == 0:
+                prepare_run_folder(out_dir, record, request.resume)
+            _barrier(world_size)
+            finished = finished_rows(out_dir) if request.resume else {}
+        docker = LigandDocker(request, _device(request.device, world_size, local_rank))
+        tables = record_outcome = None
+        if out_dir is not None:
+            tables = RunTables(out_dir, f".rank{rank}" if world_size > 1 else "", docker.extra_columns,
+                               append=request.resume and world_size == 1)
+            record_outcome = _OutcomeRecorder(out_dir, tables, docker, request.write_complex)
+        n_ok = n_failed = 0
         try:
-            write_ligand_outputs(self.out_dir, result, job.protein if self.request.write_complex else None)
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):   # nothing more can be written
-                raise DiscoError(f"{self.out_dir}: disk full while writing {job.entry.name} "
-                                 f"({exc.strerror})") from None
-            self.tables.failure({**row, "seconds": share}, f"{job.entry.name}: cannot write its outputs ({exc})")
-            return
-        self.tables.success({**row, "n_poses": len(result.poses), "top_confidence": result.confidences[0],
-                             "seconds": seconds, "pocket": self.site_label,
-                             **top_pose_values(result, self.extra_columns)})
+            self.progress.start(self._total(worker, finished), _label(worker))
+            for number, batch in enumerate(batches(self.jobs if self.jobs is not None else dock_jobs(request),
+                                                   request.batch_size)):
+                if not worker.takes(number):
+                    continue
+                keep = {job.index for job in batch if job.index not in finished}
+                if not keep:
+                    continue
+                for outcome in docker.dock_batch(batch, keep):
+                    if record_outcome is not None:
+                        outcome = record_outcome(outcome)
+                    n_ok, n_failed = n_ok + outcome.ok, n_failed + (not outcome.ok)
+                    self.progress.advance(n_ok, n_failed)
+                    yield outcome
+        finally:
+            if tables is not None:
+                tables.close()
+        if world_size > 1:
+            counts = torch.tensor([n_ok, n_failed])
+            torch.distributed.all_reduce(counts)
+            n_ok, n_failed = (int(v) for v in counts)
+            if rank == 0:
+                finish_run(out_dir)
+            torch.distributed.barrier()
+            torch.distributed.destroy_process_group()
+        elif out_dir is not None:
+            finish_run(out_dir)
+        report = None
+        if out_dir is not None and request.report and rank == 0:
+            report = write_report(out_dir)
+        ok_before = sum(row["status"] == "ok" for row in finished.values())
+        self.counts = RunCounts(n_ok, n_failed, out_dir, rank, world_size, ok_before, len(finished) - ok_before,
+                                request.shard, report)
+
+    def _total(self, worker: Worker, finished: dict[int, dict]) -> int | None:
+        """How many ligands this process docks (for a progress bar); None when unknown (a CSV, given jobs)."""
+        if self.request.csv or self.jobs is not None:
+            return None
+        total = count_ligands(self.request.ligand)
+        if total is None:
+            return None
+        return worker_share(total, self.request.batch_size, worker, finished)
+
+
+def _barrier(world_size: int) -> None:
+    if world_size > 1:
+        torch.distributed.barrier()
+
+
+def _label(worker: Worker) -> str:
+    label = "dock" if worker.shard is None else f"dock {worker.shard}"
+    return f"{label}[{worker.rank}]" if worker.world_size > 1 else label
 
 
 def run_docking(request: DockRequest, progress: DockProgress | None = None) -> RunCounts:
-    """Dock every ligand of the request (this rank's share under torchrun); returns the run's counts (all
-    ranks together). Raises DiscoError for what stops the whole run: an unwritable output folder, an
-    unreadable model or --protein, a full disk."""
-    progress = progress or _NoProgress()
-    rank, world_size, local_rank = _distributed()
-    out_dir = Path(request.out)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DiscoError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
-    if world_size > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("gloo")
-
-    pocket = None
-    if request.pocket_center is not None:
-        pocket = pocket_from_center(request.pocket_center, request.pocket_radius)
-    elif request.autobox_ligand:
-        pocket = pocket_from_ligand_file(request.autobox_ligand, request.pocket_radius)
-    residues = parse_residue_list(request.pocket_residues) if request.pocket_residues else None
-
-    physics = physics_for(request.physics_guidance, request.refine_rounds, request.rank_by)
-    options = DockOptions(model=request.model, samples=request.samples, steps=request.steps, seed=request.seed,
-                          device=_device(request.device, world_size, local_rank), guidance_weight=request.guidance,
-                          blind_sites=request.blind_sites, max_residues=request.max_residues,
-                          physics=physics,
-                          rank_by=sampling_rank(request.rank_by, physics is not None),
-                          energy=request.energy)
-    pipeline = DockingPipeline(options)
-    if request.protein:
-        pipeline.receptor(request.protein)     # an unreadable protein stops here, once, with its reason
-    post_options = PostprocessOptions(rescore=request.rescore, relax=request.relax,
-                                      relax_solvent=request.relax_solvent, check=request.check,
-                                      rank_by=request.rank_by, valid_first=request.valid_first)
-    post = PosePostprocessor(post_options) if post_options.active else None
-    extra_columns = summary_columns(post_options)
-    tables = RunTables(out_dir, f".rank{rank}" if world_size > 1 else "", extra_columns)
-    dock_chunk = _ChunkDocker(request, pipeline, pocket, residues, post, extra_columns, tables, progress)
-    try:
-        progress.start(ligand_total(request) if world_size == 1 else None,
-                       f"dock[{rank}]" if world_size > 1 else "dock")
-        chunk: list[DockJob] = []
-        for job in dock_jobs(request):
-            if job.index % world_size != rank:
-                continue
-            if chunk and (job.protein != chunk[0].protein or len(chunk) >= request.batch_size):
-                dock_chunk(chunk)
-                chunk = []
-            chunk.append(job)
-        if chunk:
-            dock_chunk(chunk)
-    finally:
-        tables.close()
-    n_ok, n_failed = tables.n_ok, tables.n_failed
-    if world_size > 1:
-        counts = torch.tensor([n_ok, n_failed])
-        torch.distributed.all_reduce(counts)
-        n_ok, n_failed = (int(v) for v in counts)
-        if rank == 0:
-            merge_rank_tables(out_dir, world_size)
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
-    return RunCounts(n_ok, n_failed, out_dir, rank, world_size)
+    """Dock every ligand of the request (this process's share, see DockingRun); returns the run's counts
+    (all ranks together)."""
+    run = DockingRun(request, progress)
+    for _ in run:
+        pass
+    return run.counts

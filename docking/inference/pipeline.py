@@ -9,7 +9,9 @@ and `disco bench dock`.
                (docking.model.complex_sampling; physics-guided: docking.inference.guided_docking)
     ranking    confidence logit -> calibrated P(RMSD < 2 A) (docking.confidence.calibration), best first
 
-The same seed gives the same poses for the same input, whatever else is in the batch.
+The same seed gives the same poses for the same input, whatever else is in the batch, up to float32 rounding
+(the score model's sums round differently with the batch size: a few 1e-4 A; docking.inference.shards keeps
+every ligand's batch across shards, ranks and resumed runs, which then agree to the last digit).
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ class DockingPipeline:
         self._cache_size = receptor_cache_size
         self._blind_sites: weakref.WeakKeyDictionary[Receptor, list[Pocket]] = weakref.WeakKeyDictionary()
         self._grids: OrderedDict[tuple, ReceptorGrids] = OrderedDict()
-        self._guidance_atoms: OrderedDict[tuple, tuple[float, TypedAtoms]] = OrderedDict()
+        self._guidance_atoms: OrderedDict[tuple, TypedAtoms] = OrderedDict()
 
     def receptor(self, protein_path: str | Path) -> Receptor:
         """The protein file parsed once (residue graph features and heavy atoms), cached by its resolved path."""
@@ -225,31 +227,33 @@ class DockingPipeline:
 
     def site_grids(self, receptor: Receptor, center: torch.Tensor, extent: float) -> ReceptorGrids:
         """The grid maps of a site: a cube reaching GRID_MARGIN_A beyond the ligand (at least
-        MIN_GRID_HALF_SIZE_A from the centre, in steps of 2 A so that ligands of similar size share it);
-        a larger ligand at the same site gets a larger cube."""
+        MIN_GRID_HALF_SIZE_A from the centre, in steps of 2 A so that ligands of similar size share it).
+        Cached per site and cube size: a ligand reads the maps of its own size whatever was docked before it,
+        so that its energies (and poses) do not depend on the other ligands of a run (a --resume, a --shard)."""
         half = max(MIN_GRID_HALF_SIZE_A, 2.0 * math.ceil((extent + GRID_MARGIN_A) / 2.0))
-        key = (str(Path(receptor.path).resolve()), tuple(round(float(v), 3) for v in center))
-        cached = self._grids.get(key)
-        if cached is None or cached.box.shape[0] < GridBox.around(center, half).shape[0]:
+        key = (str(Path(receptor.path).resolve()), tuple(round(float(v), 3) for v in center), half)
+        if key not in self._grids:
             box = GridBox.around(center, half)
             atoms = receptor_atoms(receptor.heavy_atoms, center, half * math.sqrt(3) + CUTOFF_A)
             self._grids[key] = ReceptorGrids(atoms, box)
             while len(self._grids) > 4 * self._cache_size:
                 self._grids.popitem(last=False)
+        self._grids.move_to_end(key)
         return self._grids[key]
 
     def guidance_atoms(self, receptor: Receptor, center: torch.Tensor, extent: float) -> TypedAtoms:
         """The typed receptor atoms the pairwise energy sees around a site: within the ligand's extent, the
-        starting spread (three translation sigmas) and the energy cutoff of the centre. Cached per protein
-        and site; a larger ligand at the same site widens the sphere."""
-        reach = extent + 3 * float(self.models.schedule.translation.sigma_max) + 8.0
-        key = (str(Path(receptor.path).resolve()), tuple(round(float(v), 3) for v in center))
-        cached = self._guidance_atoms.get(key)
-        if cached is None or cached[0] < reach:
-            self._guidance_atoms[key] = (reach, receptor_atoms(receptor.heavy_atoms, center, reach))
+        starting spread (three translation sigmas) and the energy cutoff of the centre, rounded up to whole
+        2 A. Cached per site and that radius: a ligand sees the atoms of its own radius whatever was docked
+        before it (the energy's sum over atoms rounds differently with more of them)."""
+        reach = 2.0 * math.ceil((extent + 3 * float(self.models.schedule.translation.sigma_max) + 8.0) / 2.0)
+        key = (str(Path(receptor.path).resolve()), tuple(round(float(v), 3) for v in center), reach)
+        if key not in self._guidance_atoms:
+            self._guidance_atoms[key] = receptor_atoms(receptor.heavy_atoms, center, reach)
             while len(self._guidance_atoms) > 4 * self._cache_size:
                 self._guidance_atoms.popitem(last=False)
-        return self._guidance_atoms[key][1]
+        self._guidance_atoms.move_to_end(key)
+        return self._guidance_atoms[key]
 
     def _generator(self, site_index: int) -> torch.Generator:
         return torch.Generator(device=self.device).manual_seed(self.options.seed * 1_000_003 + site_index)

@@ -21,11 +21,11 @@ import numpy as np
 from rdkit import Chem
 
 from disco_core.errors import InputError
+from docking.inference.dock_request import RANK_CHOICES
 from docking.inference.pipeline import DockResult
 
 RELAX_SHELL_A = 10.0  # protein residues with an atom this close to a pose take part in its relaxation
 
-RANK_CHOICES = ("confidence", "vina", "energy")
 
 
 @dataclass

@@ -43,3 +43,23 @@ def physics_for(physics_guidance: float, refine_rounds: int, rank_by: str) -> "P
     if rank_by == "energy":
         return PhysicsGuidance(weight=0.0, resample_at=(), refine_rounds=refine_rounds)
     return None
+
+
+def preset_settings(fast: bool = False, rescore: str | None = None, relax: bool = False,
+                    **given: float | int | str | None) -> dict[str, float | int | str]:
+    """physics_guidance, steps, refine_rounds, rank_by and energy of a request: those `given` (not None) as
+    they are, the others the chosen preset's (DEFAULT, or FAST); the preset's energy ranking gives way to
+    Vina's when `rescore` vina moves the poses, and to the confidence when only `relax` does, and its
+    refinement rounds lapse when there is no energy to search in. Shared by `disco dock` and docking.dock."""
+    unknown = set(given) - set(DockPreset.__dataclass_fields__)
+    if unknown:
+        raise TypeError(f"not preset settings: {', '.join(sorted(unknown))}")
+    settings = dict(vars(FAST if fast else DEFAULT))
+    if rescore:
+        settings["rank_by"] = "vina"
+    elif relax:
+        settings["rank_by"] = "confidence"
+    settings.update({name: value for name, value in given.items() if value is not None})
+    if given.get("refine_rounds") is None and not (settings["physics_guidance"] > 0 or settings["rank_by"] == "energy"):
+        settings["refine_rounds"] = 0       # no energy to search in: the preset's rounds do not apply
+    return settings

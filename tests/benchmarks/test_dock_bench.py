@@ -59,6 +59,14 @@ def test_every_complex_and_method_is_recorded(first_run, methods):
     for name in ("summary.json", "report.md", "failures.csv", "plots/cumulative_rmsd.png",
                  "plots/success_vs_samples.png"):
         assert (Path(options.out) / name).is_file(), name
+    # the top-1 recovery of the crystal ligand's contacts (1s3v's crystal pose makes hydrogen bonds with ILE7 and
+    # GLU30, benchmarks.interaction_recovery): a value per method and complex, and in the summary
+    for label in methods:
+        record = json.loads((Path(options.out) / label / "1s3v.json").read_text())
+        assert 0.0 <= record["interaction_recovery"] <= 1.0 and record["crystal_hbonds"] >= 2
+        assert isinstance(record["hbonds_recovered"], bool)
+        assert summary[label]["n_interaction_complexes"] == 1
+    assert good.top1_interaction_recovery.notna().all()
 
 
 def test_a_corrupt_complex_is_recorded_and_the_run_completes(first_run, methods):

@@ -213,6 +213,10 @@ def test_torchrun_shards_ligands_and_merges_tables(tmp_path):
     assert [r["status"] for r in summary] == ["ok", "ok", "ok", "failed"]
     assert len(rows(out / "failures.csv")) == 1
     assert not list(out.glob("summary.rank*.csv"))
+    # rank 0 writes the report after the merge, from both ranks' ligands; each rank wrote its ligands' contacts
+    assert (out / "report.html").is_file()
+    for name in ("ethanol", "phenol", "acetic"):
+        assert (out / name / "report_data.js").is_file() and (out / name / "interactions.csv").is_file()
 
 
 def test_poses_do_not_depend_on_the_batch(tmp_path):

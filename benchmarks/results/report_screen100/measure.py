@@ -1,0 +1,42 @@
+"""What the report and the interactions cost on a finished `disco dock` run: the report's size (page, the
+shared viewer and protein scripts, the per-ligand data scripts), the time to build it from scratch and again
+when nothing changed, and ProLIF's time per pose on every written pose (the receptor's preparation, done once
+per protein, timed apart). Usage: python benchmarks/results/report_screen100/measure.py OUT PROTEIN"""
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from rdkit import Chem
+
+from docking.inference.interactions import InteractionProfiler
+from docking.inference.report import ASSETS, LIGAND_DATA, write_run_report
+
+out, protein = Path(sys.argv[1]), sys.argv[2]
+for data in out.glob(f"*/{LIGAND_DATA}"):
+    data.unlink()
+start = time.perf_counter()
+write_run_report(out)
+print(f"report from scratch: {time.perf_counter() - start:.2f} s")
+start = time.perf_counter()
+write_run_report(out)
+print(f"report again, nothing changed: {time.perf_counter() - start:.3f} s")
+page = (out / "report.html").stat().st_size
+assets = sum(p.stat().st_size for p in (out / ASSETS).rglob("*") if p.is_file())
+ligands = sorted(p.stat().st_size for p in out.glob(f"*/{LIGAND_DATA}"))
+print(f"page {page} B; {ASSETS}/ {assets} B (viewer, licences, proteins); {len(ligands)} ligand scripts "
+      f"{sum(ligands)} B (median {statistics.median(ligands):.0f} B, max {max(ligands)} B); "
+      f"total {page + assets + sum(ligands)} B")
+
+poses = [[m for m in Chem.SDMolSupplier(str(p))] for p in sorted(out.glob("*/poses.sdf"))]
+profiler = InteractionProfiler()
+start = time.perf_counter()
+profiler.receptor(protein)
+print(f"receptor protonated for ProLIF: {time.perf_counter() - start:.2f} s (once per protein)")
+start = time.perf_counter()
+for ligand_poses in poses:
+    profiler.pose_interactions(protein, ligand_poses)
+n = sum(map(len, poses))
+print(f"interactions of {n} poses of {len(poses)} ligands: {time.perf_counter() - start:.1f} s, "
+      f"{1000 * (time.perf_counter() - start) / n:.0f} ms per pose")

@@ -1,0 +1,193 @@
+"""Protein-ligand contacts of docked poses (ProLIF): hydrogen bonds, salt bridges, pi-stacking, cation-pi,
+hydrophobic contacts, metal and halogen bonds, each with the residue and the atoms involved.
+
+Types are ProLIF's names, read from the ligand's side: `HBDonor` = the ligand donates the hydrogen bond,
+`HBAcceptor` = the ligand accepts it, `Cationic` / `Anionic` = the ligand is the cation / anion of a salt bridge,
+`CationPi` = a ligand cation over a protein ring, `PiCation` = a ligand ring under a protein cation,
+`PiStacking` (face-to-face or edge-to-face), `Hydrophobic`, `MetalAcceptor` = the ligand chelates a protein
+metal ion, `MetalDonor` = a ligand metal, `XBDonor` / `XBAcceptor` = halogen bonds. ProLIF's default
+geometry applies (e.g. donor-acceptor <= 3.5 A with a D-H...A angle of 130-180 degrees; ions <= 4.5 A).
+
+Hydrogens: the receptor is protonated once per protein (`docking.inference.interaction_receptor`); a pose
+(heavy atoms, as `disco dock` writes them) gets its hydrogens from RDKit (`Chem.AddHs(addCoords=True)`), in
+the ionisation state of the input molecule. Reported atoms are heavy atoms: a hydrogen counts as its parent,
+so ligand atom indices are those of the pose in poses.sdf (0-based) and protein atoms are names in the
+user's residue.
+
+Written per ligand as the SD property `interactions` of every pose (`interaction_summary`: the distinct
+type:residue pairs, e.g. `HBDonor:ASP189.A;Hydrophobic:PHE41.A`) and as OUT/<name>/interactions.csv (one row
+per contact: `INTERACTION_COLUMNS`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rdkit import Chem
+
+from disco_core.errors import InputError
+
+if TYPE_CHECKING:
+    from docking.inference.pipeline import DockResult
+
+logger = logging.getLogger(__name__)
+
+INTERACTION_TYPES = ("HBDonor", "HBAcceptor", "Cationic", "Anionic", "PiStacking", "CationPi", "PiCation",
+                     "MetalAcceptor", "MetalDonor", "XBDonor", "XBAcceptor", "Hydrophobic")
+HYDROGEN_BOND_TYPES = ("HBDonor", "HBAcceptor")
+INTERACTION_COLUMNS = ["rank", "interaction", "residue", "chain", "residue_number", "ligand_atoms", "protein_atoms",
+                       "distance_A"]
+
+
+@dataclass(frozen=True)
+class PoseInteraction:
+    kind: str                          # one of INTERACTION_TYPES, the ligand's role
+    residue: str                       # "ASP189.A" (insertion code after the number: "LEU82A.H")
+    chain: str
+    residue_number: str                # "189", "82A"
+    ligand_atoms: tuple[int, ...]      # heavy-atom indices of the pose (0-based, poses.sdf order)
+    protein_atoms: tuple[str, ...]     # heavy-atom names in the residue ("OD1", "OD2")
+    distance: float                    # A, as ProLIF measures the interaction (e.g. donor-acceptor)
+
+
+def _heavy_parent(atom: Chem.Atom) -> int:
+    """A hydrogen's bonded heavy atom (a contact through a hydrogen is reported on its parent)."""
+    if atom.GetAtomicNum() == 1 and atom.GetDegree() == 1:
+        return atom.GetNeighbors()[0].GetIdx()
+    return atom.GetIdx()
+
+
+def _unique(values) -> tuple:
+    return tuple(dict.fromkeys(values))
+
+
+class InteractionProfiler:
+    """ProLIF's fingerprint of poses against receptors that are protonated once per protein file (the last
+    `cache_size` files are kept, failures too, so that a protein ProLIF cannot read costs one attempt)."""
+
+    def __init__(self, cache_size: int = 2):
+        from docking.inference.interaction_receptor import import_prolif
+
+        try:
+            prolif = import_prolif()
+        except ImportError:
+            raise InputError("interactions", "need ProLIF (pip install prolif), or run with --no-interactions") \
+                from None
+
+        self._fingerprint = prolif.Fingerprint(list(INTERACTION_TYPES), count=True)
+        self._receptors: OrderedDict[str, object] = OrderedDict()
+        self._cache_size = cache_size
+
+    def receptor(self, protein_path: str | Path):
+        """The protonated receptor (an InteractionReceptor); raises InputError when it cannot be prepared."""
+        from docking.inference.interaction_receptor import prolif_receptor
+
+        key = str(Path(protein_path).resolve())
+        if key not in self._receptors:
+            try:
+                self._receptors[key] = prolif_receptor(protein_path)
+            except InputError as exc:
+                self._receptors[key] = exc
+            while len(self._receptors) > self._cache_size:
+                self._receptors.popitem(last=False)
+        self._receptors.move_to_end(key)
+        receptor = self._receptors[key]
+        if isinstance(receptor, InputError):
+            raise receptor
+        return receptor
+
+    def pose_interactions(self, protein_path: str | Path, poses: list[Chem.Mol],
+                          name: str = "ligand") -> list[list[PoseInteraction]]:
+        """The contacts of each pose, in a stable order (type, residue, atoms). InputError names the protein
+        or the ligand when ProLIF cannot handle it."""
+        receptor = self.receptor(protein_path)
+        return [self._contacts(receptor, pose, name) for pose in poses]
+
+    def _contacts(self, receptor, pose: Chem.Mol, name: str) -> list[PoseInteraction]:
+        from docking.inference.interaction_receptor import first_line, import_prolif
+
+        prolif = import_prolif()
+        protein = receptor.molecule
+        try:
+            ligand = prolif.Molecule.from_rdkit(Chem.AddHs(pose, addCoords=True))
+            fingerprint = self._fingerprint.generate(ligand, protein, metadata=True)
+        except Exception as exc:   # RDKit and ProLIF raise several types for molecules they reject
+            raise InputError(name, f"ProLIF cannot compute its interactions ({first_line(exc)})") from None
+        contacts = []
+        for (_, residue_id), found in fingerprint.items():
+            label, chain, number = receptor.label(residue_id)
+            for kind, occurrences in found.items():
+                for metadata in occurrences:
+                    indices = metadata["parent_indices"]
+                    ligand_atoms = _unique(_heavy_parent(ligand.GetAtomWithIdx(i)) for i in indices["ligand"])
+                    protein_atoms = _unique(
+                        protein.GetAtomWithIdx(_heavy_parent(protein.GetAtomWithIdx(i))).GetPDBResidueInfo()
+                        .GetName().strip() for i in indices["protein"])
+                    contacts.append(PoseInteraction(kind, label, chain, number, ligand_atoms, protein_atoms,
+                                                    float(metadata.get("distance", math.nan))))
+        order = {kind: i for i, kind in enumerate(INTERACTION_TYPES)}
+        return sorted(contacts, key=lambda c: (order[c.kind], c.chain, _number_key(c.residue_number), c.residue,
+                                               c.ligand_atoms, c.protein_atoms))
+
+
+def _number_key(number: str) -> tuple[int, str]:
+    digits = number.rstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+    return (int(digits) if digits.lstrip("-").isdigit() else 0, number[len(digits):])
+
+
+def interaction_pairs(contacts: list[PoseInteraction]) -> list[tuple[str, str]]:
+    """The distinct (type, residue) pairs of a pose's contacts, in their order."""
+    return list(dict.fromkeys((c.kind, c.residue) for c in contacts))
+
+
+def interaction_summary(contacts: list[PoseInteraction]) -> str:
+    """The SD property `interactions`: distinct type:residue pairs joined by ';' ('' when there are none)."""
+    return ";".join(f"{kind}:{residue}" for kind, residue in interaction_pairs(contacts))
+
+
+def parse_interaction_summary(text: str) -> list[tuple[str, str]]:
+    """The (type, residue) pairs of an `interactions` SD property or summary cell."""
+    return [tuple(item.split(":", 1)) for item in text.split(";") if ":" in item]
+
+
+def interactions_csv_text(per_pose: list[list[PoseInteraction]]) -> str:
+    """interactions.csv: one row per contact of each pose (rank 1 first)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(INTERACTION_COLUMNS)
+    for rank, contacts in enumerate(per_pose, start=1):
+        for c in contacts:
+            writer.writerow([rank, c.kind, c.residue, c.chain, c.residue_number,
+                             " ".join(str(i) for i in c.ligand_atoms), " ".join(c.protein_atoms),
+                             "nan" if math.isnan(c.distance) else f"{c.distance:.2f}"])
+    return buffer.getvalue()
+
+
+def read_interactions_csv(path: str | Path) -> list[dict]:
+    """The rows of an interactions.csv, typed (rank int, atoms as lists, distance float)."""
+    with Path(path).open(newline="") as handle:
+        return [{**row, "rank": int(row["rank"]), "distance_A": float(row["distance_A"]),
+                 "ligand_atoms": [int(i) for i in row["ligand_atoms"].split()],
+                 "protein_atoms": row["protein_atoms"].split()} for row in csv.DictReader(handle)]
+
+
+def annotate_interactions(profiler: InteractionProfiler, result: "DockResult",
+                          protein_path: str | Path) -> tuple["DockResult", list[list[PoseInteraction]] | None]:
+    """The result with each pose's `interactions` SD property, and the contacts per pose. When ProLIF cannot
+    handle the protein or the ligand, the poses carry `interactions_error` instead, a warning is logged and
+    the contacts are None: interactions never fail a docked ligand."""
+    try:
+        per_pose = profiler.pose_interactions(protein_path, result.poses, result.name)
+    except InputError as exc:
+        logger.warning("%s: interactions not computed (%s)", result.name, exc)
+        n = len(result.poses)
+        return replace(result, extras={**result.extras, "interactions_error": [str(exc)] * n}), None
+    summaries = [interaction_summary(contacts) for contacts in per_pose]
+    return replace(result, extras={**result.extras, "interactions": summaries}), per_pose
