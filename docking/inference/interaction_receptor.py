@@ -23,8 +23,10 @@ unresolved (`split_at_chain_breaks`); ProLIF's limits on residue keys are handle
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import random
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +98,32 @@ def split_at_chain_breaks(topology, positions):
     return split, np.asarray(kept) * unit.nanometer
 
 
+@contextlib.contextmanager
+def deterministic_openmm():
+    """OpenMM set up so that the same protein gets the same hydrogens in every process (else a borderline
+    hydrogen bond flips from one run, or one resumed run, to the next): OpenMM starts new hydrogens at
+    positions drawn from Python's `random`, seeded here, and minimises them, on the CPU platform with one
+    thread (several threads sum forces in varying order; one is 2x faster than the Reference platform, which
+    is the fallback). The caller's random stream and the platform's thread default are restored after."""
+    import openmm
+
+    state = random.getstate()
+    random.seed(0)
+    names = {openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())}
+    platform = openmm.Platform.getPlatformByName("CPU") if "CPU" in names else None
+    threads = platform.getPropertyDefaultValue("Threads") if platform is not None else None
+    try:
+        if platform is None:
+            yield openmm.Platform.getPlatformByName("Reference")
+        else:
+            platform.setPropertyDefaultValue("Threads", "1")
+            yield platform
+    finally:
+        random.setstate(state)
+        if platform is not None:
+            platform.setPropertyDefaultValue("Threads", threads)
+
+
 def protonated_protein(protein_path: str | Path, keep_hydrogens: bool = True) -> tuple[str, list[tuple[int, int]]]:
     """PDB text of the protein with hydrogens at pH 7.4, and its bonds (atom index pairs, from OpenMM's
     residue templates). `keep_hydrogens=False` deletes the file's own hydrogens first. Raises InputError naming
@@ -121,12 +149,14 @@ def protonated_protein(protein_path: str | Path, keep_hydrogens: bool = True) ->
     fixer.topology, fixer.positions = split_at_chain_breaks(modeller.topology, modeller.positions)
     fixer.missingResidues = {}           # never build loops: a gap stays a chain break
     fixer.findMissingAtoms()
-    fixer.addMissingAtoms(seed=0)       # its dynamics seeded: the same protein always gets the same atoms
-    modeller = app.Modeller(fixer.topology, fixer.positions)
-    try:
-        modeller.addHydrogens(pH=PROTONATION_PH)
-    except ValueError as exc:
-        raise InputError(str(path), f"cannot add hydrogens for interactions ({first_line(exc)})") from None
+    with deterministic_openmm() as platform:
+        fixer.platform = platform
+        fixer.addMissingAtoms(seed=0)   # its dynamics seeded: the same protein always gets the same atoms
+        modeller = app.Modeller(fixer.topology, fixer.positions)
+        try:
+            modeller.addHydrogens(pH=PROTONATION_PH, platform=platform)
+        except ValueError as exc:
+            raise InputError(str(path), f"cannot add hydrogens for interactions ({first_line(exc)})") from None
     text = io.StringIO()
     app.PDBFile.writeFile(modeller.topology, modeller.positions, text, keepIds=True)
     bonds = [(a.index, b.index) for a, b in modeller.topology.bonds()]

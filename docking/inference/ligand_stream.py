@@ -20,6 +20,9 @@ from data_prep.ligand import LigandInput, read_ligand, read_smiles, sanitize_lig
 from disco_core.errors import InputError
 
 SMILES_LIST_SUFFIXES = (".smi", ".smiles", ".txt")
+# Folders of a run folder that are not a ligand's (docking.inference.report.ASSETS): a ligand of that name
+# gets _2, so its poses never land among the report's files.
+RESERVED_FOLDERS = ("report_assets",)
 
 
 @dataclass
@@ -31,10 +34,11 @@ class LigandEntry:
 
 
 class UniqueNames:
-    """File-safe names that never collide: a repeated name gets _2, _3, ..."""
+    """File-safe names that never collide, with each other or with the run folder's own folders: a repeated
+    name gets _2, _3, ..."""
 
     def __init__(self):
-        self._seen: set[str] = set()
+        self._seen: set[str] = set(RESERVED_FOLDERS)
 
     def __call__(self, name: str) -> str:
         base = safe_name(name.strip() or "ligand")

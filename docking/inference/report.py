@@ -35,13 +35,14 @@ from pathlib import Path
 from disco_core.errors import InputError
 from disco_core.io import atomic_write_text
 from docking.inference.interactions import HYDROGEN_BOND_TYPES, parse_interaction_summary
+from docking.inference.ligand_stream import RESERVED_FOLDERS
 from docking.inference.report_ligand import ligand_report_data
 from docking.inference.report_protein import ViewerProtein, load_viewer_protein
 
 logger = logging.getLogger(__name__)
 
 REPORT_NAME = "report.html"
-ASSETS = "report_assets"
+ASSETS = RESERVED_FOLDERS[0]                 # a name no ligand folder takes (ligand_stream)
 LIGAND_DATA = "report_data.js"
 DATA_FORMAT = "disco-report-data 1"         # first line of each data script; another value rewrites it
 PACKAGED_ASSETS = Path(__file__).parent / "report_assets"

@@ -125,16 +125,20 @@ def test_csv_batch_unique_names_and_failures(tmp_path):
     table.write_text("complex_name,protein_path,ligand_description\n"
                      f"a,{PROTEIN},CCOc1ccccc1\n"
                      f"a,{PROTEIN},CCN(CC)CC\n"
+                     f"report_assets,{PROTEIN},CCO\n"
                      f"b,{tmp_path / 'missing.pdb'},CCO\n"
                      f"c,{PROTEIN},C1CC(\n")
     out = tmp_path / "out"
     assert main(["dock", "--csv", str(table), "--out", str(out), *FAST]) == 0
     summary = rows(out / "summary.csv")
-    assert [(r["name"], r["status"]) for r in summary] == [("a", "ok"), ("a_2", "ok"), ("b", "failed"),
-                                                          ("c", "failed")]
+    assert [(r["name"], r["status"]) for r in summary] == [("a", "ok"), ("a_2", "ok"), ("report_assets_2", "ok"),
+                                                          ("b", "failed"), ("c", "failed")]
     reasons = {r["name"]: r["reason"] for r in rows(out / "failures.csv")}
     assert "protein file not found" in reasons["b"] and "unparsable SMILES" in reasons["c"]
     assert (out / "a" / "poses.sdf").is_file() and (out / "a_2" / "poses.sdf").is_file()
+    # a ligand named as the report's folder keeps its poses apart from the viewer's files
+    assert (out / "report_assets_2" / "poses.sdf").is_file() and (out / "report_assets" / "3Dmol-min.js").is_file()
+    assert not (out / "report_assets" / "poses.sdf").exists()
 
 
 def test_exit_codes(tmp_path, capsys):

@@ -23,6 +23,10 @@ of 6g27 check what ProLIF cannot key (an insertion code, a negative residue numb
 that contradict its bonds (both met on ../shared/data proteins: 1a0q, 4ipj, 3mg6)."""
 
 import csv
+import hashlib
+import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -34,6 +38,7 @@ from docking.inference.interactions import (INTERACTION_COLUMNS, InteractionProf
                                             interaction_summary, interactions_csv_text, parse_interaction_summary,
                                             read_interactions_csv)
 from tests.data_paths import VENDORED
+from tests.docking.test_dock_cli import PROTEIN, REPO
 
 # (complex, interaction, residue, ligand atom, protein atom, donor-acceptor distance measured by hand, A)
 KNOWN = [("1bju", "HBDonor", "ASP189.A", 1, "OD1", 2.89), ("1bju", "HBDonor", "GLY219.A", 0, "O", 2.89),
@@ -184,3 +189,20 @@ def test_hydrogens_that_contradict_the_bonds_are_added_anew(tmp_path, caplog):
         contacts = InteractionProfiler().pose_interactions(edited_6g27(tmp_path, extra_hydrogens), [ligand])[0]
     assert "adding them anew" in caplog.text
     assert ("HBDonor", "GLU318.A") in {(c.kind, c.residue) for c in contacts}
+
+
+def test_the_same_protein_gets_the_same_hydrogens_in_every_process():
+    """Two processes protonate 1s3v to the same text: OpenMM draws new hydrogens' start positions from
+    Python's `random` and minimises them with threads that sum in varying order; unseeded, 1s3v's crystal
+    ligand gained or lost its ASN64 hydrogen bond from one run to the next, which made a resumed `disco bench
+    dock` differ from the uninterrupted run."""
+    script = ("import hashlib, sys; from docking.inference.interaction_receptor import protonated_protein; "
+              "print(hashlib.sha256(protonated_protein(sys.argv[1])[0].encode()).hexdigest())")
+    digests = [subprocess.run([sys.executable, "-c", script, PROTEIN], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.split()[-1] for _ in range(2)]
+    assert digests[0] == digests[1]
+    text, _ = interaction_receptor.protonated_protein(PROTEIN)
+    assert hashlib.sha256(text.encode()).hexdigest() == digests[0]     # and the same as in this process
+    state = random.getstate()
+    interaction_receptor.protonated_protein(PROTEIN)
+    assert random.getstate() == state                                    # the caller's random stream untouched

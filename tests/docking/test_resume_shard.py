@@ -64,7 +64,7 @@ def assert_same_run(expected: Path, got: Path, names: list[str] = NAMES) -> None
     assert without_seconds(summary) == without_seconds(rows(expected / "summary.csv"))
     assert rows(got / "failures.csv") == [r for r in rows(expected / "failures.csv") if r["name"] in names]
     docked = [name for name in DOCKED if name in names]
-    assert sorted(p.name for p in got.iterdir() if p.is_dir()) == sorted(docked)
+    assert sorted(p.name for p in got.iterdir() if p.is_dir()) == sorted([*docked, "report_assets"])
     for name in docked:
         want, have = poses_of(expected / name / "poses.sdf"), poses_of(got / name / "poses.sdf")
         assert len(have) == len(want) == 2, name
