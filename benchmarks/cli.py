@@ -82,6 +82,8 @@ def _register_dock(kinds: argparse._SubParsersAction) -> None:
                       help="energy-guidance weight of the DisCo methods (default: `disco dock`'s, 3)")
     dock.add_argument("--refine-rounds", type=int, metavar="K",
                       help="basin-hopping rounds of the DisCo methods (default: `disco dock`'s, 30)")
+    dock.add_argument("--refine-chains", type=int, metavar="C",
+                      help="basin-hopping chains per pose of the DisCo methods (default: `disco dock`'s, 1)")
     dock.add_argument("--vina-timeout", type=float, metavar="S",
                       help="stop Vina after S seconds on a complex, which then counts as Vina's miss (default: "
                            "no limit; Vina needs up to 1.5 h on the 40+-torsion ligands of our splits)")
@@ -113,6 +115,7 @@ def _options(args: argparse.Namespace, methods: tuple[str, ...]):
                             energy=args.energy, vina_timeout=getattr(args, "vina_timeout", None),
                             physics_guidance=getattr(args, "physics_guidance", None),   # `bench speed` has neither
                             refine_rounds=getattr(args, "refine_rounds", None),
+                            refine_chains=getattr(args, "refine_chains", None),
                             interactions=getattr(args, "interactions", True))
 
 

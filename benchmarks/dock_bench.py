@@ -45,8 +45,9 @@ DISCO_VARIANTS = {"disco": ("default", {}, {}),
                   "disco+relax": ("default", {}, {"relax": True, "check": True, "rank_by": "confidence"}),
                   "disco+vina+relax": ("default", {}, {"rescore": "vina", "rank_by": "vina", "relax": True,
                                                        "check": True})}
-SETTINGS_THAT_CHANGE_RESULTS = ("dataset", "split", "pocket", "samples", "exhaustiveness", "steps", "seed",
-                                "physics_guidance", "refine_rounds", "energy", "vina_timeout")
+PRESET_OVERRIDES = ("steps", "physics_guidance", "refine_rounds", "energy", "refine_chains")   # bench -> default
+SETTINGS_THAT_CHANGE_RESULTS = ("dataset", "split", "pocket", "samples", "exhaustiveness", "seed",
+                                *PRESET_OVERRIDES, "vina_timeout")
 
 
 @dataclass
@@ -63,6 +64,7 @@ class DockBenchOptions:
     physics_guidance: float | None = None       # `disco/fast` always runs its own preset
     refine_rounds: int | None = None
     energy: str | None = None
+    refine_chains: int | None = None
     seed: int = 0
     limit: int | None = None                    # first N complexes of the split
     device: str = "auto"
@@ -116,8 +118,7 @@ class DiscoMethod:
         preset_name, self.ablation, post = DISCO_VARIANTS[variant]
         preset = PRESETS[preset_name]
         if preset_name == "default":      # the bench's explicit settings apply to the default preset
-            overrides = {key: getattr(options, key) for key in ("steps", "physics_guidance", "refine_rounds", "energy")
-                         if getattr(options, key) is not None}
+            overrides = {key: getattr(options, key) for key in PRESET_OVERRIDES if getattr(options, key) is not None}
             preset = dataclasses.replace(preset, **overrides)
         self.preset = preset
         self._pipeline = None
@@ -133,7 +134,7 @@ class DiscoMethod:
             from docking.inference.presets import physics_for
 
             preset = self.preset
-            physics = physics_for(preset.physics_guidance, preset.refine_rounds, self.rank_by)
+            physics = physics_for(preset.physics_guidance, preset.refine_rounds, self.rank_by, preset.refine_chains)
             self._pipeline = DockingPipeline(DockOptions(model=self.model, samples=self.options.samples,
                                                          steps=preset.steps, seed=self.options.seed,
                                                          device=self.options.device, physics=physics,

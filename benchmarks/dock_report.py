@@ -191,6 +191,8 @@ def markdown_table(summary: dict) -> str:
 
 def write_report(run_dir: str | Path, records: dict[str, list[dict]], options) -> dict:
     """RUN/summary.json, RUN/results.csv, RUN/failures.csv, RUN/report.md and RUN/plots/*.png."""
+    from benchmarks.dock_bench import PRESET_OVERRIDES
+
     run_dir = Path(run_dir)
     summary = summarize(records)
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
@@ -204,8 +206,7 @@ def write_report(run_dir: str | Path, records: dict[str, list[dict]], options) -
                 f"{options.samples} poses per complex, Vina exhaustiveness "
                 f"{options.exhaustiveness} ({options.vina_cpu} CPU thread), seed {options.seed}; "
                 f"machine {platform.processor() or platform.machine()}; DisCo settings beyond `disco dock`'s "
-                "defaults: " + (", ".join(f"{key} {getattr(options, key)}" for key in
-                                          ("steps", "physics_guidance", "refine_rounds", "energy")
+                "defaults: " + (", ".join(f"{key} {getattr(options, key)}" for key in PRESET_OVERRIDES
                                           if getattr(options, key) is not None) or "none"))
     text = [
         "# Docking benchmark", "",

@@ -92,6 +92,9 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
                           help="K rounds of Monte Carlo basin hopping in the interaction energy from each minimised "
                                "pose (mutate one degree of freedom, minimise, Metropolis), each pose kept only if "
                                "the search lowered its energy (default 30, --fast 0)")
+    sampling.add_argument("--refine-chains", type=int, default=None, metavar="C",
+                          help="C independent basin-hopping chains from each minimised pose, the lowest-energy end "
+                               "kept (C times the refinement's cost; default 1)")
     sampling.add_argument("--energy", choices=ENERGY_CHOICES, default=None,
                           help="how the physics evaluates the interaction energy: the pairwise sum (default) or "
                                "receptor grid maps built once per site (faster with many poses or ligands per site, "

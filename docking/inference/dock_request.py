@@ -35,6 +35,7 @@ class DockRequest:
     guidance: float = 0.0
     physics_guidance: float = DEFAULT.physics_guidance
     refine_rounds: int = DEFAULT.refine_rounds
+    refine_chains: int = DEFAULT.refine_chains
     energy: str = DEFAULT.energy
     blind_sites: int = 4
     rescore: str | None = None
@@ -74,6 +75,8 @@ def check_request(request: DockRequest) -> None:
     if request.refine_rounds > 0 and not (request.physics_guidance > 0 or request.rank_by == "energy"):
         raise InputError("--refine-rounds", "needs the interaction energy (--physics-guidance W > 0 or "
                                             "--rank-by energy)")
+    if request.refine_chains < 1:
+        raise InputError("--refine-chains", "must be at least 1")
     if request.samples < 1 or request.steps < 1 or request.batch_size < 1:
         raise InputError("--samples, --steps, --batch-size", "must be at least 1")
     if request.resume and request.out is None:

@@ -24,6 +24,13 @@ FAST = ["--fast", *SMALL]       # the CLI's plumbing, at the cost of the fast pr
 SIGMA_TR_MAX = 6.0              # the bundled model's translation sigma_max: the spread of the starting centroids, A
 
 
+def rank_errors(stderr: str) -> str:
+    """What a failed torchrun printed that names the failing rank's own error (torchrun's summary at the end
+    shows only exit codes), then the end."""
+    lines = [line for line in stderr.splitlines() if "error" in line.lower() and "elastic" not in line]
+    return "\n".join(lines[-20:]) + "\n...\n" + stderr[-800:]
+
+
 def crystal_center() -> np.ndarray:
     return Chem.MolFromMolFile(LIGAND).GetConformer().GetPositions().mean(0)
 
@@ -211,7 +218,7 @@ def test_torchrun_shards_ligands_and_merges_tables(tmp_path):
                "-m", "disco_core.cli", "dock", "--protein", PROTEIN, "--ligand", str(library),
                "--autobox-ligand", LIGAND, "--out", str(out), *FAST]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, rank_errors(done.stderr)
     summary = rows(out / "summary.csv")
     assert [r["name"] for r in summary] == ["ethanol", "phenol", "acetic", "broken"]
     assert [r["status"] for r in summary] == ["ok", "ok", "ok", "failed"]
@@ -253,3 +260,43 @@ def test_poses_do_not_depend_on_the_batch(tmp_path):
         for single, batched, energy in zip(alone[name], together[name], energies[0]):
             if energy < -1.0:      # in contact; a pose out of contact floats on a flat energy (4 steps here)
                 assert symmetry_rmsd_of_mols(single, [batched])[0] < 0.05
+
+
+def test_refine_chains_reach_the_search_from_the_cli_the_api_and_the_bench(tmp_path, monkeypatch, capsys):
+    """`--refine-chains C` (the API's refine_chains, the bench's --refine-chains) is the number of basin-hopping
+    chains each pose starts: read where the search receives it (the real refinement runs), in run.json, and in
+    the bench's pipeline; C = 0 is a usage error."""
+    import json
+
+    from benchmarks.dock_bench import DiscoMethod, DockBenchOptions
+    from docking import dock
+    from docking.inference import guided_docking
+
+    received = []
+
+    def recording_refine(*args, **kwargs):
+        received.append(args[-1])                    # chains, the last positional argument
+        return real_refine(*args, **kwargs)
+
+    real_refine = guided_docking.refine_poses
+    monkeypatch.setattr(guided_docking, "refine_poses", recording_refine)
+    small = ["--samples", "2", "--steps", "3", "--refine-rounds", "2", "--seed", "0", "--device", "cpu",
+             "--no-progress", "--no-report", "--no-interactions"]
+    out = tmp_path / "out"
+    assert main(["dock", "--protein", PROTEIN, "--ligand", "c1ccccc1O", "--autobox-ligand", LIGAND,
+                 "--out", str(out), "--refine-chains", "2", *small]) == 0
+    assert received == [2]
+    assert json.loads((out / "run.json").read_text())["options"]["refine_chains"] == 2
+    dock(PROTEIN, "c1ccccc1O", autobox_ligand=LIGAND, samples=2, steps=3, refine_rounds=2, refine_chains=3,
+         device="cpu", interactions=False)
+    assert received == [2, 3]
+
+    options = DockBenchOptions(dataset=str(tmp_path), out=str(tmp_path / "bench"), refine_chains=4)
+    assert DiscoMethod("disco", None, options).pipeline().options.physics.refine_chains == 4
+    assert DiscoMethod("disco/fast", None, options, "disco/fast").preset.refine_chains == 1      # --fast keeps its own preset
+
+    with pytest.raises(SystemExit) as usage_error:
+        main(["dock", "--protein", PROTEIN, "--ligand", "CCO", "--out", str(tmp_path / "zero"),
+              "--refine-chains", "0", *small])
+    assert usage_error.value.code == 2
+    assert "--refine-chains" in capsys.readouterr().err

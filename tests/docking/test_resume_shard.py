@@ -25,7 +25,7 @@ import pytest
 from rdkit import Chem
 
 from disco_core.cli import main
-from tests.docking.test_dock_cli import LIGAND, PROTEIN, REPO
+from tests.docking.test_dock_cli import LIGAND, PROTEIN, REPO, rank_errors
 
 LIBRARY = ("CCOc1ccccc1 phenetole\n"
            "CC(=O)Nc1ccc(O)cc1 dup\n"
@@ -193,7 +193,7 @@ def test_torchrun_inside_a_shard_docks_its_batches_as_the_whole_run(library, ref
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29518",
                "-m", "disco_core.cli", *dock_args(library, out, "--shard", "1/2")]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, rank_errors(done.stderr)
     assert_same_run(reference, out, [NAMES[i] for i in (0, 1, 4, 5)])
     assert not list(out.glob("*.rank*.csv"))
 
