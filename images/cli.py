@@ -24,6 +24,12 @@ def run_train(args) -> int:
     run = load_config(ImagesRunConfig, args.config)
     if args.no_latents:
         run = replace(run, model=replace(run.model, use_latents=False))
+    if args.unconditional and args.class_conditional_unet:
+        raise InputError("--unconditional", "contradicts --class-conditional-unet")
+    if args.unconditional:
+        run = replace(run, model=replace(run.model, class_conditional_prior=False, class_conditional_unet=False))
+    if args.class_conditional_unet:
+        run = replace(run, model=replace(run.model, class_conditional_unet=True))
     if args.data:
         run = replace(run, data=args.data)
     if args.device:
@@ -136,6 +142,7 @@ def run_eval(args) -> int:
         bar.close()
         evaluations = (2 * args.steps - 1) * (2 if args.cfg and trained.model.cfg.use_latents else 1)
         entry = {"file": str(resolve_model_path(name)), "use_latents": trained.model.cfg.use_latents,
+                 "label_to": trained.model.conditioning,
                  "network_evaluations": evaluations,
                  "fd_classifier": fd_in_feature_space(extract_features(classifier, generated.images),
                                                       reference_features),
@@ -144,13 +151,19 @@ def run_eval(args) -> int:
         if inception is not None:
             entry["fid"] = fd_in_feature_space(inception_features(inception, generated.images), reference_inception)
         report["models"][name] = entry
-        print(f"{name:>10}: fd_classifier {entry['fd_classifier']:.3f}   curvature "
+        print(f"{name:>10}: fd_classifier {entry['fd_classifier']:.3f}   label -> {entry['label_to']}   curvature "
               f"{entry['curvature']['mean_turning_angle']:.4f} rad/step   ({evaluations} evaluations)"
               + (f"   FID {entry['fid']:.2f}" if "fid" in entry else ""))
     if "disco" in models and "baseline" in models:
         ratio = report["models"]["disco"]["fd_classifier"] / report["models"]["baseline"]["fd_classifier"]
         report["fd_classifier_ratio_disco_over_baseline"] = ratio
         print(f"fd_classifier ratio disco / baseline: {ratio:.3f}")
+    seen = {name: entry["label_to"] for name, entry in report["models"].items()}
+    report["label_use_matched"] = len(set(seen.values())) <= 1
+    if not report["label_use_matched"]:
+        print("note: the models see the class label differently (" + ", ".join(f"{n}: {v}" for n, v in seen.items())
+              + "): a difference mixes the latents' effect with the label's (train matched pairs with "
+                "--unconditional or --class-conditional-unet)")
     atomic_write_text(args.out, json.dumps(report, indent=2))
     print(f"metrics written to {args.out}")
     return 0
@@ -184,6 +197,12 @@ def register(subparsers) -> None:
     train.add_argument("--config", required=True, help="YAML preset, e.g. configs/images/fashion_mnist.yaml")
     train.add_argument("--out", required=True, help="run folder (rerun the same command to resume)")
     train.add_argument("--no-latents", action="store_true", help="the ablation: same U-Net and budget, no latents")
+    train.add_argument("--unconditional", action="store_true",
+                       help="no model part sees the class label (the prior draws latents unconditionally); pair "
+                            "with an unconditional --no-latents baseline")
+    train.add_argument("--class-conditional-unet", action="store_true",
+                       help="the U-Net gets the class label too; with --no-latents the class-conditional baseline "
+                            "to compare with DisCo's class-conditional prior")
     train.add_argument("--data", help="'fashion-mnist' or a folder of images (overrides the config)")
     train.add_argument("--steps", type=int, help="override trainer.max_steps")
     train.add_argument("--device", help="auto, cpu, cuda, cuda:N")

@@ -32,7 +32,8 @@ class PriorConfig:
 class DiscoImageConfig:
     image_size: int = 28
     channels: int = 1
-    num_classes: int = 10               # classes of the data: the prior is conditioned on them
+    num_classes: int = 10               # classes of the data
+    class_conditional_prior: bool = True   # the prior draws the latents given the label (false: unconditional)
     class_conditional_unet: bool = False   # also give the label to the U-Net (otherwise only the prior sees it)
     use_latents: bool = True            # false: the no-latent ablation
     num_latents: int = 8                # K
@@ -66,6 +67,14 @@ class DiscoImageModel(nn.Module):
     def uses_labels(self) -> bool:
         return self.cfg.class_conditional_unet and self.cfg.num_classes > 0
 
+    @property
+    def conditioning(self) -> str:
+        """Where the class label enters: "prior", "unet", "prior+unet" or "none" (a matched comparison pairs
+        models that see the label alike)."""
+        parts = [name for name, used in (("prior", self.cfg.use_latents and prior_classes(self.cfg) > 0),
+                                         ("unet", self.uses_labels)) if used]
+        return "+".join(parts) or "none"
+
     def encode(self, images: torch.Tensor, tau: float | None = None, hard: bool = True,
                generator: torch.Generator | None = None) -> torch.Tensor:
         """Clean images in [-1, 1] -> latent codes (B, K, V), straight-through Gumbel-softmax samples."""
@@ -95,8 +104,13 @@ class DiscoImageModel(nn.Module):
                         **conditioning)
 
 
+def prior_classes(cfg: DiscoImageConfig) -> int:
+    """The prior's number of classes: 0 makes it unconditional (one learned start token)."""
+    return cfg.num_classes if cfg.class_conditional_prior else 0
+
+
 def build_prior(cfg: DiscoImageConfig) -> TransformerPrior:
-    return TransformerPrior(cfg.num_latents, cfg.codebook_size, cfg.num_classes, cfg.prior.dim,
+    return TransformerPrior(cfg.num_latents, cfg.codebook_size, prior_classes(cfg), cfg.prior.dim,
                             cfg.prior.depth, cfg.prior.heads)
 
 

@@ -37,9 +37,9 @@ def draw_labels(trained: TrainedModel, n: int, label: int | None, generator: tor
     """A fixed label, or labels drawn from the training frequencies (zeros for unlabeled data)."""
     frequencies = trained.label_frequencies
     if label is not None:
-        if not trained.model.cfg.use_latents and not trained.model.uses_labels:
-            raise InputError("--label", "this model is unconditional (no latents, no class input): it cannot "
-                                        "generate a chosen class")
+        if trained.model.conditioning == "none":
+            raise InputError("--label", "this model is unconditional (neither its prior nor its U-Net sees the "
+                                        "class label): it cannot generate a chosen class")
         if not 0 <= label < len(frequencies):
             raise InputError("--label", f"{label} is not a class of this model (0..{len(frequencies) - 1})")
         return torch.full((n,), label, dtype=torch.long)
