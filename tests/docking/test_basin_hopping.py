@@ -179,8 +179,10 @@ def test_default_preset_is_guidance_refinement_and_energy_ranking(tmp_path):
 
     def filled(**given) -> tuple:
         args = argparse.Namespace(**{"fast": False, "physics_guidance": None, "steps": None, "refine_rounds": None,
-                                     "rank_by": None, "energy": None, "rescore": None, "relax": False, **given})
+                                     "rank_by": None, "energy": None, "refine_chains": None, "rescore": None,
+                                     "relax": False, **given})
         _fill_presets(args)
+        assert args.refine_chains == 1                     # every preset: one chain per pose
         return args.physics_guidance, args.steps, args.refine_rounds, args.rank_by
 
     assert filled() == (3.0, 60, 30, "energy")
