@@ -50,8 +50,8 @@ def physics_for(physics_guidance: float, refine_rounds: int, rank_by: str,
 
 def preset_settings(fast: bool = False, rescore: str | None = None, relax: bool = False,
                     **given: float | int | str | None) -> dict[str, float | int | str]:
-    """physics_guidance, steps, refine_rounds, rank_by, energy and refine_chains of a request: those `given` (not None) as
-    they are, the others the chosen preset's (DEFAULT, or FAST); the preset's energy ranking gives way to
+    """physics_guidance, steps, refine_rounds, rank_by, energy and refine_chains of a request: those `given`
+    (not None) as they are, the others the chosen preset's (DEFAULT, or FAST); the preset's energy ranking gives way to
     Vina's when `rescore` vina moves the poses, and to the confidence when only `relax` does, and its
     refinement rounds lapse when there is no energy to search in. Shared by `disco dock` and docking.dock."""
     unknown = set(given) - set(DockPreset.__dataclass_fields__)

@@ -293,7 +293,8 @@ def test_refine_chains_reach_the_search_from_the_cli_the_api_and_the_bench(tmp_p
 
     options = DockBenchOptions(dataset=str(tmp_path), out=str(tmp_path / "bench"), refine_chains=4)
     assert DiscoMethod("disco", None, options).pipeline().options.physics.refine_chains == 4
-    assert DiscoMethod("disco/fast", None, options, "disco/fast").preset.refine_chains == 1      # --fast keeps its own preset
+    fast = DiscoMethod("disco/fast", None, options, "disco/fast")
+    assert fast.preset.refine_chains == 1                                      # --fast keeps its own preset
 
     with pytest.raises(SystemExit) as usage_error:
         main(["dock", "--protein", PROTEIN, "--ligand", "CCO", "--out", str(tmp_path / "zero"),
