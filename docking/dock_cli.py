@@ -87,7 +87,8 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
                           help="steer the sampling with a Vina-form interaction energy: each score gets W times "
                                "minus its gradient (W in mol/kcal; default 3, --fast 0), samples are resampled by it "
                                "along the way and the final poses locally minimised in it. Every pose carries its "
-                               "interaction_energy (sampled_interaction_energy once --rescore / --relax have moved it)")
+                               "interaction_energy and that energy's receptor-ligand part, intermolecular_energy "
+                               "(sampled_... once --rescore / --relax have moved the pose)")
     sampling.add_argument("--refine-rounds", type=int, default=None, metavar="K",
                           help="K rounds of Monte Carlo basin hopping in the interaction energy from each minimised "
                                "pose (mutate one degree of freedom, minimise, Metropolis), each pose kept only if "

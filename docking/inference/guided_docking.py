@@ -5,7 +5,8 @@ The sampler is the one of docking.model.sampler; physics adds two parts to it an
     score      s = learned score (with classifier-free guidance) + energy guidance   (ComposedScore)
     resample   at a few times, samples are resampled by their minimised energy          (EnergyResampling)
     finish     local minimisation, optionally basin hopping, in the same energy
-    rank       confidence model order; each pose carries its energy and its pose-confidence features
+    rank       confidence model order; each pose carries its energy (total and intermolecular part) and its
+               pose-confidence features
 
 Complexes without an energy are sampled by the learned score alone, in the same batch.
 """
@@ -67,7 +68,7 @@ def dock_guided_complexes(models: DockingModels, dockings: list[Docking], energi
     resample = EnergyResampling(energies, bonds, [ligand.generator for ligand in prepared.ligands], physics,
                                 settings.num_steps) if physics.resample_at else None
     poses = sample_poses(score, prepared.initial, prepared.ligands, models.schedule, settings, resample)
-    final_energies = [None] * len(dockings)
+    final_energies, intermolecular = [None] * len(dockings), [None] * len(dockings)
     for i, (energy, (rot_bonds, rot_masks)) in enumerate(zip(energies, bonds)):
         if energy is None:
             continue
@@ -81,11 +82,13 @@ def dock_guided_complexes(models: DockingModels, dockings: list[Docking], energi
                                                        dockings[i].center.to(device), physics.refine_rounds,
                                                        physics.refine_steps, dockings[i].generator,
                                                        physics.refine_temperature, physics.refine_chains)
+        ranking = energy
         if ranking_energies is not None and ranking_energies[i] is not None:
             ranking = ranking_energies[i].to(device)
             poses[i], final_energies[i] = minimize_near(ranking, poses[i], rot_bonds, rot_masks,
                                                         dockings[i].center.to(device), physics.polish_steps)
+        intermolecular[i] = ranking.intermolecular(poses[i]).detach()
     logits = confidence_logits(models, prepared.batch, poses)
     features = guided_pose_features(models, prepared.batch, poses, final_energies, logits,
                                     [rot_bonds.shape[0] for rot_bonds, _ in bonds])
-    return rank_by_confidence(models, poses, logits, learned.node_picks, final_energies, features)
+    return rank_by_confidence(models, poses, logits, learned.node_picks, final_energies, features, intermolecular)

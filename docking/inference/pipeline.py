@@ -260,16 +260,19 @@ class DockingPipeline:
 
     def _rank(self, name: str, mol: Chem.Mol, per_site: list, sites: list[Pocket | None], seconds: float) -> DockResult:
         """All poses of one ligand (every site), ranked by calibrated confidence (or, with `rank_by` energy,
-        by interaction energy), the best `samples` kept. With physics guidance every pose also carries its
-        interaction energy (extras), and its confidence comes from the model folder's pose confidence
-        (docking.confidence.pose_confidence) when it has one."""
+        by the minimised interaction energy), the best `samples` kept. With physics guidance every pose also
+        carries that energy and its receptor-ligand part, the intermolecular energy (extras), and its
+        confidence comes from the model folder's pose confidence (docking.confidence.pose_confidence) when it
+        has one."""
         candidates = []
         for site, docked in zip(sites, per_site):
             label = "whole-receptor" if site is None else site.source
             for rank in range(docked.poses.shape[0]):
                 energy = float("nan") if docked.energies is None else round(float(docked.energies[rank]), 4)
+                inter = float("nan") if docked.intermolecular is None else round(float(docked.intermolecular[rank]), 4)
                 candidates.append((docked.confidences[rank].item(), docked.poses[rank].cpu(),
-                                   tuple(docked.picks[rank].tolist()), int(docked.sample_index[rank]), label, energy))
+                                   tuple(docked.picks[rank].tolist()), int(docked.sample_index[rank]), label, energy,
+                                   inter))
         guided = any(d.energies is not None for d in per_site)
         if guided and self.pose_confidence is not None:
             probabilities = self.pose_confidence.probabilities(torch.cat([d.features for d in per_site])).tolist()
@@ -280,7 +283,8 @@ class DockingPipeline:
         else:
             ranked = [(-p if p == p else 0.0, i) for i, p in enumerate(probabilities)]   # NaN: keep sampling order
         order = [i for _, i in sorted(ranked)][: self.options.samples]
-        extras = {"interaction_energy": [candidates[i][5] for i in order]} if guided else {}
+        extras = ({"interaction_energy": [candidates[i][5] for i in order],
+                   "intermolecular_energy": [candidates[i][6] for i in order]} if guided else {})
         return DockResult(
             name=name,
             poses=[pose_molecule(mol, candidates[i][1]) for i in order],

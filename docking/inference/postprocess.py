@@ -121,9 +121,11 @@ class PosePostprocessor:
     # ---- all -------------------------------------------------------------------------------------
     def apply(self, result: DockResult, protein_path: str) -> DockResult:
         if (self.options.rescore or self.options.relax) and "interaction_energy" in result.extras:
-            # the guidance energy belongs to the sampled pose, not to the pose Vina / OpenMM will write
+            # the guidance energies belong to the sampled pose, not to the pose Vina / OpenMM will write
             extras = dict(result.extras)
-            extras["sampled_interaction_energy"] = extras.pop("interaction_energy")
+            for key in ("interaction_energy", "intermolecular_energy"):
+                if key in extras:
+                    extras[f"sampled_{key}"] = extras.pop(key)
             result = replace(result, extras=extras)
         if self.options.rescore == "vina":
             result = self._rescore_vina(result, protein_path)
@@ -165,7 +167,7 @@ def rerank(result: DockResult, keys: list[float]) -> DockResult:
 
 def summary_columns(options: PostprocessOptions) -> list[str]:
     """Columns the summary gains (values of the top-ranked pose)."""
-    columns = ["interaction_energy"] if options.rank_by == "energy" else []
+    columns = ["interaction_energy", "intermolecular_energy"] if options.rank_by == "energy" else []
     if options.rescore == "vina":
         columns += ["vina_score_kcal_mol"]
     if options.relax:

@@ -181,7 +181,8 @@ def _summary_columns(header: list[str], any_note: bool) -> list[dict]:
     """The page's summary columns, from what summary.csv holds."""
     columns = [{"key": "index", "label": "#", "numeric": True}, {"key": "name", "label": "ligand"},
                {"key": "status", "label": "status"}, {"key": "n_poses", "label": "poses", "numeric": True}]
-    for key, label in (("vina_score_kcal_mol", "Vina (kcal/mol)"), ("interaction_energy", "energy (kcal/mol)")):
+    for key, label in (("vina_score_kcal_mol", "Vina (kcal/mol)"), ("interaction_energy", "energy (kcal/mol)"),
+                       ("intermolecular_energy", "intermolecular (kcal/mol)")):
         if key in header:
             columns.append({"key": key, "label": label, "numeric": True, "help": "of the top pose"})
     columns.append({"key": "top_confidence", "label": "confidence", "numeric": True,

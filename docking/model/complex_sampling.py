@@ -100,6 +100,7 @@ class DockedPoses(NamedTuple):
     sample_index: torch.Tensor  # (S,) long: which sample each ranked pose is
     energies: torch.Tensor | None = None   # (S,) interaction energy of each ranked pose (physics guidance only)
     features: torch.Tensor | None = None   # (S, F) docking.confidence.pose_confidence features of each ranked pose (ditto)
+    intermolecular: torch.Tensor | None = None   # (S,) the energy's receptor-ligand part (no internal term) (ditto)
 
 
 def draw_picks(prior: PointerPrior, copies: Batch, conformer: torch.Tensor, center: torch.Tensor,
@@ -212,24 +213,28 @@ def prepare_complexes(models: DockingModels, dockings: list[Docking], num_sample
 
 def rank_by_confidence(models: DockingModels, poses: list[torch.Tensor], logits: torch.Tensor,
                        node_picks: torch.Tensor | None, energies: list[torch.Tensor | None] | None = None,
-                       features: list[torch.Tensor | None] | None = None) -> list[DockedPoses]:
+                       features: list[torch.Tensor | None] | None = None,
+                       intermolecular: list[torch.Tensor | None] | None = None) -> list[DockedPoses]:
     """Each complex's final poses ordered by their confidence logits (complexes, samples) (sampling order
-    without a confidence model), with their picks, energies and pose-confidence features."""
+    without a confidence model), with their picks, energies (total and intermolecular) and pose-confidence
+    features."""
     num_complexes, num_samples = len(poses), poses[0].shape[0]
     device = poses[0].device
     energies = energies or [None] * num_complexes
     features = features or [None] * num_complexes
+    intermolecular = intermolecular or [None] * num_complexes
     confidences = torch.sigmoid(logits)
     if node_picks is None:
         node_picks = torch.zeros(num_complexes * num_samples, 0, dtype=torch.long, device=device)
     results = []
-    for i, (pos, energy, feature) in enumerate(zip(poses, energies, features)):
+    for i, (pos, energy, feature, inter) in enumerate(zip(poses, energies, features, intermolecular)):
         order = (confidences[i].argsort(descending=True, stable=True) if models.confidence is not None
                  else torch.arange(num_samples, device=device))
         results.append(DockedPoses(pos[order], confidences[i][order],
                                    node_picks[i * num_samples:(i + 1) * num_samples][order], order,
                                    None if energy is None else energy[order],
-                                   None if feature is None else feature[order]))
+                                   None if feature is None else feature[order],
+                                   None if inter is None else inter[order]))
     return results
 
 

@@ -159,11 +159,13 @@ def test_dock_cli_physics_guidance_ranks_by_energy(tmp_path):
     energies = [float(m.GetProp("interaction_energy")) for m in poses]
     assert energies == sorted(energies) and len(energies) == 3
     assert float(row["interaction_energy"]) == pytest.approx(energies[0])
-    # each written pose's property is the energy of the pose in the file
+    # each written pose's properties are the energy of the pose in the file and its receptor-ligand part
     energy, _ = crystal_energy()
-    for mol, value in zip(poses, energies):
+    for mol in poses:
         pos = torch.tensor(mol.GetConformer().GetPositions())[None]
-        assert float(energy(pos)[0]) == pytest.approx(value, abs=0.05)
+        assert float(energy(pos)[0]) == pytest.approx(float(mol.GetProp("interaction_energy")), abs=0.05)
+        assert float(energy.intermolecular(pos)[0]) == pytest.approx(float(mol.GetProp("intermolecular_energy")),
+                                                                      abs=0.05)
 
 
 def test_fast_preset_is_the_unguided_sampler_then_minimisation():
