@@ -31,10 +31,12 @@ class DockingResults:
 
     poses     every pose of every docked ligand, ligands in input order, each ligand's poses best first; an
               RDKit Mol carrying the SD properties `disco dock` writes (rank, confidence, interaction_energy,
-              latent_picks, sample_index, site, ...) plus the ligand's name (also its _Name) and input index
+              intermolecular_energy, latent_picks, sample_index, site, ...) plus the ligand's name (also its
+              _Name) and input index
     table     one row per pose, in the order of `poses`: index, name, rank, confidence, the per-pose numbers
-              (interaction_energy, vina_score_kcal_mol, pb_valid, ...), latent_picks, sample_index, site, and
-              the pose itself in column `mol`; `table[table["rank"] == 1]` is one row per ligand
+              (interaction_energy, intermolecular_energy, vina_score_kcal_mol, pb_valid, ...), latent_picks,
+              sample_index, site, and the pose itself in column `mol`; `table[table["rank"] == 1]` is one row
+              per ligand
     failures  one row per ligand that could not be docked: index, name, ligand, reason
     out_dir   where the files were written (out=), else None
     """

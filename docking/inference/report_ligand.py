@@ -18,7 +18,8 @@ from docking.inference.report_protein import ViewerProtein
 # Pose properties the report's pose table shows, in this order, when the poses carry them (outputs.pose_properties
 # and docking.inference.postprocess name them); label and how to show the value.
 POSE_COLUMNS = [("rank", "rank"), ("interaction_energy", "energy (kcal/mol)"),
-                ("intermolecular_energy", "intermolecular (kcal/mol)"), ("sampled_interaction_energy", "sampled energy"),
+                ("intermolecular_energy", "intermolecular (kcal/mol)"),
+                ("sampled_interaction_energy", "sampled energy"),
                 ("vina_score_kcal_mol", "Vina (kcal/mol)"), ("confidence", "confidence"),
                 ("pb_valid", "PoseBusters"), ("relaxed", "relaxed")]
 
