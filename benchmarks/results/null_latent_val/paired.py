@@ -4,6 +4,7 @@ summary.json beside this file."""
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -23,7 +24,8 @@ for seed in (0, 1):
     for name in sorted(set(latent) & set(null)):
         a, b = float(latent[name]["top1_rmsd"]), float(null[name]["top1_rmsd"])
         rows.append({"seed": seed, "id": name, "top1_rmsd_disco": a, "top1_rmsd_null": b,
-                     "top5_rmsd_disco": float(latent[name]["top5_min_rmsd"]), "top5_rmsd_null": float(null[name]["top5_min_rmsd"]),
+                     "top5_rmsd_disco": float(latent[name]["top5_min_rmsd"]),
+                     "top5_rmsd_null": float(null[name]["top5_min_rmsd"]),
                      "best_rmsd_disco": float(latent[name]["min_rmsd"]), "best_rmsd_null": float(null[name]["min_rmsd"]),
                      "winner": "tie" if abs(a - b) <= TIE_A else ("disco" if a < b else "null-latent")})
 with open(HERE / "per_complex.csv", "w", newline="") as handle:
@@ -46,4 +48,5 @@ summary["paired_top1_below_2A_only_one"] = {
     "disco": sum(r["top1_rmsd_disco"] < 2 <= r["top1_rmsd_null"] for r in rows),
     "null-latent": sum(r["top1_rmsd_null"] < 2 <= r["top1_rmsd_disco"] for r in rows)}
 (HERE / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-print(json.dumps(summary, indent=1))
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+logging.getLogger(Path(__file__).stem).info("%s", json.dumps(summary, indent=1))

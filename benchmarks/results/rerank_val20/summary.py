@@ -2,6 +2,7 @@
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -24,4 +25,5 @@ summary["rule_met"] = {k: summary["top1_below_2A"][k] >= base + 5 and all(
     summary["top1_below_2A_per_seed"][k][s] >= summary["top1_below_2A_per_seed"]["E"][s] for s in seeds)
     for k in RANKINGS if k != "E"}
 (HERE / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-print(json.dumps(summary, indent=1))
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+logging.getLogger(Path(__file__).stem).info("%s", json.dumps(summary, indent=1))

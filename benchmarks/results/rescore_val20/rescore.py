@@ -17,7 +17,7 @@ from rdkit import Chem
 from scipy.optimize import minimize
 
 from data_prep.protein import read_heavy_atoms
-from docking.physics.interaction_energy import CUTOFF_A, SWITCH_FROM_A, InteractionEnergy, receptor_atoms
+from docking.physics.interaction_energy import CUTOFF_A, SWITCH_FROM_A, WEIGHTS, InteractionEnergy, receptor_atoms
 
 DATA = Path("../shared/data/complexes")
 HERE = Path(__file__).parent
@@ -80,8 +80,8 @@ def load(run: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
     runs: dict[str, list[dict]] = {}
     for row in csv.DictReader(cache.open()):
         runs.setdefault(row["id"], []).append(row)
-    return [(name, np.array([[float(r[f]) for f in FEATURES] for r in rows]), np.array([float(r["rmsd"]) for r in rows]))
-            for name, rows in runs.items()]
+    return [(name, np.array([[float(r[f]) for f in FEATURES] for r in rows]),
+             np.array([float(r["rmsd"]) for r in rows])) for name, rows in runs.items()]
 
 
 def fit(train: list[tuple[str, np.ndarray, np.ndarray]], l2: float = 1.0) -> dict:
@@ -118,7 +118,7 @@ def main() -> None:
     for seed, run in VAL_RUNS.items():
         for name, x, rmsd in load(run):
             pick_l = int(np.argmax(((x - mean) / scale) @ w))
-            inter = x[:, :5] @ np.array([-0.0356, -0.00516, 0.840, -0.0351, -0.587])
+            inter = x[:, :5] @ np.array([WEIGHTS[term] for term in FEATURES[:5]])
             rows.append({"seed": seed, "id": name, "top1_rmsd_E": rmsd[0], "top1_rmsd_I": rmsd[int(inter.argmin())],
                          "top1_rmsd_L": rmsd[pick_l], "best_rmsd": rmsd.min()})
     with open(HERE / "per_run.csv", "w", newline="") as handle:
