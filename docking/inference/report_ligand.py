@@ -20,6 +20,7 @@ from docking.inference.report_protein import ViewerProtein
 POSE_COLUMNS = [("rank", "rank"), ("interaction_energy", "energy (kcal/mol)"),
                 ("intermolecular_energy", "intermolecular (kcal/mol)"),
                 ("sampled_interaction_energy", "sampled energy"),
+                ("sampled_intermolecular_energy", "sampled intermolecular"),
                 ("vina_score_kcal_mol", "Vina (kcal/mol)"), ("confidence", "confidence"),
                 ("pb_valid", "PoseBusters"), ("relaxed", "relaxed")]
 
