@@ -84,6 +84,8 @@ def _register_dock(kinds: argparse._SubParsersAction) -> None:
                       help="basin-hopping rounds of the DisCo methods (default: `disco dock`'s, 30)")
     dock.add_argument("--refine-chains", type=int, metavar="C",
                       help="basin-hopping chains per pose of the DisCo methods (default: `disco dock`'s, 1)")
+    dock.add_argument("--random-starts", type=int, metavar="R",
+                      help="basin-hopping chains from random poses of the DisCo methods (default: `disco dock`'s)")
     dock.add_argument("--vina-timeout", type=float, metavar="S",
                       help="stop Vina after S seconds on a complex, which then counts as Vina's miss (default: "
                            "no limit; Vina needs up to 1.5 h on the 40+-torsion ligands of our splits)")
@@ -116,6 +118,7 @@ def _options(args: argparse.Namespace, methods: tuple[str, ...]):
                             physics_guidance=getattr(args, "physics_guidance", None),   # `bench speed` has neither
                             refine_rounds=getattr(args, "refine_rounds", None),
                             refine_chains=getattr(args, "refine_chains", None),
+                            random_starts=getattr(args, "random_starts", None),
                             interactions=getattr(args, "interactions", True))
 
 

@@ -45,7 +45,7 @@ DISCO_VARIANTS = {"disco": ("default", {}, {}),
                   "disco+relax": ("default", {}, {"relax": True, "check": True, "rank_by": "confidence"}),
                   "disco+vina+relax": ("default", {}, {"rescore": "vina", "rank_by": "vina", "relax": True,
                                                        "check": True})}
-PRESET_OVERRIDES = ("steps", "physics_guidance", "refine_rounds", "energy", "refine_chains")   # bench -> default
+PRESET_OVERRIDES = ("steps", "physics_guidance", "refine_rounds", "energy", "refine_chains", "random_starts")   # bench -> default
 SETTINGS_THAT_CHANGE_RESULTS = ("dataset", "split", "pocket", "samples", "exhaustiveness", "seed",
                                 *PRESET_OVERRIDES, "vina_timeout")
 
@@ -65,6 +65,7 @@ class DockBenchOptions:
     refine_rounds: int | None = None
     energy: str | None = None
     refine_chains: int | None = None
+    random_starts: int | None = None
     seed: int = 0
     limit: int | None = None                    # first N complexes of the split
     device: str = "auto"
@@ -134,7 +135,8 @@ class DiscoMethod:
             from docking.inference.presets import physics_for
 
             preset = self.preset
-            physics = physics_for(preset.physics_guidance, preset.refine_rounds, self.rank_by, preset.refine_chains)
+            physics = physics_for(preset.physics_guidance, preset.refine_rounds, self.rank_by, preset.refine_chains,
+                                  preset.random_starts)
             self._pipeline = DockingPipeline(DockOptions(model=self.model, samples=self.options.samples,
                                                          steps=preset.steps, seed=self.options.seed,
                                                          device=self.options.device, physics=physics,

@@ -96,6 +96,10 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
     sampling.add_argument("--refine-chains", type=int, default=None, metavar="C",
                           help="C independent basin-hopping chains from each minimised pose, the lowest-energy end "
                                "kept (C times the refinement's cost; default 1)")
+    sampling.add_argument("--random-starts", type=int, default=None, metavar="R",
+                          help="R further basin-hopping chains from random poses in the site (centroid within 4 A of "
+                               "its centre, random orientation and torsions), beside the samples' chains; the "
+                               "lowest-energy poses of all chains, at least 1 A apart, are kept (default 0)")
     sampling.add_argument("--energy", choices=ENERGY_CHOICES, default=None,
                           help="how the physics evaluates the interaction energy: the pairwise sum (default) or "
                                "receptor grid maps built once per site (faster with many poses or ligands per site, "

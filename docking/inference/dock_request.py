@@ -36,6 +36,7 @@ class DockRequest:
     physics_guidance: float = DEFAULT.physics_guidance
     refine_rounds: int = DEFAULT.refine_rounds
     refine_chains: int = DEFAULT.refine_chains
+    random_starts: int = DEFAULT.random_starts
     energy: str = DEFAULT.energy
     blind_sites: int = 4
     rescore: str | None = None
@@ -77,6 +78,10 @@ def check_request(request: DockRequest) -> None:
                                             "--rank-by energy)")
     if request.refine_chains < 1:
         raise InputError("--refine-chains", "must be at least 1")
+    if request.random_starts < 0:
+        raise InputError("--random-starts", "must be >= 0")
+    if request.random_starts > 0 and request.refine_rounds == 0:
+        raise InputError("--random-starts", "needs basin hopping (--refine-rounds K > 0) to search from them")
     if request.samples < 1 or request.steps < 1 or request.batch_size < 1:
         raise InputError("--samples, --steps, --batch-size", "must be at least 1")
     if request.resume and request.out is None:

@@ -29,6 +29,7 @@ from docking.model.loading import DockingModels
 from docking.model.noise_schedule import PoseNoiseSchedule
 from docking.model.sampler import ComposedScore, SamplerSettings, sample_poses
 from docking.physics.basin_hopping import refine_poses
+from docking.physics.global_search import search_poses
 from docking.physics.guidance import EnergyGuidance, EnergyResampling, PhysicsGuidance
 from docking.physics.interaction_energy import InteractionEnergy
 from docking.physics.local_minimization import minimize_near
@@ -77,7 +78,13 @@ def dock_guided_complexes(models: DockingModels, dockings: list[Docking], energi
                                                         dockings[i].center.to(device), physics.minimize_steps)
         else:
             final_energies[i] = energy(poses[i])
-        if physics.refine_rounds > 0:
+        if physics.refine_rounds > 0 and physics.random_starts > 0:
+            poses[i], final_energies[i] = search_poses(energy, poses[i], final_energies[i], rot_bonds, rot_masks,
+                                                       dockings[i].center.to(device), physics.refine_rounds,
+                                                       physics.refine_steps, dockings[i].generator,
+                                                       physics.random_starts, physics.refine_chains,
+                                                       physics.refine_temperature)
+        elif physics.refine_rounds > 0:
             poses[i], final_energies[i] = refine_poses(energy, poses[i], final_energies[i], rot_bonds, rot_masks,
                                                        dockings[i].center.to(device), physics.refine_rounds,
                                                        physics.refine_steps, dockings[i].generator,

@@ -54,7 +54,7 @@ class LigandDocker:
             self.pocket = pocket_from_ligand_file(request.autobox_ligand, request.pocket_radius)
         self.residues = parse_residue_list(request.pocket_residues) if request.pocket_residues else None
         physics = physics_for(request.physics_guidance, request.refine_rounds, request.rank_by,
-                              request.refine_chains)
+                              request.refine_chains, request.random_starts)
         self.pipeline = DockingPipeline(DockOptions(
             model=request.model, samples=request.samples, steps=request.steps, seed=request.seed, device=device,
             guidance_weight=request.guidance, blind_sites=request.blind_sites, max_residues=request.max_residues,

@@ -27,6 +27,7 @@ class DockPreset:
     rank_by: str                 # "energy" (the minimised interaction energy) or "confidence"
     energy: str                  # "grid" (receptor grid maps) or "pairwise"
     refine_chains: int = 1       # basin-hopping chains started from each minimised pose
+    random_starts: int = 0       # basin-hopping chains started from random poses (docking.physics.global_search)
 
 
 DEFAULT = DockPreset(physics_guidance=3.0, steps=60, refine_rounds=30, rank_by="energy", energy="pairwise")
@@ -35,22 +36,24 @@ PRESETS = {"default": DEFAULT, "fast": FAST}
 
 
 def physics_for(physics_guidance: float, refine_rounds: int, rank_by: str,
-                refine_chains: int = 1) -> "PhysicsGuidance | None":
+                refine_chains: int = 1, random_starts: int = 0) -> "PhysicsGuidance | None":
     """The physics a setting runs: guidance (with resampling) when W > 0; without guidance but ranked by
     energy, only the final local minimisation that makes energies comparable (and the refinement, if any);
     else none."""
     from docking.physics.guidance import PhysicsGuidance
 
     if physics_guidance > 0:
-        return PhysicsGuidance(weight=physics_guidance, refine_rounds=refine_rounds, refine_chains=refine_chains)
+        return PhysicsGuidance(weight=physics_guidance, refine_rounds=refine_rounds, refine_chains=refine_chains,
+                               random_starts=random_starts)
     if rank_by == "energy":
-        return PhysicsGuidance(weight=0.0, resample_at=(), refine_rounds=refine_rounds, refine_chains=refine_chains)
+        return PhysicsGuidance(weight=0.0, resample_at=(), refine_rounds=refine_rounds, refine_chains=refine_chains,
+                               random_starts=random_starts)
     return None
 
 
 def preset_settings(fast: bool = False, rescore: str | None = None, relax: bool = False,
                     **given: float | int | str | None) -> dict[str, float | int | str]:
-    """physics_guidance, steps, refine_rounds, rank_by, energy and refine_chains of a request: those `given`
+    """physics_guidance, steps, refine_rounds, rank_by, energy, refine_chains and random_starts of a request: those `given`
     (not None) as they are, the others the chosen preset's (DEFAULT, or FAST); the preset's energy ranking gives way to
     Vina's when `rescore` vina moves the poses, and to the confidence when only `relax` does, and its
     refinement rounds lapse when there is no energy to search in. Shared by `disco dock` and docking.dock."""

@@ -58,8 +58,8 @@ def dock(protein: str | Path, ligands: "Ligand | Sequence[Ligand]", *, names: Se
     fast      `disco dock --fast`'s setting instead of the default
     options   `disco dock`'s options by their Python names: samples=10, seed=0, batch_size=4, device="auto",
               pocket_center=(x, y, z), pocket_residues="A:45,A:99", autobox_ligand=FILE, pocket_radius,
-              steps, physics_guidance, refine_rounds, refine_chains, energy, rank_by, guidance, blind_sites,
-              rescore="vina", relax, relax_solvent, check, valid_first, model=DIR, write_complex, max_residues
+              steps, physics_guidance, refine_rounds, refine_chains, random_starts, energy, rank_by, guidance,
+              blind_sites, rescore="vina", relax, relax_solvent, check, valid_first, model=DIR, write_complex, max_residues
               (docking.inference.dock_request.DockRequest)
 
     A ligand that cannot be docked is a row of `failures`; options that do not fit together raise InputError,

@@ -11,7 +11,9 @@ Three pieces, each switchable:
                   then explore apart (sequential Monte Carlo / Feynman-Kac steering of a diffusion model)
     minimisation  the final poses are locally minimised in the energy (docking.physics.local_minimization)
     refinement    optionally (refine_rounds > 0) each minimised pose starts a basin-hopping chain
-                  (docking.physics.basin_hopping) that can cross the barriers a local minimisation cannot
+                  (docking.physics.basin_hopping) that can cross the barriers a local minimisation cannot;
+                  with random_starts > 0, chains from random poses run beside them and the lowest distinct
+                  poses of all chains are kept (docking.physics.global_search)
 
 The number of samples, and so of score-model evaluations, stays S per ligand.
 """
@@ -39,6 +41,7 @@ class PhysicsGuidance:
     refine_steps: int = 30                              # minimisation steps per basin-hopping round
     refine_temperature: float = TEMPERATURE             # Metropolis temperature of the chains, kcal/mol-like
     refine_chains: int = 1                              # basin-hopping chains started from each pose
+    random_starts: int = 0                              # further chains from random poses (docking.physics.global_search)
     polish_steps: int = 100                             # minimisation in the ranking energy, when the search's differs
 
     def resample_steps(self, num_steps: int) -> set[int]:
