@@ -301,3 +301,44 @@ def test_refine_chains_reach_the_search_from_the_cli_the_api_and_the_bench(tmp_p
               "--refine-chains", "0", *small])
     assert usage_error.value.code == 2
     assert "--refine-chains" in capsys.readouterr().err
+
+
+def test_random_starts_reach_the_search_from_the_cli_the_api_and_the_bench(tmp_path, monkeypatch, capsys):
+    """`--random-starts R` (the API's random_starts, the bench's --random-starts) is the number of chains the
+    search starts from random poses: read where the search receives it (the real search runs), in run.json and
+    in the bench's pipeline; without basin hopping, or below 0, it is a usage error naming the flag."""
+    import json
+
+    from benchmarks.dock_bench import DiscoMethod, DockBenchOptions
+    from docking import dock
+    from docking.inference import guided_docking
+
+    received = []
+
+    def recording_search(*args, **kwargs):
+        received.append(args[9])                     # random_starts, the tenth positional argument
+        return real_search(*args, **kwargs)
+
+    real_search = guided_docking.search_poses
+    monkeypatch.setattr(guided_docking, "search_poses", recording_search)
+    small = ["--samples", "2", "--steps", "3", "--refine-rounds", "2", "--seed", "0", "--device", "cpu",
+             "--no-progress", "--no-report", "--no-interactions"]
+    out = tmp_path / "out"
+    assert main(["dock", "--protein", PROTEIN, "--ligand", "c1ccccc1O", "--autobox-ligand", LIGAND,
+                 "--out", str(out), "--random-starts", "3", "--energy", "grid+pairwise", *small]) == 0
+    assert received == [3]
+    assert json.loads((out / "run.json").read_text())["options"]["random_starts"] == 3
+    dock(PROTEIN, "c1ccccc1O", autobox_ligand=LIGAND, samples=2, steps=3, refine_rounds=2, random_starts=4,
+         device="cpu", interactions=False)
+    assert received == [3, 4]
+
+    options = DockBenchOptions(dataset=str(tmp_path), out=str(tmp_path / "bench"), random_starts=5)
+    assert DiscoMethod("disco", None, options).pipeline().options.physics.random_starts == 5
+    assert DiscoMethod("disco/fast", None, options, "disco/fast").preset.random_starts == 0
+
+    for flags in (["--random-starts", "-1"], ["--random-starts", "2", "--refine-rounds", "0"]):
+        with pytest.raises(SystemExit) as usage_error:
+            main(["dock", "--protein", PROTEIN, "--ligand", "CCO", "--out", str(tmp_path / "bad"),
+                  *small, *flags])
+        assert usage_error.value.code == 2
+        assert "--random-starts" in capsys.readouterr().err
