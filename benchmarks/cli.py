@@ -54,7 +54,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="reverse-diffusion steps of the DisCo methods (default: `disco dock`'s, 60; "
                              "disco/fast always runs its preset)")
     parser.add_argument("--energy", choices=["pairwise", "grid", "grid+pairwise"],
-                        help="the DisCo methods' interaction energy (default: `disco dock`'s)")
+                        help="the DisCo methods' interaction energy (default: `disco dock`'s, grid+pairwise)")
     parser.add_argument("--exhaustiveness", type=int, default=8, help="Vina exhaustiveness (default 8)")
     parser.add_argument("--vina-cpu", type=int, default=1, help="Vina threads (default 1)")
     parser.add_argument("--seed", type=int, default=0)
