@@ -58,8 +58,9 @@ def preset_settings(fast: bool = False, rescore: str | None = None, relax: bool 
                     **given: float | int | str | None) -> dict[str, float | int | str]:
     """physics_guidance, steps, refine_rounds, rank_by, energy, refine_chains and random_starts of a request: those `given`
     (not None) as they are, the others the chosen preset's (DEFAULT, or FAST); the preset's energy ranking gives way to
-    Vina's when `rescore` vina moves the poses, and to the confidence when only `relax` does, and its
-    refinement rounds lapse when there is no energy to search in. Shared by `disco dock` and docking.dock."""
+    Vina's when `rescore` vina moves the poses, and to the confidence when only `relax` does, its
+    refinement rounds lapse when there is no energy to search in, and its random starts when there are no
+    refinement rounds. Shared by `disco dock` and docking.dock."""
     unknown = set(given) - set(DockPreset.__dataclass_fields__)
     if unknown:
         raise TypeError(f"not preset settings: {', '.join(sorted(unknown))}")
@@ -71,4 +72,6 @@ def preset_settings(fast: bool = False, rescore: str | None = None, relax: bool 
     settings.update({name: value for name, value in given.items() if value is not None})
     if given.get("refine_rounds") is None and not (settings["physics_guidance"] > 0 or settings["rank_by"] == "energy"):
         settings["refine_rounds"] = 0       # no energy to search in: the preset's rounds do not apply
+    if given.get("random_starts") is None and settings["refine_rounds"] == 0:
+        settings["random_starts"] = 0       # no basin hopping to start chains in: the preset's starts do not apply
     return settings

@@ -68,3 +68,16 @@ def test_random_starts_find_the_crystal_basin_the_flipped_starts_miss():
     assert float(rmsd(refined.float(), pos.float()).min()) > 2.0
     assert float(rmsd(searched.float(), pos.float()).min()) < 2.0
     assert float(rmsd(searched[0].float(), searched[1].float())) > 1.0                    # distinct poses
+
+
+def test_the_presets_random_starts_lapse_without_basin_hopping():
+    """The default's 30 random starts apply where it runs basin hopping; they lapse with the rounds (no energy to
+    search in, or --refine-rounds 0), and --fast has none; given explicitly they stay (and the request's rules
+    then refuse them without rounds)."""
+    from docking.inference.presets import DEFAULT, preset_settings
+
+    assert preset_settings()["random_starts"] == DEFAULT.random_starts == 30
+    assert preset_settings(fast=True)["random_starts"] == 0
+    assert preset_settings(physics_guidance=0.0, rank_by="confidence")["random_starts"] == 0
+    assert preset_settings(refine_rounds=0)["random_starts"] == 0
+    assert preset_settings(refine_rounds=0, random_starts=5)["random_starts"] == 5
