@@ -262,83 +262,56 @@ def test_poses_do_not_depend_on_the_batch(tmp_path):
                 assert symmetry_rmsd_of_mols(single, [batched])[0] < 0.05
 
 
-def test_refine_chains_reach_the_search_from_the_cli_the_api_and_the_bench(tmp_path, monkeypatch, capsys):
-    """`--refine-chains C` (the API's refine_chains, the bench's --refine-chains) is the number of basin-hopping
-    chains each pose starts: read where the search receives it (the real refinement runs), in run.json, and in
-    the bench's pipeline; C = 0 is a usage error."""
+SEARCH_OPTIONS = {
+    # option: (the guided_docking function that receives it, its positional index there, CLI flags beside it,
+    #          usage errors)
+    "refine_chains": ("refine_poses", -1, ["--random-starts", "0"], [["--refine-chains", "0"]]),
+    "random_starts": ("search_poses", 9, [], [["--random-starts", "-1"],
+                                              ["--random-starts", "2", "--refine-rounds", "0"]]),
+}
+
+
+@pytest.mark.parametrize("option", sorted(SEARCH_OPTIONS))
+def test_search_options_reach_the_search_from_the_cli_the_api_and_the_bench(option, tmp_path, monkeypatch, capsys):
+    """`--refine-chains C` (chains per pose) and `--random-starts R` (chains from random poses), by their API and
+    bench names too, reach the function that runs the search (the real search runs), run.json and the bench's
+    pipeline; --fast keeps its own preset; values that cannot work are usage errors naming the flag."""
     import json
 
     from benchmarks.dock_bench import DiscoMethod, DockBenchOptions
     from docking import dock
     from docking.inference import guided_docking
+    from docking.inference.presets import FAST as FAST_PRESET
 
+    function, index, beside, errors = SEARCH_OPTIONS[option]
+    flag = "--" + option.replace("_", "-")
     received = []
+    real = getattr(guided_docking, function)
 
-    def recording_refine(*args, **kwargs):
-        received.append(args[-1])                    # chains, the last positional argument
-        return real_refine(*args, **kwargs)
+    def recording(*args, **kwargs):
+        received.append(args[index])
+        return real(*args, **kwargs)
 
-    real_refine = guided_docking.refine_poses
-    monkeypatch.setattr(guided_docking, "refine_poses", recording_refine)
+    monkeypatch.setattr(guided_docking, function, recording)
     small = ["--samples", "2", "--steps", "3", "--refine-rounds", "2", "--seed", "0", "--device", "cpu",
              "--no-progress", "--no-report", "--no-interactions"]
     out = tmp_path / "out"
     assert main(["dock", "--protein", PROTEIN, "--ligand", "c1ccccc1O", "--autobox-ligand", LIGAND,
-                 "--out", str(out), "--refine-chains", "2", "--random-starts", "0", *small]) == 0
-    assert received == [2]                           # (with random starts, the chains run in search_poses)
-    assert json.loads((out / "run.json").read_text())["options"]["refine_chains"] == 2
-    dock(PROTEIN, "c1ccccc1O", autobox_ligand=LIGAND, samples=2, steps=3, refine_rounds=2, refine_chains=3,
-         random_starts=0, device="cpu", interactions=False)
+                 "--out", str(out), flag, "2", *beside, *small]) == 0
+    assert received == [2]
+    assert json.loads((out / "run.json").read_text())["options"][option] == 2
+    api_beside = {"random_starts": 0} if option == "refine_chains" else {}
+    dock(PROTEIN, "c1ccccc1O", autobox_ligand=LIGAND, samples=2, steps=3, refine_rounds=2, device="cpu",
+         interactions=False, **{option: 3, **api_beside})
     assert received == [2, 3]
 
-    options = DockBenchOptions(dataset=str(tmp_path), out=str(tmp_path / "bench"), refine_chains=4)
-    assert DiscoMethod("disco", None, options).pipeline().options.physics.refine_chains == 4
+    options = DockBenchOptions(dataset=str(tmp_path), out=str(tmp_path / "bench"), **{option: 4})
+    assert getattr(DiscoMethod("disco", None, options).pipeline().options.physics, option) == 4
     fast = DiscoMethod("disco/fast", None, options, "disco/fast")
-    assert fast.preset.refine_chains == 1                                      # --fast keeps its own preset
+    assert getattr(fast.preset, option) == getattr(FAST_PRESET, option)
 
-    with pytest.raises(SystemExit) as usage_error:
-        main(["dock", "--protein", PROTEIN, "--ligand", "CCO", "--out", str(tmp_path / "zero"),
-              "--refine-chains", "0", *small])
-    assert usage_error.value.code == 2
-    assert "--refine-chains" in capsys.readouterr().err
-
-
-def test_random_starts_reach_the_search_from_the_cli_the_api_and_the_bench(tmp_path, monkeypatch, capsys):
-    """`--random-starts R` (the API's random_starts, the bench's --random-starts) is the number of chains the
-    search starts from random poses: read where the search receives it (the real search runs), in run.json and
-    in the bench's pipeline; without basin hopping, or below 0, it is a usage error naming the flag."""
-    import json
-
-    from benchmarks.dock_bench import DiscoMethod, DockBenchOptions
-    from docking import dock
-    from docking.inference import guided_docking
-
-    received = []
-
-    def recording_search(*args, **kwargs):
-        received.append(args[9])                     # random_starts, the tenth positional argument
-        return real_search(*args, **kwargs)
-
-    real_search = guided_docking.search_poses
-    monkeypatch.setattr(guided_docking, "search_poses", recording_search)
-    small = ["--samples", "2", "--steps", "3", "--refine-rounds", "2", "--seed", "0", "--device", "cpu",
-             "--no-progress", "--no-report", "--no-interactions"]
-    out = tmp_path / "out"
-    assert main(["dock", "--protein", PROTEIN, "--ligand", "c1ccccc1O", "--autobox-ligand", LIGAND,
-                 "--out", str(out), "--random-starts", "3", "--energy", "grid+pairwise", *small]) == 0
-    assert received == [3]
-    assert json.loads((out / "run.json").read_text())["options"]["random_starts"] == 3
-    dock(PROTEIN, "c1ccccc1O", autobox_ligand=LIGAND, samples=2, steps=3, refine_rounds=2, random_starts=4,
-         device="cpu", interactions=False)
-    assert received == [3, 4]
-
-    options = DockBenchOptions(dataset=str(tmp_path), out=str(tmp_path / "bench"), random_starts=5)
-    assert DiscoMethod("disco", None, options).pipeline().options.physics.random_starts == 5
-    assert DiscoMethod("disco/fast", None, options, "disco/fast").preset.random_starts == 0
-
-    for flags in (["--random-starts", "-1"], ["--random-starts", "2", "--refine-rounds", "0"]):
+    for flags in errors:
         with pytest.raises(SystemExit) as usage_error:
-            main(["dock", "--protein", PROTEIN, "--ligand", "CCO", "--out", str(tmp_path / "bad"),
-                  *small, *flags])
+            main(["dock", "--protein", PROTEIN, "--ligand", "CCO", "--out", str(tmp_path / "bad"), *small, *flags])
         assert usage_error.value.code == 2
-        assert "--random-starts" in capsys.readouterr().err
+        assert flag in capsys.readouterr().err
