@@ -165,9 +165,10 @@ def test_dock_cli_with_refinement_is_seeded_and_lowers_no_energy(tmp_path):
 
 
 def test_default_preset_is_guidance_refinement_and_energy_ranking(tmp_path):
-    """`disco dock` without flags = --physics-guidance 3 --steps 60 --refine-rounds 30 --rank-by energy (--accurate
-    names it), each overridable; --fast = no guidance, 20 steps, minimised-energy ranking; --rescore vina ranks by
-    Vina, --relax alone by confidence."""
+    """`disco dock` without flags = --physics-guidance 3 --steps 60 --refine-rounds 30 --random-starts 30 --energy
+    grid+pairwise --rank-by energy (--accurate names it), each overridable; --fast = no guidance, 20 steps, no
+    random starts, the pairwise energy, minimised-energy ranking; --rescore vina ranks by Vina, --relax alone by
+    confidence."""
     import argparse
 
     from rdkit import Chem
@@ -179,15 +180,19 @@ def test_default_preset_is_guidance_refinement_and_energy_ranking(tmp_path):
 
     def filled(**given) -> tuple:
         args = argparse.Namespace(**{"fast": False, "physics_guidance": None, "steps": None, "refine_rounds": None,
-                                     "rank_by": None, "energy": None, "refine_chains": None, "rescore": None,
-                                     "relax": False, **given})
+                                     "rank_by": None, "energy": None, "refine_chains": None, "random_starts": None,
+                                     "rescore": None, "relax": False, **given})
         _fill_presets(args)
         assert args.refine_chains == 1                     # every preset: one chain per pose
+        starts[given.get("fast", False)] = (args.random_starts, args.energy)
         return args.physics_guidance, args.steps, args.refine_rounds, args.rank_by
 
+    starts = {}
     assert filled() == (3.0, 60, 30, "energy")
+    assert starts[False] == (30, "grid+pairwise")
     assert filled(steps=5) == (3.0, 5, 30, "energy")
     assert filled(fast=True) == (0.0, 20, 0, "energy")
+    assert starts[True] == (0, "pairwise")
     assert filled(rescore="vina")[3] == "vina" and filled(relax=True)[3] == "confidence"
     assert filled(physics_guidance=0.0, rank_by="confidence") == (0.0, 60, 0, "confidence")
     out = tmp_path / "out"
