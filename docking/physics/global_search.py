@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from docking.geometry.pose import apply_torsion_changes, rotate_about_centroid
+from docking.geometry.pose import apply_torsion_changes, rmsd, rotate_about_centroid
 from docking.geometry.rotations import uniform_rotation_matrices
 from docking.physics.basin_hopping import TEMPERATURE, basin_hopping
 from docking.physics.interaction_energy import InteractionEnergy
@@ -57,10 +57,8 @@ def distinct_lowest(poses: torch.Tensor, energies: torch.Tensor, keep: int, min_
     for index in order.tolist():
         if len(chosen) == keep:
             break
-        if chosen:
-            distance = (poses[chosen] - poses[index]).pow(2).sum(-1).mean(-1).sqrt()
-            if bool((distance <= min_rmsd).any()):
-                continue
+        if chosen and bool((rmsd(poses[chosen], poses[index]) <= min_rmsd).any()):
+            continue
         chosen.append(index)
     rest = [i for i in order.tolist() if i not in chosen]
     return torch.tensor(chosen + rest[:keep - len(chosen)], dtype=torch.long, device=energies.device)

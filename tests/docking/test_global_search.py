@@ -14,10 +14,6 @@ from tests.docking.test_basin_hopping import flipped_crystal_poses
 from tests.docking.test_interaction_energy import crystal_energy, crystal_ligand
 
 
-def pairwise_distances(pos: torch.Tensor) -> torch.Tensor:
-    return torch.cdist(pos, pos)
-
-
 def test_random_poses_keep_the_conformer_and_fill_the_ball():
     _, pos = crystal_energy()
     bonds, masks = (torch.as_tensor(a) for a in rotatable_bonds(crystal_ligand()))
