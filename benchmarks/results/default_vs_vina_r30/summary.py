@@ -7,10 +7,12 @@ Writes summary_val_test.json beside this file."""
 
 import csv
 import json
+import logging
 import statistics
 from pathlib import Path
 
 HERE = Path(__file__).parent
+log = logging.getLogger("summary")
 RUNS = {"disco": [HERE.parent / "random_starts_val" / f"val_rs30_seed{s}" for s in (0, 1)]
         + [HERE / f"test_seed{s}" for s in (0, 1)],
         "vina": [HERE.parent / "default_vs_vina" / f"val_seed{s}" for s in (0, 1)]
@@ -39,8 +41,9 @@ def main() -> None:
                          "median_seconds": round(statistics.median(seconds), 1)}
         table[method]["top1_lt2_share"] = round(table[method]["top1_lt2"] / len(got), 4)
     (HERE / "summary_val_test.json").write_text(json.dumps(table, indent=2) + "\n")
-    print(json.dumps(table, indent=2))
+    log.info("%s", json.dumps(table, indent=2))
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     main()

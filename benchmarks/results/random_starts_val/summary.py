@@ -6,10 +6,12 @@ Writes summary_val.json and per_complex_val.csv beside this file."""
 
 import csv
 import json
+import logging
 import statistics
 from pathlib import Path
 
 HERE = Path(__file__).parent
+log = logging.getLogger("summary")
 SOURCES = {"R30": (HERE / "val_rs30_seed{s}", "disco"), "R80": (HERE / "val_rs80_seed{s}", "disco"),
            "default_old": (HERE.parent / "default_vs_vina" / "val_seed{s}", "disco"),
            "grid_pairwise_R0": (HERE.parent / "grid_pairwise_val" / "val_seed{s}", "disco"),
@@ -52,8 +54,9 @@ def main() -> None:
         writer = csv.DictWriter(handle, fieldnames=list(per_complex[0]))
         writer.writeheader()
         writer.writerows(per_complex)
-    print(json.dumps(table, indent=2))
+    log.info("%s", json.dumps(table, indent=2))
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     main()
