@@ -18,11 +18,12 @@ def skew(v: torch.Tensor) -> torch.Tensor:
 
 
 def axis_angle_to_matrix(rotvec: torch.Tensor) -> torch.Tensor:
-    """Exponential map (Rodrigues): R = I + sin(w)/w K + (1 - cos w)/w^2 K^2 with K = [r]_x, w = |r|."""
+    """Exponential map (Rodrigues): R = I + sin(w)/w K + (1 - cos w)/w^2 K^2 with K = [r]_x, w = |r|.
+    Differentiable at r = 0 too (the square root is taken of a safe value there, so no 0 * inf reaches
+    the gradient), which the pose minimiser's zero start needs."""
     angle_sq = (rotvec * rotvec).sum(-1, keepdim=True)[..., None]
-    angle = angle_sq.sqrt()
-    small = angle < 1e-4
-    safe = torch.where(small, torch.ones_like(angle), angle)
+    small = angle_sq < 1e-8
+    safe = torch.where(small, torch.ones_like(angle_sq), angle_sq).sqrt()
     sin_term = torch.where(small, 1.0 - angle_sq / 6.0, torch.sin(safe) / safe)
     cos_term = torch.where(small, 0.5 - angle_sq / 24.0, (1.0 - torch.cos(safe)) / (safe * safe))
     k = skew(rotvec)

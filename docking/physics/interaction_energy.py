@@ -147,6 +147,50 @@ def pair_energy(distance: torch.Tensor, radius_sum: torch.Tensor, hydrophobic: t
     return energy * 0.5 * (1.0 + torch.cos(torch.pi * fade))
 
 
+def pair_energy_and_slope(distance: torch.Tensor, radius_sum: torch.Tensor, hydrophobic: torch.Tensor,
+                          hbond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """pair_energy and its derivative in the distance, term by term (the reference for both is pair_energy
+    under autograd: tests/docking/test_interaction_energy.py)."""
+    d = distance - radius_sum
+    gauss1 = torch.exp(-(d / 0.5) ** 2)
+    gauss2 = torch.exp(-((d - 3.0) / 2.0) ** 2)
+    overlap = d.clamp(max=0.0)
+    hydrophobic_on = ((d > 0.5) & (d < 1.5)).to(d.dtype)
+    hbond_on = ((d > -0.7) & (d < 0.0)).to(d.dtype)
+    energy = (WEIGHTS["gauss1"] * gauss1 + WEIGHTS["gauss2"] * gauss2 + WEIGHTS["repulsion"] * overlap * overlap
+              + WEIGHTS["hydrophobic"] * hydrophobic * (1.5 - d).clamp(0.0, 1.0)
+              + WEIGHTS["hbond"] * hbond * (-d / 0.7).clamp(0.0, 1.0))
+    slope = (WEIGHTS["gauss1"] * gauss1 * (-8.0 * d) + WEIGHTS["gauss2"] * gauss2 * (-(d - 3.0) / 2.0)
+             + WEIGHTS["repulsion"] * 2.0 * overlap - WEIGHTS["hydrophobic"] * hydrophobic * hydrophobic_on
+             - WEIGHTS["hbond"] * hbond * hbond_on / 0.7)
+    width = CUTOFF_A - SWITCH_FROM_A
+    fade = (distance - SWITCH_FROM_A).clamp(0.0, width) / width
+    switch = 0.5 * (1.0 + torch.cos(torch.pi * fade))
+    fading = ((distance > SWITCH_FROM_A) & (distance < CUTOFF_A)).to(d.dtype)
+    switch_slope = -0.5 * torch.pi / width * torch.sin(torch.pi * fade) * fading
+    return energy * switch, slope * switch + energy * switch_slope
+
+
+class _PairSum(torch.autograd.Function):
+    """sum over pairs of pair_energy(|v|) for separation vectors v (B, ..., 3) -> (B,), with the gradient
+    slope * v / |v| computed in the same pass: the internal energy is evaluated at every minimisation step,
+    and autograd through its dozen elementwise terms costs more than the terms themselves."""
+
+    @staticmethod
+    def forward(ctx, separation: torch.Tensor, radius_sum: torch.Tensor, hydrophobic: torch.Tensor,
+                hbond: torch.Tensor) -> torch.Tensor:
+        distance = separation.norm(dim=-1)
+        energy, slope = pair_energy_and_slope(distance, radius_sum, hydrophobic, hbond)
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward((slope / distance.clamp_min(1e-6))[..., None] * separation)
+        return energy.flatten(1).sum(-1)
+
+    @staticmethod
+    def backward(ctx, grad_energy: torch.Tensor):
+        (gradient,) = ctx.saved_tensors
+        return grad_energy.reshape(-1, *[1] * (gradient.dim() - 1)) * gradient, None, None, None
+
+
 class InteractionEnergy:
     """E(pose) = receptor-ligand terms + internal ligand terms, for a batch of poses (B, N, 3) -> (B,)."""
 
@@ -182,8 +226,9 @@ class InteractionEnergy:
     def internal(self, pos: torch.Tensor) -> torch.Tensor:
         if len(self.pair_i) == 0:
             return pos.new_zeros(pos.shape[0])
-        distance = (pos[:, self.pair_i] - pos[:, self.pair_j]).norm(dim=-1).float()
-        return pair_energy(distance, self.internal_radius, self.internal_hydrophobic, self.internal_hbond).sum(-1)
+        # index_select, not pos[:, i]: its gradient is an index_add, not an accumulating index_put (slower)
+        separation = (pos.index_select(1, self.pair_i) - pos.index_select(1, self.pair_j)).float()
+        return _PairSum.apply(separation, self.internal_radius, self.internal_hydrophobic, self.internal_hbond)
 
     def __call__(self, pos: torch.Tensor) -> torch.Tensor:
         return self.intermolecular(pos) + self.internal(pos)

@@ -16,17 +16,9 @@ import torch
 
 from docking.physics.interaction_energy import InteractionEnergy
 from docking.geometry.pose import apply_torsion_changes, rotate_about_centroid, translate
+from docking.geometry.rotations import axis_angle_to_matrix
 
 DRIFT_MARGIN_A = 6.0          # how far beyond the starting poses a search's receptor sphere reaches
-
-
-def _rotation_matrix(rotvec: torch.Tensor) -> torch.Tensor:
-    """exp of the skew matrix of rotvec (..., 3): differentiable at zero, where the axis-angle
-    formula's gradient is 0/0."""
-    x, y, z = rotvec.unbind(-1)
-    zero = torch.zeros_like(x)
-    skew = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape(*rotvec.shape[:-1], 3, 3)
-    return torch.linalg.matrix_exp(skew)
 
 
 def posed(pos: torch.Tensor, translation: torch.Tensor, rotvec: torch.Tensor, torsion: torch.Tensor,
@@ -35,7 +27,7 @@ def posed(pos: torch.Tensor, translation: torch.Tensor, rotvec: torch.Tensor, to
     its centroid and translated; differentiable in the three parameter tensors."""
     if rot_bonds.shape[0] > 0:
         pos = apply_torsion_changes(pos, rot_bonds, rot_masks, torsion, realign=False)
-    return translate(rotate_about_centroid(pos, _rotation_matrix(rotvec)), translation)
+    return translate(rotate_about_centroid(pos, axis_angle_to_matrix(rotvec)), translation)
 
 
 def minimize_poses(energy: InteractionEnergy, pos: torch.Tensor, rot_bonds: torch.Tensor, rot_masks: torch.Tensor,

@@ -141,3 +141,47 @@ def test_grid_search_with_pairwise_ranking_reports_exact_pairwise_energies():
     reported = torch.tensor(result.extras["interaction_energy"])
     assert torch.allclose(reported, energy(poses.float()), atol=1e-3)
     assert reported.tolist() == sorted(reported.tolist())
+
+
+def _central_differences(function, poses: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """d sum(function) / d poses by central differences in float64 (independent of any autograd rule)."""
+    flat = poses.double().reshape(-1)
+    out = torch.zeros_like(flat)
+    for k in range(len(flat)):
+        step = torch.zeros_like(flat)
+        step[k] = eps
+        out[k] = (function((flat + step).reshape(poses.shape)).double().sum()
+                  - function((flat - step).reshape(poses.shape)).double().sum()) / (2 * eps)
+    return out.reshape(poses.shape)
+
+
+def test_the_analytic_gradient_of_the_map_read_matches_finite_differences(energies):
+    """The cubic read's gradient (computed with its values, not by autograd) against central differences of
+    the read itself, at poses inside the box and with atoms beyond two faces (penalty slope, clamped axes)."""
+    _, grid, pos = energies
+    box = grid.grids.box
+    inside = pos[None] + torch.randn(2, 1, 3, generator=torch.Generator().manual_seed(3))
+    beyond = pos[None].clone()
+    beyond[0, :5, 0] = box.origin[0] - 1.3                          # five atoms past the -x face
+    beyond[0, 5:9, 2] = box.origin[2] + box.spacing * (box.shape[2] - 1) + 0.7   # four past the +z face
+    poses = torch.cat([inside, beyond]).float()
+    x = poses.clone().requires_grad_(True)
+    (analytic,) = torch.autograd.grad(grid.intermolecular(x).sum(), x)
+    read = lambda p: grid.grids.energy(p.double(), grid.class_index)       # noqa: E731  (float32 inside)
+    numeric = _central_differences(read, poses.double(), eps=2e-3)
+    assert torch.allclose(analytic.double(), numeric, atol=0.03, rtol=0.02)
+    assert torch.allclose(analytic[2, :5, 0], torch.full((5,), -OUTSIDE_SLOPE), atol=1e-6)   # pulled back in +x
+    assert torch.allclose(analytic[2, 5:9, 2], torch.full((4,), OUTSIDE_SLOPE), atol=1e-6)
+
+
+def test_the_internal_energy_gradient_matches_finite_differences(energies):
+    """The ligand's internal pair terms (analytic slope per pair) against central differences, at poses whose
+    pairs clash (repulsion), touch (gauss1, h-bond) and sit in the cutoff's fade."""
+    _, grid, pos = energies
+    generator = torch.Generator().manual_seed(4)
+    poses = torch.cat([pos[None], pos[None] * 0.8, pos[None] * 1.6]) + 0.2 * torch.randn(3, *pos.shape,
+                                                                                       generator=generator)
+    x = poses.float().clone().requires_grad_(True)
+    (analytic,) = torch.autograd.grad(grid.internal(x).sum(), x)
+    numeric = _central_differences(lambda p: grid.internal_energy.internal(p.float()), poses.double(), eps=2e-3)
+    assert torch.allclose(analytic.double(), numeric, atol=0.02, rtol=0.02)

@@ -286,3 +286,19 @@ def test_energy_of_a_pose_vina_moved_is_named_as_the_sampled_one(tmp_path):
     for mol in Chem.SDMolSupplier(str(out / "1s3v_ligand" / "poses.sdf")):
         assert mol.HasProp("sampled_interaction_energy") and not mol.HasProp("interaction_energy")
         assert mol.HasProp("vina_score_kcal_mol")
+
+
+def test_pair_energy_slope_is_the_derivative_of_pair_energy():
+    """The analytic slope the internal energy uses against autograd of the reference pair_energy, across
+    every term's range (repulsion, both gaussians, hydrophobic and h-bond ramps, the cutoff's fade)."""
+    from docking.physics.interaction_energy import pair_energy, pair_energy_and_slope
+
+    distance = torch.linspace(0.3, 8.5, 40_003, dtype=torch.float64).requires_grad_(True)
+    for hydrophobic, hbond in [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)]:
+        flags = (torch.tensor(3.6, dtype=torch.float64), torch.tensor(hydrophobic, dtype=torch.float64),
+                 torch.tensor(hbond, dtype=torch.float64))
+        reference = pair_energy(distance, *flags)
+        (slope,) = torch.autograd.grad(reference.sum(), distance)
+        energy, analytic = pair_energy_and_slope(distance.detach(), *flags)
+        assert torch.allclose(energy, reference.detach(), atol=1e-12)
+        assert torch.allclose(analytic, slope, atol=1e-12)

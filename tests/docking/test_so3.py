@@ -148,3 +148,16 @@ def test_table_disk_cache_round_trip(tmp_path):
     path.write_bytes(b"not a torch file")  # a corrupt cache is recomputed and replaced
     assert torch.equal(so3.load_igso3_table(grid, cache_dir=tmp_path).score, computed.score)
     assert torch.load(path, weights_only=True)["score"].shape == (grid.num_sigma, grid.num_omega)
+
+
+def test_exponential_map_gradient_is_finite_at_the_identity():
+    """The pose minimiser starts every rotation at r = 0: the gradient there must be the matrix
+    exponential's (finite), not 0 * inf."""
+    weights = torch.randn(4, 3, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    for rotvec in (torch.zeros(4, 3, dtype=torch.float64), 1e-6 * weights[:, 0], weights[:, 1]):
+        ours = rotvec.clone().requires_grad_(True)
+        reference = rotvec.clone().requires_grad_(True)
+        (g_ours,) = torch.autograd.grad((rotations.axis_angle_to_matrix(ours) * weights).sum(), ours)
+        (g_ref,) = torch.autograd.grad((torch.linalg.matrix_exp(rotations.skew(reference)) * weights).sum(), reference)
+        assert torch.isfinite(g_ours).all()
+        assert torch.allclose(g_ours, g_ref, atol=1e-8)
