@@ -8,7 +8,13 @@ RMSDs to the recording of up to 0.46 A and energies up to 0.32 kcal/mol apart on
 (confidences up to 0.0096). So guided poses are compared by per-pose RMSD (at most 1 A), their energies to
 0.5 kcal/mol and their confidences to 0.02, while
 sites, sample indices and latent picks must match exactly; a change in what the code computes moves
-poses by whole Angstroms or reorders them, which these checks still catch."""
+poses by whole Angstroms or reorders them, which these checks still catch.
+
+pocket_guided was re-recorded (2026-12-04) after the analytic gradients of the map read and the
+internal pair terms and the Rodrigues rotation in the minimiser: each of those changes alone, exact
+to float32 rounding (finite-difference tests in test_grid_maps.py / test_so3.py), moved its sample 0
+into a neighbouring minimum 0.97 A away (-8.04 -> -7.76 kcal/mol), which swapped ranks 1 and 2. The
+accuracy of the change was judged on val (benchmarks/results/diffusion_steps_val), not by this test."""
 
 from __future__ import annotations
 
