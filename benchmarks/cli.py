@@ -51,7 +51,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                              "blind: whole protein (default reference)")
     parser.add_argument("--samples", type=int, default=10, help="poses per complex (default 10)")
     parser.add_argument("--steps", type=int, metavar="N",
-                        help="reverse-diffusion steps of the DisCo methods (default: `disco dock`'s, 60; "
+                        help="reverse-diffusion steps of the DisCo methods (default: `disco dock`'s, 30; "
                              "disco/fast always runs its preset)")
     parser.add_argument("--energy", choices=["pairwise", "grid", "grid+pairwise"],
                         help="the DisCo methods' interaction energy (default: `disco dock`'s, grid+pairwise)")

@@ -76,10 +76,10 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
                             "14%% against the default's 39%%, median 7.9 s against 34.9 s (README, \"Docking: "
                             "the default against AutoDock Vina\")")
     speed.add_argument("--accurate", action="store_true",
-                       help="the default setting, named (--physics-guidance 3 --steps 60 --refine-rounds 30 "
+                       help="the default setting, named (--physics-guidance 3 --steps 30 --refine-rounds 30 "
                             "--random-starts 30 --energy grid+pairwise --rank-by energy); kept for scripts written "
                             "when it was an option")
-    sampling.add_argument("--steps", type=int, default=None, help="reverse-diffusion steps (default 60; --fast 20)")
+    sampling.add_argument("--steps", type=int, default=None, help="reverse-diffusion steps (default 30; --fast 20)")
     sampling.add_argument("--seed", type=int, default=0, help="same seed, same poses (default 0)")
     sampling.add_argument("--batch-size", type=int, default=4, metavar="L",
                           help="ligands sampled together through the score model (default 4; larger on a GPU)")

@@ -1,10 +1,10 @@
 """The two settings of `disco dock` a user picks between, shared by the CLI and `disco bench dock`.
 
     default   the setting that won on val (benchmarks/results/random_starts_val, which built on
-              default_mode_val and grid_pairwise_val): the learned score steered by the interaction energy
-              read from receptor grid maps, 60 reverse steps, minimisation, then 30 rounds of basin hopping
-              from the ten samples and from 30 random poses in the site, the ten lowest distinct poses
-              minimised once more in the exact pairwise energy and ranked by it
+              default_mode_val and grid_pairwise_val; the step count from diffusion_steps_val): the learned
+              score steered by the interaction energy read from receptor grid maps, 30 reverse steps,
+              minimisation, then 30 rounds of basin hopping from the ten samples and from 30 random poses
+              in the site, the ten lowest distinct poses minimised once more in the exact pairwise energy and ranked by it
     fast      `--fast`, the sampler alone (20 steps, no energy while sampling), for screens of very many
               ligands; its poses are locally minimised in the interaction energy and ranked by it, because
               the confidence model's calibrated score is nearly the same number for every pose
@@ -32,7 +32,7 @@ class DockPreset:
     random_starts: int = 0       # basin-hopping chains started from random poses (docking.physics.global_search)
 
 
-DEFAULT = DockPreset(physics_guidance=3.0, steps=60, refine_rounds=30, rank_by="energy", energy="grid+pairwise",
+DEFAULT = DockPreset(physics_guidance=3.0, steps=30, refine_rounds=30, rank_by="energy", energy="grid+pairwise",
                      random_starts=30)
 FAST = DockPreset(physics_guidance=0.0, steps=20, refine_rounds=0, rank_by="energy", energy="pairwise")
 PRESETS = {"default": DEFAULT, "fast": FAST}

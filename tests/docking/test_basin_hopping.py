@@ -188,13 +188,13 @@ def test_default_preset_is_guidance_refinement_and_energy_ranking(tmp_path):
         return args.physics_guidance, args.steps, args.refine_rounds, args.rank_by
 
     starts = {}
-    assert filled() == (3.0, 60, 30, "energy")
+    assert filled() == (3.0, 30, 30, "energy")
     assert starts[False] == (30, "grid+pairwise")
     assert filled(steps=5) == (3.0, 5, 30, "energy")
     assert filled(fast=True) == (0.0, 20, 0, "energy")
     assert starts[True] == (0, "pairwise")
     assert filled(rescore="vina")[3] == "vina" and filled(relax=True)[3] == "confidence"
-    assert filled(physics_guidance=0.0, rank_by="confidence") == (0.0, 60, 0, "confidence")
+    assert filled(physics_guidance=0.0, rank_by="confidence") == (0.0, 30, 0, "confidence")
     out = tmp_path / "out"
     assert main(["dock", "--protein", PROTEIN, "--ligand", LIGAND, "--autobox-ligand", LIGAND,
                  "--refine-rounds", "2", "--out", str(out), *SMALL]) == 0
