@@ -154,6 +154,8 @@ class DiscoMethod:
                       else [float(c) for c in result.confidences])
         extras = {"sites": list(getattr(result, "sites", [])),
                   "confidences": [_finite_or_none(round(float(c), 6)) for c in result.confidences]}
+        if "intermolecular_energy" in result.extras:   # per pose, so a ranking by it can be audited from the records
+            extras["intermolecular_energy"] = [_finite_or_none(float(v)) for v in result.extras["intermolecular_energy"]]
         if "relax_seconds" in result.extras:     # the relaxation's share of the time, per pose
             extras["relax_seconds_per_pose"] = round(float(np.mean(result.extras["relax_seconds"])), 3)
         return DockOutcome(list(result.poses), scores, self.score_kind, extras)
