@@ -126,8 +126,8 @@ class DiscoMethod:
         post_options = PostprocessOptions(**{"rank_by": preset.rank_by, **post})
         self.post = PosePostprocessor(post_options) if post_options.active else None
         self.rank_by = post_options.rank_by
-        self.score_kind = {"vina": "vina_kcal_per_mol", "energy": "interaction_energy"}.get(post_options.rank_by,
-                                                                                             "confidence")
+        self.score_kind = {"vina": "vina_kcal_per_mol", "energy": "interaction_energy",
+                           "intermolecular": "intermolecular_energy"}.get(post_options.rank_by, "confidence")
 
     def pipeline(self):
         if self._pipeline is None:
@@ -150,7 +150,8 @@ class DiscoMethod:
         if self.post is not None:
             result = self.post.apply(result, str(item.protein_path))
             scores = (result.extras["vina_score_kcal_mol"] if self.score_kind == "vina_kcal_per_mol"
-                      else result.extras["interaction_energy"] if self.score_kind == "interaction_energy"
+                      else result.extras[self.score_kind] if self.score_kind in ("interaction_energy",
+                                                                                 "intermolecular_energy")
                       else [float(c) for c in result.confidences])
         extras = {"sites": list(getattr(result, "sites", [])),
                   "confidences": [_finite_or_none(round(float(c), 6)) for c in result.confidences]}

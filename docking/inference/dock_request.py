@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from disco_core.errors import InputError
-from docking.inference.presets import DEFAULT
+from docking.inference.presets import DEFAULT, ENERGY_RANKINGS
 from docking.inference.shards import Shard
 
-RANK_CHOICES = ("confidence", "vina", "energy")
+RANK_CHOICES = ("confidence", "vina", "energy", "intermolecular")
 ENERGY_CHOICES = ("pairwise", "grid", "grid+pairwise")
 
 
@@ -66,14 +66,14 @@ def check_request(request: DockRequest) -> None:
         raise InputError("--rank-by", f"unknown ranking {request.rank_by!r} (use {', '.join(RANK_CHOICES)})")
     if request.rank_by == "vina" and request.rescore != "vina":
         raise InputError("--rank-by vina", "needs --rescore vina")
-    if request.rank_by == "energy" and (request.rescore or request.relax):
-        raise InputError("--rank-by energy", "ranks the sampled poses, which --rescore / --relax move; "
+    if request.rank_by in ENERGY_RANKINGS and (request.rescore or request.relax):
+        raise InputError(f"--rank-by {request.rank_by}", "ranks the sampled poses, which --rescore / --relax move; "
                                              "use --rank-by vina")
     if request.physics_guidance < 0:
         raise InputError("--physics-guidance", "must be >= 0")
     if request.refine_rounds < 0:
         raise InputError("--refine-rounds", "must be >= 0")
-    if request.refine_rounds > 0 and not (request.physics_guidance > 0 or request.rank_by == "energy"):
+    if request.refine_rounds > 0 and not (request.physics_guidance > 0 or request.rank_by in ENERGY_RANKINGS):
         raise InputError("--refine-rounds", "needs the interaction energy (--physics-guidance W > 0 or "
                                             "--rank-by energy)")
     if request.refine_chains < 1:

@@ -40,6 +40,8 @@ from docking.inference.given_sites import Pocket
 from docking.inference.guided_docking import dock_guided_complexes
 from docking.model.complex_sampling import Docking, docking_input, sampler_settings
 from docking.inference.model_folder import load_model_folder
+from docking.inference.presets import ENERGY_RANKINGS
+
 GRID_MARGIN_A = 6.0          # the site's grid box reaches this far beyond the ligand's extent
 MIN_GRID_HALF_SIZE_A = 12.0
 
@@ -56,7 +58,8 @@ class DockOptions:
     blind_sites: int = 4                 # candidate sites searched when no pocket is given
     max_residues: int = 10_000           # refuse larger proteins (one clear error instead of running out of memory)
     physics: PhysicsGuidance | None = None   # steer sampling with the interaction energy (docking.physics.guidance)
-    rank_by: str = "confidence"          # order (and, blind, choice) of the poses of all sites: or "energy" (physics)
+    rank_by: str = "confidence"          # order (and, blind, choice) of the poses of all sites: or "energy" /
+                                         # "intermolecular" (physics)
     energy: str = "pairwise"             # the physics' energy: the pairwise sum, "grid" (docking.physics.grid_maps),
                                          # or "grid+pairwise" (the search on grids, the last minimisation and
                                          # the ranking in the pairwise sum)
@@ -78,9 +81,11 @@ class DockResult:
 
 def sampling_rank(rank_by: str, guided: bool) -> str:
     """How the pipeline orders (and, blind, picks among the sites') poses for a requested final ranking:
-    by interaction energy when guided and ranking by energy or by Vina (whose rescoring then sees the
-    lowest-energy poses), else by confidence."""
-    return "energy" if guided and rank_by in ("energy", "vina") else "confidence"
+    by interaction energy (or its intermolecular part) when guided and ranking by it, by the interaction energy
+    when ranking by Vina (whose rescoring then sees the lowest-energy poses), else by confidence."""
+    if not guided:
+        return "confidence"
+    return rank_by if rank_by in ENERGY_RANKINGS else "energy" if rank_by == "vina" else "confidence"
 
 
 def as_ligand_input(ligand: str | Path | Chem.Mol | LigandInput, name: str) -> LigandInput:
@@ -278,8 +283,9 @@ class DockingPipeline:
             probabilities = self.pose_confidence.probabilities(torch.cat([d.features for d in per_site])).tolist()
         else:
             probabilities = self.calibration.probabilities([c[0] for c in candidates])
-        if self.options.rank_by == "energy" and guided:
-            ranked = [(c[5] if c[5] == c[5] else math.inf, i) for i, c in enumerate(candidates)]
+        if self.options.rank_by in ENERGY_RANKINGS and guided:
+            key = 5 if self.options.rank_by == "energy" else 6
+            ranked = [(c[key] if c[key] == c[key] else math.inf, i) for i, c in enumerate(candidates)]
         else:
             ranked = [(-p if p == p else 0.0, i) for i, p in enumerate(probabilities)]   # NaN: keep sampling order
         order = [i for _, i in sorted(ranked)][: self.options.samples]

@@ -23,9 +23,13 @@ from rdkit import Chem
 from disco_core.errors import InputError
 from docking.inference.dock_request import RANK_CHOICES
 from docking.inference.pipeline import DockResult
+from docking.inference.presets import ENERGY_RANKINGS
 
 RELAX_SHELL_A = 10.0  # protein residues with an atom this close to a pose take part in its relaxation
 
+
+RANKING_KEYS = {"vina": "vina_score_kcal_mol", "energy": "interaction_energy",
+                "intermolecular": "intermolecular_energy"}    # the per-pose extra each ranking sorts by
 
 
 @dataclass
@@ -34,7 +38,7 @@ class PostprocessOptions:
     relax: bool = False                 # OpenMM minimisation in the pocket
     relax_solvent: str = "vacuum"       # or "obc2" (implicit solvent; slower on CPU)
     check: bool = False                 # PoseBusters "dock" checks with the protein
-    rank_by: str = "confidence"         # or "vina" (needs --rescore vina), or "energy" (needs physics guidance)
+    rank_by: str = "confidence"         # or "vina" (needs --rescore vina), or "energy" / "intermolecular" (physics)
     valid_first: bool = True            # with check: poses passing every check are ranked first
     work_dir: Path | None = None
 
@@ -56,8 +60,8 @@ class PosePostprocessor:
             raise InputError("--rank-by vina", "needs --rescore vina")
         if options.rank_by not in RANK_CHOICES:
             raise InputError("--rank-by", f"unknown ranking {options.rank_by!r} (use {', '.join(RANK_CHOICES)})")
-        if options.rank_by == "energy" and (options.rescore or options.relax):
-            raise InputError("--rank-by energy", "ranks the sampled poses; --rescore / --relax move them "
+        if options.rank_by in ENERGY_RANKINGS and (options.rescore or options.relax):
+            raise InputError(f"--rank-by {options.rank_by}", "ranks the sampled poses; --rescore / --relax move them "
                                                  "(rank those by --rank-by vina)")
         self.options = options
         self._tmp = tempfile.TemporaryDirectory(prefix="disco-post-") if options.work_dir is None else None
@@ -133,8 +137,8 @@ class PosePostprocessor:
             result = self._relax(result, protein_path)
         if self.options.check:
             result = self._check(result, protein_path)
-        if self.options.rank_by in ("vina", "energy"):
-            key = "vina_score_kcal_mol" if self.options.rank_by == "vina" else "interaction_energy"
+        if self.options.rank_by in RANKING_KEYS:
+            key = RANKING_KEYS[self.options.rank_by]
             if key not in result.extras:
                 raise InputError(result.name, f"--rank-by {self.options.rank_by}: the poses carry no {key} "
                                               f"(needs --rescore vina / --physics-guidance)")
@@ -167,7 +171,7 @@ def rerank(result: DockResult, keys: list[float]) -> DockResult:
 
 def summary_columns(options: PostprocessOptions) -> list[str]:
     """Columns the summary gains (values of the top-ranked pose)."""
-    columns = ["interaction_energy", "intermolecular_energy"] if options.rank_by == "energy" else []
+    columns = ["interaction_energy", "intermolecular_energy"] if options.rank_by in ENERGY_RANKINGS else []
     if options.rescore == "vina":
         columns += ["vina_score_kcal_mol"]
     if options.relax:

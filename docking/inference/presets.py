@@ -26,7 +26,8 @@ class DockPreset:
     physics_guidance: float      # W of the energy guidance while sampling (0: the learned score alone)
     steps: int                   # reverse-diffusion steps
     refine_rounds: int           # basin-hopping rounds after the local minimisation
-    rank_by: str                 # "energy" (the minimised interaction energy) or "confidence"
+    rank_by: str                 # "energy" (the minimised interaction energy), "intermolecular" (its receptor-ligand
+                                 # part, Vina's convention) or "confidence"
     energy: str                  # "pairwise", "grid" (receptor grid maps) or "grid+pairwise" (search, then rank)
     refine_chains: int = 1       # basin-hopping chains started from each minimised pose
     random_starts: int = 0       # basin-hopping chains started from random poses (docking.physics.global_search)
@@ -36,6 +37,7 @@ DEFAULT = DockPreset(physics_guidance=3.0, steps=30, refine_rounds=30, rank_by="
                      random_starts=30)
 FAST = DockPreset(physics_guidance=0.0, steps=20, refine_rounds=0, rank_by="energy", energy="pairwise")
 PRESETS = {"default": DEFAULT, "fast": FAST}
+ENERGY_RANKINGS = ("energy", "intermolecular")   # rankings that need the interaction energy of every pose
 
 
 def physics_for(physics_guidance: float, refine_rounds: int, rank_by: str,
@@ -48,7 +50,7 @@ def physics_for(physics_guidance: float, refine_rounds: int, rank_by: str,
     if physics_guidance > 0:
         return PhysicsGuidance(weight=physics_guidance, refine_rounds=refine_rounds, refine_chains=refine_chains,
                                random_starts=random_starts)
-    if rank_by == "energy":
+    if rank_by in ENERGY_RANKINGS:
         return PhysicsGuidance(weight=0.0, resample_at=(), refine_rounds=refine_rounds, refine_chains=refine_chains,
                                random_starts=random_starts)
     return None
@@ -70,7 +72,7 @@ def preset_settings(fast: bool = False, rescore: str | None = None, relax: bool 
     elif relax:
         settings["rank_by"] = "confidence"
     settings.update({name: value for name, value in given.items() if value is not None})
-    if given.get("refine_rounds") is None and not (settings["physics_guidance"] > 0 or settings["rank_by"] == "energy"):
+    if given.get("refine_rounds") is None and not (settings["physics_guidance"] > 0 or settings["rank_by"] in ENERGY_RANKINGS):
         settings["refine_rounds"] = 0       # no energy to search in: the preset's rounds do not apply
     if given.get("random_starts") is None and settings["refine_rounds"] == 0:
         settings["random_starts"] = 0       # no basin hopping to start chains in: the preset's starts do not apply

@@ -168,6 +168,29 @@ def test_dock_cli_physics_guidance_ranks_by_energy(tmp_path):
                                                                       abs=0.05)
 
 
+def test_dock_cli_rank_by_intermolecular_reorders_the_same_poses(tmp_path):
+    """--rank-by intermolecular (Vina's convention: the receptor-ligand part alone) writes the same poses as
+    --rank-by energy for the same seed, ordered by the intermolecular energy of the coordinates in the file."""
+    from disco_core.cli import main
+
+    from tests.docking.test_dock_cli import FAST
+
+    def written(ranking: str) -> list[Chem.Mol]:
+        out = tmp_path / ranking
+        assert main(["dock", "--protein", PROTEIN, "--ligand", LIGAND, "--autobox-ligand", LIGAND, "--out", str(out),
+                     "--physics-guidance", "3", "--rank-by", ranking, *FAST]) == 0
+        return list(Chem.SDMolSupplier(str(out / "1s3v_ligand" / "poses.sdf")))
+
+    by_energy, by_inter = written("energy"), written("intermolecular")
+    energy, _ = crystal_energy()
+    inter = [float(energy.intermolecular(torch.tensor(m.GetConformer().GetPositions())[None])[0]) for m in by_inter]
+    assert all(a <= b + 0.05 for a, b in zip(inter, inter[1:]))      # 0.05: the written coordinates' rounding
+    assert [float(m.GetProp("intermolecular_energy")) for m in by_inter] == sorted(
+        float(m.GetProp("intermolecular_energy")) for m in by_inter)
+    key = lambda m: tuple(round(v, 3) for v in m.GetConformer().GetPositions().ravel())   # noqa: E731
+    assert sorted(map(key, by_energy)) == sorted(map(key, by_inter))
+
+
 def test_fast_preset_is_the_unguided_sampler_then_minimisation():
     """--fast's physics (no guidance, no resampling) leaves the learned sampler's poses as they are: with the
     minimisation off they equal the unguided run's poses sample for sample; with it on each pose's energy is
