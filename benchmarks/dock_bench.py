@@ -25,12 +25,13 @@ from data_prep.inputs import ComplexJob, pdbbind_jobs, safe_name
 from disco_core.errors import CheckpointError, DiscoError, InputError
 from disco_core.io import atomic_open, atomic_write_text
 
+from docking.request.presets import PRESET_OVERRIDES
 from benchmarks.pose_metrics import pose_errors, read_references
 
 POCKETS = ("reference", "blind")
 METHODS = ("disco", "disco/fast", "disco/physics-only", "disco/null-latent", "vina", "disco+vina", "disco+relax",
            "disco+vina+relax")
-# Each DisCo method is a preset of `disco dock` (docking.inference.presets: the default, or --fast), an ablation
+# Each DisCo method is a preset of `disco dock` (docking.request.presets: the default, or --fast), an ablation
 # of the model, and post-processing. Ablations (what the learned model adds): physics-only, the learned score
 # set to 0 with the same search (guidance, resampling, minimisation, basin hopping); null-latent, the score
 # model's learned null latent instead of the prior's picks. Post-processing (docking.inference.postprocess):
@@ -45,7 +46,6 @@ DISCO_VARIANTS = {"disco": ("default", {}, {}),
                   "disco+relax": ("default", {}, {"relax": True, "check": True, "rank_by": "confidence"}),
                   "disco+vina+relax": ("default", {}, {"rescore": "vina", "rank_by": "vina", "relax": True,
                                                        "check": True})}
-PRESET_OVERRIDES = ("steps", "physics_guidance", "refine_rounds", "energy", "refine_chains", "random_starts")   # bench -> default
 SETTINGS_THAT_CHANGE_RESULTS = ("dataset", "split", "pocket", "samples", "exhaustiveness", "seed",
                                 *PRESET_OVERRIDES, "vina_timeout")
 
@@ -113,7 +113,7 @@ class DiscoMethod:
 
     def __init__(self, label: str, model: str | None, options: DockBenchOptions, variant: str = "disco"):
         from docking.inference.postprocess import PosePostprocessor, PostprocessOptions
-        from docking.inference.presets import PRESETS
+        from docking.request.presets import PRESETS
 
         self.label, self.model, self.options = label, model, options
         preset_name, self.ablation, post = DISCO_VARIANTS[variant]
@@ -131,8 +131,9 @@ class DiscoMethod:
 
     def pipeline(self):
         if self._pipeline is None:
-            from docking.inference.pipeline import DockingPipeline, DockOptions, sampling_rank
-            from docking.inference.presets import physics_for
+            from docking.inference.pipeline import DockingPipeline, DockOptions
+            from docking.inference.ranking import sampling_rank
+            from docking.request.presets import physics_for
 
             preset = self.preset
             physics = physics_for(preset.physics_guidance, preset.refine_rounds, self.rank_by, preset.refine_chains,

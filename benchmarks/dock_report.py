@@ -191,7 +191,7 @@ def markdown_table(summary: dict) -> str:
 
 def write_report(run_dir: str | Path, records: dict[str, list[dict]], options) -> dict:
     """RUN/summary.json, RUN/results.csv, RUN/failures.csv, RUN/report.md and RUN/plots/*.png."""
-    from benchmarks.dock_bench import PRESET_OVERRIDES
+    from docking.request.presets import PRESET_OVERRIDES
 
     run_dir = Path(run_dir)
     summary = summarize(records)

@@ -1,7 +1,7 @@
 """Whether a method's top-1 pose makes the protein contacts the crystal ligand makes (`disco bench dock`).
 
 A pose within 2 A can still miss the one hydrogen bond a chemist cares about, and a pose at 3 A can make all
-of them; RMSD says neither. Contacts are ProLIF's (docking.inference.interactions), compared as distinct
+of them; RMSD says neither. Contacts are ProLIF's (docking.contacts.profiler), compared as distinct
 (type, residue) pairs, e.g. (HBDonor, ASP189.A), so that which atom of a symmetric group makes the contact
 does not matter:
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from rdkit import Chem
 
 from disco_core.errors import InputError
-from docking.inference.interactions import HYDROGEN_BOND_TYPES, InteractionProfiler, interaction_pairs
+from docking.contacts.profiler import HYDROGEN_BOND_TYPES, InteractionProfiler, interaction_pairs
 
 
 def interaction_recovery(crystal: list[tuple[str, str]], pose: list[tuple[str, str]]) -> float | None:

@@ -15,7 +15,7 @@ that overlap), 2 for a usage error (a bad --shard, options that do not fit toget
     torchrun    `torchrun --nproc-per-node G disco dock ...`: each rank docks its share of the batches (of
                 the shard, with --shard) on its own device; rank 0 joins the tables at the end
 
-The docking itself is docking.inference.docking_run.DockingRun, which the Python API (`docking.dock`)
+The docking itself is docking.runs.run.DockingRun, which the Python API (`docking.dock`)
 runs too.
 """
 
@@ -27,7 +27,7 @@ from dataclasses import fields
 
 def _shard(text: str):
     from disco_core.errors import InputError
-    from docking.inference.shards import parse_shard
+    from docking.request.shard import parse_shard
 
     try:
         return parse_shard(text)
@@ -43,7 +43,7 @@ def _one_line_usage_errors(parser: argparse.ArgumentParser) -> None:
 
 
 def register_dock(subparsers: argparse._SubParsersAction) -> None:
-    from docking.inference.dock_request import ENERGY_CHOICES, RANK_CHOICES
+    from docking.request.dock_request import ENERGY_CHOICES, RANK_CHOICES
 
     parser = subparsers.add_parser(
         "dock", help="dock ligands into a protein (DisCo-DiffDock); `dock merge` joins shards",
@@ -73,8 +73,8 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
                             "then each pose locally minimised in the interaction energy and ranked by it "
                             "(--physics-guidance 0 --steps 20 --refine-rounds 0 --rank-by energy --energy pairwise). "
                             "Measured on test, pocket given, 10 poses, seeds 0 + 1, in one run: top-1 within 2 A "
-                            "14%% against the default's 39%%, median 7.9 s against 34.9 s (README, \"Docking: "
-                            "the default against AutoDock Vina\")")
+                            "14%% against the default's 25%%, paired time 0.10 against the default's 0.31 of "
+                            "Vina's (benchmarks/results/default_s30_vs_vina)")
     speed.add_argument("--accurate", action="store_true",
                        help="the default setting, named (--physics-guidance 3 --steps 30 --refine-rounds 30 "
                             "--random-starts 30 --energy grid+pairwise --rank-by energy); kept for scripts written "
@@ -177,9 +177,9 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _fill_presets(args: argparse.Namespace) -> None:
-    """Options the user did not give take the chosen preset's value (docking.inference.presets.preset_settings:
+    """Options the user did not give take the chosen preset's value (docking.request.presets.preset_settings:
     the default, or --fast)."""
-    from docking.inference.presets import DockPreset, preset_settings
+    from docking.request.presets import DockPreset, preset_settings
 
     given = {name: getattr(args, name) for name in DockPreset.__dataclass_fields__}
     for name, value in preset_settings(args.fast, args.rescore, args.relax, **given).items():
@@ -189,7 +189,7 @@ def _fill_presets(args: argparse.Namespace) -> None:
 def _validate(args: argparse.Namespace):
     """The DockRequest of the arguments; a usage error (exit 2) when they do not fit together."""
     from disco_core.errors import InputError
-    from docking.inference.dock_request import DockRequest, check_request
+    from docking.request.dock_request import DockRequest
 
     parser = args._parser
     _fill_presets(args)
@@ -199,16 +199,14 @@ def _validate(args: argparse.Namespace):
         parser.error("give either --protein with --ligand, or --csv")
     if not args.csv and not (args.protein and args.ligand):
         parser.error("--protein and --ligand go together")
-    request = DockRequest(**{field.name: getattr(args, field.name) for field in fields(DockRequest)})
     try:
-        check_request(request)
+        return DockRequest(**{field.name: getattr(args, field.name) for field in fields(DockRequest)})
     except InputError as exc:
         parser.error(str(exc))
-    return request
 
 
 class _ProgressBar:
-    """A tqdm bar for `run_docking`'s progress (docking.inference.docking_run.DockProgress)."""
+    """A tqdm bar for `run_docking`'s progress (docking.runs.run.DockProgress)."""
 
     def __init__(self, disable: bool):
         self.disable, self.bar = disable, None
@@ -229,7 +227,7 @@ class _ProgressBar:
 
 def run_dock(args: argparse.Namespace) -> int:
     request = _validate(args)
-    from docking.inference.docking_run import run_docking
+    from docking.runs.run import run_docking
 
     progress = _ProgressBar(disable=args.no_progress)
     try:
@@ -246,7 +244,7 @@ def run_dock(args: argparse.Namespace) -> int:
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    from docking.inference.run_merge import merge_runs
+    from docking.runs.merge import merge_runs
 
     counts = merge_runs(args.sources, args.out, copy=args.copy, report=args.report)
     files = f"{counts.linked_files} file(s) hard-linked, {counts.copied_files} copied"

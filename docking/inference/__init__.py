@@ -1,4 +1,4 @@
-"""What `disco dock` and the Python API run: model folders, the docking pipeline (receptor parsed once,
-ligands featurised, every site and ligand sampled in one batch), user-given sites and the blind site
-search, streaming ligand inputs, physics-guided docking, post-processing, the poses' protein contacts,
-writing poses, tables and the run's report page, and the batch run behind the CLI."""
+"""The engine behind `disco dock` and the Python API: model folders (`model_folder`), the pipeline that parses a
+receptor once and docks every site and ligand of a batch in one pass (`pipeline`), user-given and blind sites
+(`given_sites`, `site_search`), the sampler composed with physics (`guided_docking`), the one function that
+orders a ligand's poses (`ranking`), one ligand docked and post-processed (`ligand_docker`, `postprocess`)."""

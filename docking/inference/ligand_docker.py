@@ -3,7 +3,7 @@ batch of its ligands becomes one outcome per ligand (poses, or the reason it fai
 
 The batch goes through the score model together (docking.inference.pipeline.DockingPipeline.dock_many);
 then each ligand is post-processed (Vina, OpenMM, PoseBusters, re-ranking) on its own and its written poses'
-protein contacts computed (ProLIF, docking.inference.interactions, unless `interactions` is off; a ligand
+protein contacts computed (ProLIF, docking.contacts.profiler, unless `interactions` is off; a ligand
 whose contacts cannot be computed keeps its poses and says why), so that a run can record it before the next
 one starts. A ligand that cannot be prepared, or a protein or pocket that
 cannot be read, fails its ligands only.
@@ -11,21 +11,27 @@ cannot be read, fails its ligands only.
 
 from __future__ import annotations
 
+import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from disco_core.errors import DiscoError
-from docking.inference.dock_request import DockRequest
-from docking.inference.interactions import InteractionProfiler, PoseInteraction, annotate_interactions
+from disco_core.errors import DiscoError, InputError
+from docking.request.dock_request import DockRequest
+from docking.contacts.profiler import InteractionProfiler, PoseInteraction, interaction_summary
 from docking.inference.given_sites import (Pocket, parse_residue_list, pocket_from_center, pocket_from_ligand_file,
                                            pocket_from_residues)
-from docking.inference.pipeline import DockingPipeline, DockOptions, DockResult, sampling_rank
+from docking.inference.pipeline import DockingPipeline, DockOptions, DockResult
+from docking.inference.ranking import sampling_rank
 from docking.inference.postprocess import PosePostprocessor, PostprocessOptions, summary_columns
-from docking.inference.presets import physics_for
+from docking.request.presets import physics_for
 
 if TYPE_CHECKING:
-    from docking.inference.docking_run import DockJob
+    from docking.request.jobs import DockJob
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -107,3 +113,18 @@ class LigandDocker:
         if self.interactions is not None:
             result, contacts = annotate_interactions(self.interactions, result, job.protein)
         return LigandOutcome(job, result, None, share + time.perf_counter() - start, contacts)
+
+
+def annotate_interactions(profiler: InteractionProfiler, result: DockResult,
+                          protein_path: str | Path) -> tuple[DockResult, list[list[PoseInteraction]] | None]:
+    """The result with each pose's `interactions` SD property, and the contacts per pose. When ProLIF cannot
+    handle the protein or the ligand, the poses carry `interactions_error` instead, a warning is logged and
+    the contacts are None: interactions never fail a docked ligand."""
+    try:
+        per_pose = profiler.pose_interactions(protein_path, result.poses, result.name)
+    except InputError as exc:
+        logger.warning("%s: interactions not computed (%s)", result.name, exc)
+        n = len(result.poses)
+        return replace(result, extras={**result.extras, "interactions_error": [str(exc)] * n}), None
+    summaries = [interaction_summary(contacts) for contacts in per_pose]
+    return replace(result, extras={**result.extras, "interactions": summaries}), per_pose

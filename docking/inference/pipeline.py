@@ -10,13 +10,12 @@ and `disco bench dock`.
     ranking    confidence logit -> calibrated P(RMSD < 2 A) (docking.confidence.calibration), best first
 
 The same seed gives the same poses for the same input, whatever else is in the batch, up to float32 rounding
-(the score model's sums round differently with the batch size: a few 1e-4 A; docking.inference.shards keeps
+(the score model's sums round differently with the batch size: a few 1e-4 A; docking.runs.shards keeps
 every ligand's batch across shards, ranks and resumed runs, which then agree to the last digit).
 """
 
 from __future__ import annotations
 
-import math
 import time
 import weakref
 from collections import OrderedDict
@@ -28,22 +27,21 @@ from rdkit import Chem
 from rdkit.Geometry import Point3D
 
 from data_prep.featurize import FeaturizeOptions, featurize_ligand
-from data_prep.ligand import LigandInput, read_ligand
+from data_prep.ligand import LigandInput
 from data_prep.receptor import Receptor, load_receptor
 from disco_core.device import resolve_device
 from disco_core.errors import InputError
-from docking.physics.grid_maps import GridBox, GridInteractionEnergy, ReceptorGrids
-from docking.physics.interaction_energy import CUTOFF_A, InteractionEnergy, TypedAtoms, receptor_atoms
+from docking.physics.interaction_energy import InteractionEnergy
+from docking.physics.site_energies import SiteEnergies
 from docking.physics.guidance import PhysicsGuidance
 from docking.inference.site_search import candidate_sites
 from docking.inference.given_sites import Pocket
 from docking.inference.guided_docking import dock_guided_complexes
 from docking.model.complex_sampling import Docking, docking_input, sampler_settings
 from docking.inference.model_folder import load_model_folder
-from docking.inference.presets import ENERGY_RANKINGS
-
-GRID_MARGIN_A = 6.0          # the site's grid box reaches this far beyond the ligand's extent
-MIN_GRID_HALF_SIZE_A = 12.0
+from docking.inference.ranking import pose_order
+from docking.request.ligand_stream import as_ligand_input
+from docking.request.presets import ENERGY_RANKINGS
 
 
 @dataclass
@@ -68,6 +66,17 @@ class DockOptions:
 
 
 @dataclass
+class _Candidate:
+    """One sampled (and minimised) pose of a ligand at one site, before the ranking."""
+    positions: torch.Tensor
+    picks: tuple[int, ...]
+    sample_index: int
+    site: str
+    energy: float                        # minimised interaction energy (NaN unguided)
+    intermolecular: float                # its receptor-ligand part
+
+
+@dataclass
 class DockResult:
     name: str
     poses: list[Chem.Mol]                # ranked best first; heavy atoms in the input's atom order
@@ -76,30 +85,13 @@ class DockResult:
     samples: list[int]                   # sample index of each pose (before ranking)
     sites: list[str]                     # the pocket / candidate site each pose was docked at
     seconds: float
-    extras: dict = field(default_factory=dict)
+    extras: dict[str, list] = field(default_factory=dict)   # per-pose values by name, one per pose, in rank order
+                                                             # (docking.pose_record.PoseRecord.values)
 
-
-def sampling_rank(rank_by: str, guided: bool) -> str:
-    """How the pipeline orders (and, blind, picks among the sites') poses for a requested final ranking:
-    by interaction energy (or its intermolecular part) when guided and ranking by it, by the interaction energy
-    when ranking by Vina (whose rescoring then sees the lowest-energy poses), else by confidence."""
-    if not guided:
-        return "confidence"
-    return rank_by if rank_by in ENERGY_RANKINGS else "energy" if rank_by == "vina" else "confidence"
-
-
-def as_ligand_input(ligand: str | Path | Chem.Mol | LigandInput, name: str) -> LigandInput:
-    if isinstance(ligand, LigandInput):
-        return ligand
-    if isinstance(ligand, Chem.Mol):
-        try:
-            mol = Chem.RemoveHs(ligand, sanitize=True)
-        except Exception as exc:   # RDKit raises several types for chemistry it rejects
-            raise InputError(name, f"RDKit rejects the molecule ({str(exc).splitlines()[0] if str(exc) else exc})")
-        if mol.GetNumAtoms() == 0:
-            raise InputError(name, "molecule has no heavy atoms")
-        return LigandInput(mol=mol, source=name, has_pose=False, how="rdkit")
-    return read_ligand(str(ligand))
+    def __post_init__(self) -> None:
+        for key, values in self.extras.items():
+            if not isinstance(values, list) or len(values) != len(self.poses):
+                raise ValueError(f"{self.name}: extra {key!r} is not one value per pose ({len(self.poses)} poses)")
 
 
 def pose_molecule(mol: Chem.Mol, positions: torch.Tensor) -> Chem.Mol:
@@ -125,8 +117,9 @@ class DockingPipeline:
         self._receptors: OrderedDict[str, Receptor] = OrderedDict()
         self._cache_size = receptor_cache_size
         self._blind_sites: weakref.WeakKeyDictionary[Receptor, list[Pocket]] = weakref.WeakKeyDictionary()
-        self._grids: OrderedDict[tuple, ReceptorGrids] = OrderedDict()
-        self._guidance_atoms: OrderedDict[tuple, TypedAtoms] = OrderedDict()
+        # the physics' energies at each site, built once per site and ligand size class (docking.physics.site_energies)
+        self.energies = SiteEnergies(self.options.energy, 3 * float(self.models.schedule.translation.sigma_max),
+                                     4 * receptor_cache_size)
 
     def receptor(self, protein_path: str | Path) -> Receptor:
         """The protein file parsed once (residue graph features and heavy atoms), cached by its resolved path."""
@@ -195,9 +188,9 @@ class DockingPipeline:
                 prepared.append(exc)
                 continue
             energies += [None if self.options.physics is None else
-                         self.site_energy(receptor, d.center, mol, item["lig_pos_conformer"]) for d in inputs]
+                         self.energies.energy(receptor, d.center, mol, item["lig_pos_conformer"]) for d in inputs]
             if ranking_energies is not None:
-                ranking_energies += [self.site_energy(receptor, d.center, mol, item["lig_pos_conformer"], "pairwise")
+                ranking_energies += [self.energies.energy(receptor, d.center, mol, item["lig_pos_conformer"], "pairwise")
                                      for d in inputs]
             prepared.append((name, mol))
             dockings += inputs
@@ -219,47 +212,6 @@ class DockingPipeline:
             results.append(self._rank(name, mol, per_site, sites, seconds))
         return results
 
-    def site_energy(self, receptor: Receptor, center: torch.Tensor, mol: Chem.Mol, conformer: torch.Tensor,
-                    kind: str | None = None) -> InteractionEnergy | GridInteractionEnergy:
-        """The interaction energy of one ligand at one site: read from the site's receptor grid maps (built
-        once per site and ligand atom class, shared by every ligand of a screen) or, with energy="pairwise",
-        summed over the receptor atoms near the site. `kind` overrides the options' energy."""
-        extent = float(conformer.norm(dim=-1).max()) if len(conformer) else 0.0
-        kind = kind or self.options.energy
-        if kind in ("grid", "grid+pairwise"):
-            return GridInteractionEnergy.for_ligand(mol, self.site_grids(receptor, center, extent))
-        return InteractionEnergy.for_ligand(mol, self.guidance_atoms(receptor, center, extent))
-
-    def site_grids(self, receptor: Receptor, center: torch.Tensor, extent: float) -> ReceptorGrids:
-        """The grid maps of a site: a cube reaching GRID_MARGIN_A beyond the ligand (at least
-        MIN_GRID_HALF_SIZE_A from the centre, in steps of 2 A so that ligands of similar size share it).
-        Cached per site and cube size: a ligand reads the maps of its own size whatever was docked before it,
-        so that its energies (and poses) do not depend on the other ligands of a run (a --resume, a --shard)."""
-        half = max(MIN_GRID_HALF_SIZE_A, 2.0 * math.ceil((extent + GRID_MARGIN_A) / 2.0))
-        key = (str(Path(receptor.path).resolve()), tuple(round(float(v), 3) for v in center), half)
-        if key not in self._grids:
-            box = GridBox.around(center, half)
-            atoms = receptor_atoms(receptor.heavy_atoms, center, half * math.sqrt(3) + CUTOFF_A)
-            self._grids[key] = ReceptorGrids(atoms, box)
-            while len(self._grids) > 4 * self._cache_size:
-                self._grids.popitem(last=False)
-        self._grids.move_to_end(key)
-        return self._grids[key]
-
-    def guidance_atoms(self, receptor: Receptor, center: torch.Tensor, extent: float) -> TypedAtoms:
-        """The typed receptor atoms the pairwise energy sees around a site: within the ligand's extent, the
-        starting spread (three translation sigmas) and the energy cutoff of the centre, rounded up to whole
-        2 A. Cached per site and that radius: a ligand sees the atoms of its own radius whatever was docked
-        before it (the energy's sum over atoms rounds differently with more of them)."""
-        reach = 2.0 * math.ceil((extent + 3 * float(self.models.schedule.translation.sigma_max) + 8.0) / 2.0)
-        key = (str(Path(receptor.path).resolve()), tuple(round(float(v), 3) for v in center), reach)
-        if key not in self._guidance_atoms:
-            self._guidance_atoms[key] = receptor_atoms(receptor.heavy_atoms, center, reach)
-            while len(self._guidance_atoms) > 4 * self._cache_size:
-                self._guidance_atoms.popitem(last=False)
-        self._guidance_atoms.move_to_end(key)
-        return self._guidance_atoms[key]
-
     def _generator(self, site_index: int) -> torch.Generator:
         return torch.Generator(device=self.device).manual_seed(self.options.seed * 1_000_003 + site_index)
 
@@ -269,35 +221,31 @@ class DockingPipeline:
         carries that energy and its receptor-ligand part, the intermolecular energy (extras), and its
         confidence comes from the model folder's pose confidence (docking.confidence.pose_confidence) when it
         has one."""
-        candidates = []
+        candidates: list[_Candidate] = []
         for site, docked in zip(sites, per_site):
             label = "whole-receptor" if site is None else site.source
             for rank in range(docked.poses.shape[0]):
                 energy = float("nan") if docked.energies is None else round(float(docked.energies[rank]), 4)
                 inter = float("nan") if docked.intermolecular is None else round(float(docked.intermolecular[rank]), 4)
-                candidates.append((docked.confidences[rank].item(), docked.poses[rank].cpu(),
-                                   tuple(docked.picks[rank].tolist()), int(docked.sample_index[rank]), label, energy,
-                                   inter))
+                candidates.append(_Candidate(docked.poses[rank].cpu(), tuple(docked.picks[rank].tolist()),
+                                             int(docked.sample_index[rank]), label, energy, inter))
         guided = any(d.energies is not None for d in per_site)
         if guided and self.pose_confidence is not None:
             probabilities = self.pose_confidence.probabilities(torch.cat([d.features for d in per_site])).tolist()
         else:
-            probabilities = self.calibration.probabilities([c[0] for c in candidates])
-        if self.options.rank_by in ENERGY_RANKINGS and guided:
-            key = 5 if self.options.rank_by == "energy" else 6
-            ranked = [(c[key] if c[key] == c[key] else math.inf, i) for i, c in enumerate(candidates)]
-        else:
-            ranked = [(-p if p == p else 0.0, i) for i, p in enumerate(probabilities)]   # NaN: keep sampling order
-        order = [i for _, i in sorted(ranked)][: self.options.samples]
-        extras = ({"interaction_energy": [candidates[i][5] for i in order],
-                   "intermolecular_energy": [candidates[i][6] for i in order]} if guided else {})
+            probabilities = self.calibration.probabilities(
+                [float(d.confidences[rank]) for d in per_site for rank in range(d.poses.shape[0])])
+        values = ({"interaction_energy": [c.energy for c in candidates],
+                   "intermolecular_energy": [c.intermolecular for c in candidates]} if guided else {})
+        rank_by = self.options.rank_by if guided and self.options.rank_by in ENERGY_RANKINGS else "confidence"
+        order = pose_order(rank_by, values, probabilities, name=name)[: self.options.samples]
         return DockResult(
             name=name,
-            poses=[pose_molecule(mol, candidates[i][1]) for i in order],
+            poses=[pose_molecule(mol, candidates[i].positions) for i in order],
             confidences=[probabilities[i] for i in order],
-            picks=[candidates[i][2] for i in order],
-            samples=[candidates[i][3] for i in order],
-            sites=[candidates[i][4] for i in order],
+            picks=[candidates[i].picks for i in order],
+            samples=[candidates[i].sample_index for i in order],
+            sites=[candidates[i].site for i in order],
             seconds=seconds,
-            extras=extras,
+            extras={key: [per_pose[i] for i in order] for key, per_pose in values.items()},
         )

@@ -21,15 +21,12 @@ import numpy as np
 from rdkit import Chem
 
 from disco_core.errors import InputError
-from docking.inference.dock_request import RANK_CHOICES
 from docking.inference.pipeline import DockResult
-from docking.inference.presets import ENERGY_RANKINGS
+from docking.inference.ranking import pose_order
+from docking.request.presets import ENERGY_RANKINGS
 
 RELAX_SHELL_A = 10.0  # protein residues with an atom this close to a pose take part in its relaxation
 
-
-RANKING_KEYS = {"vina": "vina_score_kcal_mol", "energy": "interaction_energy",
-                "intermolecular": "intermolecular_energy"}    # the per-pose extra each ranking sorts by
 
 
 @dataclass
@@ -56,13 +53,7 @@ class PosePostprocessor:
     """Holds what is prepared once per protein (Vina receptor PDBQT, OpenMM pocket)."""
 
     def __init__(self, options: PostprocessOptions):
-        if options.rank_by == "vina" and options.rescore != "vina":
-            raise InputError("--rank-by vina", "needs --rescore vina")
-        if options.rank_by not in RANK_CHOICES:
-            raise InputError("--rank-by", f"unknown ranking {options.rank_by!r} (use {', '.join(RANK_CHOICES)})")
-        if options.rank_by in ENERGY_RANKINGS and (options.rescore or options.relax):
-            raise InputError(f"--rank-by {options.rank_by}", "ranks the sampled poses; --rescore / --relax move them "
-                                                 "(rank those by --rank-by vina)")
+        """`options` come from a checked DockRequest (docking.request.dock_request) or the bench's own."""
         self.options = options
         self._tmp = tempfile.TemporaryDirectory(prefix="disco-post-") if options.work_dir is None else None
         self.work_dir = Path(options.work_dir or self._tmp.name)
@@ -137,15 +128,8 @@ class PosePostprocessor:
             result = self._relax(result, protein_path)
         if self.options.check:
             result = self._check(result, protein_path)
-        if self.options.rank_by in RANKING_KEYS:
-            key = RANKING_KEYS[self.options.rank_by]
-            if key not in result.extras:
-                raise InputError(result.name, f"--rank-by {self.options.rank_by}: the poses carry no {key} "
-                                              f"(needs --rescore vina / --physics-guidance)")
-            result = rerank(result, [s if s == s else math.inf for s in result.extras[key]])
-        if self.options.check and self.options.valid_first:  # stable: the score order holds within each group
-            result = rerank(result, [0 if valid else 1 for valid in result.extras["pb_valid"]])
-        return result
+        valid = result.extras["pb_valid"] if self.options.check and self.options.valid_first else None
+        return rerank(result, pose_order(self.options.rank_by, result.extras, result.confidences, valid, result.name))
 
 
 def _keep_props(source: Chem.Mol, target: Chem.Mol) -> Chem.Mol:
@@ -157,14 +141,13 @@ def _keep_props(source: Chem.Mol, target: Chem.Mol) -> Chem.Mol:
     return out
 
 
-def rerank(result: DockResult, keys: list[float]) -> DockResult:
-    """Reorder every per-pose list of a result by ascending `keys` (stable)."""
-    order = sorted(range(len(keys)), key=lambda i: keys[i])
+def rerank(result: DockResult, order: list[int]) -> DockResult:
+    """The result with its poses and every per-pose list in `order` (indices, best first: ranking.pose_order)."""
 
     def pick(values: list) -> list:
         return [values[i] for i in order]
 
-    extras = {k: pick(v) if isinstance(v, list) and len(v) == len(order) else v for k, v in result.extras.items()}
+    extras = {key: pick(values) for key, values in result.extras.items()}
     return replace(result, poses=pick(result.poses), confidences=pick(result.confidences), picks=pick(result.picks),
                    samples=pick(result.samples), sites=pick(result.sites), extras=extras)
 

@@ -66,7 +66,7 @@ def _name(mol: Chem.Mol) -> str:
     return mol.GetProp("_Name") if mol.HasProp("_Name") and mol.GetProp("_Name").strip() else "ligand"
 
 
-def _heavy_copy(mol: Chem.Mol, name: str) -> Chem.Mol:
+def heavy_copy(mol: Chem.Mol, name: str) -> Chem.Mol:
     """A sanitised heavy-atom copy (the atom order of the heavy atoms is kept)."""
     heavy = Chem.RemoveHs(mol, sanitize=False) if any(a.GetAtomicNum() == 1 for a in mol.GetAtoms()) else Chem.Mol(mol)
     if heavy.GetNumAtoms() == 0:
@@ -102,7 +102,7 @@ def prepare_ligand(mol: Chem.Mol, coordinates: np.ndarray | None = None, seed: i
     from data_prep.ligand import generate_conformer
 
     name = name or _name(mol)
-    heavy = _heavy_copy(mol, name)
+    heavy = heavy_copy(mol, name)
     if coordinates is None:
         coordinates = generate_conformer(heavy, seed=seed, name=name)
     coordinates = np.asarray(coordinates, dtype=float)
@@ -119,7 +119,7 @@ def prepare_ligand(mol: Chem.Mol, coordinates: np.ndarray | None = None, seed: i
     return _ligand_pdbqt(with_h, name)
 
 
-def _poses_from_pdbqt(pdbqt: str, template: Chem.Mol, order: dict[int, int], name: str) -> list[Chem.Mol]:
+def poses_from_pdbqt(pdbqt: str, template: Chem.Mol, order: dict[int, int], name: str) -> list[Chem.Mol]:
     """Vina output PDBQT -> one heavy-atom Mol per pose, atoms in `template`'s order."""
     from meeko import PDBQTMolecule, RDKitMolCreate
 
@@ -151,7 +151,8 @@ def _receptor_pdbqt(receptor: PreparedReceptor | str | Path) -> str:
     return str(path)
 
 
-def _vina(receptor: PreparedReceptor | str | Path, ligand_pdbqt: str, box: Box, seed: int, cpu: int, name: str):
+def vina_engine(receptor: PreparedReceptor | str | Path, ligand_pdbqt: str, box: Box, seed: int, cpu: int, name: str):
+    """A Vina object with the receptor, the ligand and the box's maps set: one set of maps serves many poses."""
     from vina import Vina
 
     # Vina reads seed 0 as "draw a random seed": shift ours by one so that every seed, 0 included, repeats
@@ -174,16 +175,16 @@ def vina_dock(receptor: PreparedReceptor | str | Path, mol: Chem.Mol, box: Box, 
     Returns up to `n_poses` (pose, Vina score in kcal/mol), best first; poses are heavy-atom molecules
     in `mol`'s atom order. `cpu` is Vina's thread count (1 keeps benchmark timings comparable)."""
     name = name or _name(mol)
-    template = _heavy_copy(mol, name)
+    template = heavy_copy(mol, name)
     pdbqt, order = prepare_ligand(template, None, seed=seed, name=name)
-    engine = _vina(receptor, pdbqt, box, seed, cpu, name)
+    engine = vina_engine(receptor, pdbqt, box, seed, cpu, name)
     try:
         engine.dock(exhaustiveness=int(exhaustiveness), n_poses=int(n_poses))
         energies = engine.energies(n_poses=int(n_poses), energy_range=1e6)
         output = engine.poses(n_poses=int(n_poses), energy_range=1e6)
     except Exception as exc:
         raise InputError(name, f"Vina docking failed ({first_line(exc)})") from None
-    poses = _poses_from_pdbqt(output, template, order, name)
+    poses = poses_from_pdbqt(output, template, order, name)
     if not poses:
         raise InputError(name, "Vina returned no poses")
     return [(pose, float(energy[0])) for pose, energy in zip(poses, energies)]
@@ -194,13 +195,13 @@ def vina_score(receptor: PreparedReceptor | str | Path, pose: Chem.Mol, local_op
     """Vina score (kcal/mol) of a pose made by another method, optionally after Vina's local
     optimisation; returns (score, optimised pose in `pose`'s heavy-atom order, or the pose itself)."""
     name = name or _name(pose)
-    template = _heavy_copy(pose, name)
+    template = heavy_copy(pose, name)
     if template.GetNumConformers() == 0:
         raise InputError(name, "pose has no coordinates")
     coordinates = template.GetConformer().GetPositions()
     pdbqt, order = prepare_ligand(template, coordinates, name=name)
     box = box_around_points(coordinates, padding=padding + 4.0, min_size=DEFAULT_MIN_BOX_SIZE)
-    engine = _vina(receptor, pdbqt, box, seed=0, cpu=cpu, name=name)
+    engine = vina_engine(receptor, pdbqt, box, seed=0, cpu=cpu, name=name)
     try:
         if not local_optimize:
             return float(engine.score()[0]), template
@@ -211,4 +212,4 @@ def vina_score(receptor: PreparedReceptor | str | Path, pose: Chem.Mol, local_op
             optimized = out.read_text()
     except Exception as exc:
         raise InputError(name, f"Vina scoring failed ({first_line(exc)})") from None
-    return float(energies[0]), _poses_from_pdbqt(optimized, template, order, name)[0]
+    return float(energies[0]), poses_from_pdbqt(optimized, template, order, name)[0]

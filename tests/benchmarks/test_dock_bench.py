@@ -77,7 +77,26 @@ def test_a_corrupt_complex_is_recorded_and_the_run_completes(first_run, methods)
     for label in methods:
         assert summary[label]["n"] == 2 and summary[label]["n_failed"] == 1
     assert summary["vina"]["top1_lt2"] == 0.5          # the failure counts as a miss
-    assert summary["vina"]["seconds_ratio_to_vina"] == 1.0
+    # the time ratio is that of the finished complexes' recorded seconds (1s3v alone here: bad1 failed)
+    seconds = {label: json.loads((Path(options.out) / label / "1s3v.json").read_text())["seconds"]
+               for label in methods}
+    assert summary["disco"]["seconds_ratio_to_vina"] == pytest.approx(seconds["disco"] / seconds["vina"], abs=1e-4)
+
+
+def test_time_ratio_to_vina_from_hand_set_times():
+    """Mean seconds per finished complex over Vina's: disco (6 + 10) / 2 = 8 s, Vina (3 + 1) / 2 = 2 s
+    (its failed complex has no time), so 4.0; Vina's own ratio is 1.0; without Vina there is no ratio."""
+    from benchmarks.dock_report import summarize
+
+    def record(seconds, status="ok"):
+        return {"id": "x", "status": status, "rmsd": [1.0] if status == "ok" else [], "centroid_distance": [0.5],
+                "seconds": seconds, "pb_valid": True, "extras": {}}
+
+    summary = summarize({"disco": [record(6.0), record(10.0)],
+                         "vina": [record(3.0), record(1.0), record(50.0, status="failed")]})
+    assert summary["disco"]["seconds_ratio_to_vina"] == 4.0 and summary["vina"]["seconds_ratio_to_vina"] == 1.0
+    assert summary["disco"]["seconds_per_complex"] == 8.0
+    assert summarize({"disco": [record(6.0)]})["disco"]["seconds_ratio_to_vina"] is None
 
 
 def test_rerun_resumes_without_recomputing(first_run):
@@ -177,7 +196,7 @@ def test_every_disco_method_runs_its_preset_and_ablation(dataset, tmp_path):
     whatever the bench's settings, and the ablations keep the default's search: physics-only sets the learned
     score to 0, null-latent gives the score model its null latent. Each is a row of the summary."""
     from benchmarks.dock_bench import DiscoMethod, method_dir
-    from docking.inference.presets import DEFAULT, FAST
+    from docking.request.presets import DEFAULT, FAST
 
     methods = ("disco", "disco/fast", "disco/physics-only", "disco/null-latent")
     options = DockBenchOptions(dataset=str(dataset), split=str(dataset / "split.txt"), out=str(tmp_path),

@@ -178,7 +178,7 @@ def test_blind_docking_searches_candidate_sites(tmp_path):
     by the seed and the site's index, DockingPipeline._generator), read where the pipeline hands every
     site's poses to its ranking."""
     from docking.inference.pipeline import DockingPipeline, DockOptions
-    from docking.inference.presets import FAST as FAST_PRESET, physics_for
+    from docking.request.presets import FAST as FAST_PRESET, physics_for
 
     n = 4
     out = tmp_path / "out"
@@ -281,7 +281,7 @@ def test_search_options_reach_the_search_from_the_cli_the_api_and_the_bench(opti
     from benchmarks.dock_bench import DiscoMethod, DockBenchOptions
     from docking import dock
     from docking.inference import guided_docking
-    from docking.inference.presets import FAST as FAST_PRESET
+    from docking.request.presets import FAST as FAST_PRESET
 
     function, index, beside, errors = SEARCH_OPTIONS[option]
     flag = "--" + option.replace("_", "-")
@@ -315,3 +315,23 @@ def test_search_options_reach_the_search_from_the_cli_the_api_and_the_bench(opti
             main(["dock", "--protein", PROTEIN, "--ligand", "CCO", "--out", str(tmp_path / "bad"), *small, *flags])
         assert usage_error.value.code == 2
         assert flag in capsys.readouterr().err
+
+
+def test_pose_confidence_is_the_logistic_of_the_bundled_coefficients():
+    """The confidence of guided poses (--fast, the default) is P = sigmoid(a z + b), z = w . (x - mean) / scale
+    + bias, with the coefficients of the bundled pose_confidence.json: checked against that formula written out
+    by hand, at the features' means (z = bias) and one scale up the first feature (z = bias + w0)."""
+    import json
+    import math
+
+    from docking.confidence.pose_confidence import PoseConfidence
+
+    raw = json.loads((BUNDLED_MODEL / "pose_confidence.json").read_text())
+    model = PoseConfidence.load(BUNDLED_MODEL / "pose_confidence.json")
+    at_mean = list(raw["mean"])
+    up_first = [raw["mean"][0] + raw["scale"][0], *raw["mean"][1:]]
+    a, b = raw["platt_a"], raw["platt_b"]
+    hand = [1.0 / (1.0 + math.exp(-(a * z + b))) for z in (raw["bias"], raw["bias"] + raw["weights"][0])]
+    assert model.probabilities(np.array([at_mean, up_first])).tolist() == pytest.approx(hand, rel=1e-9)
+    assert hand[0] != pytest.approx(hand[1])
+

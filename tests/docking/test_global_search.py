@@ -70,7 +70,7 @@ def test_the_presets_random_starts_lapse_without_basin_hopping():
     """The default's 30 random starts apply where it runs basin hopping; they lapse with the rounds (no energy to
     search in, or --refine-rounds 0), and --fast has none; given explicitly they stay (and the request's rules
     then refuse them without rounds)."""
-    from docking.inference.presets import DEFAULT, preset_settings
+    from docking.request.presets import DEFAULT, preset_settings
 
     assert preset_settings()["random_starts"] == DEFAULT.random_starts == 30
     assert preset_settings(fast=True)["random_starts"] == 0

@@ -67,13 +67,59 @@ def test_elements_without_parameters_get_the_documented_fallback_type():
     assert float(zinc.radius[0]) == pytest.approx(1.2) and zinc.donor[0] and not zinc.acceptor[0]
 
 
+# What chemistry says about protein heavy atoms at pH 7, by (residue, PDB atom name); "*" any residue.
+# (hydrophobic, donor, acceptor, X-Score radius): a backbone N carries an H (a donor; an amide N, no acceptor),
+# proline's ring N carries none (three heavy neighbours: neither); a carbonyl O accepts; carbons bonded to N
+# or O (CA, the carbonyl C) are not hydrophobic, side-chain carbons with only C/S neighbours are; hydroxyls
+# both donate and accept; carboxylate O only accept; amide, amine, guanidinium and indole N only donate.
+HAND_TYPED = {
+    ("*", "N"): (False, True, False, 1.8), ("PRO", "N"): (False, False, False, 1.8),
+    ("*", "O"): (False, False, True, 1.7), ("*", "C"): (False, False, False, 1.9),
+    ("*", "CA"): (False, False, False, 1.9),
+    ("LEU", "CD1"): (True, False, False, 1.9), ("VAL", "CG1"): (True, False, False, 1.9),
+    ("PHE", "CZ"): (True, False, False, 1.9), ("ILE", "CD1"): (True, False, False, 1.9),
+    ("SER", "OG"): (False, True, True, 1.7), ("THR", "OG1"): (False, True, True, 1.7),
+    ("TYR", "OH"): (False, True, True, 1.7), ("ASP", "OD1"): (False, False, True, 1.7),
+    ("GLU", "OE2"): (False, False, True, 1.7), ("LYS", "NZ"): (False, True, False, 1.8),
+    ("ASN", "ND2"): (False, True, False, 1.8), ("ARG", "NH1"): (False, True, False, 1.8),
+    ("TRP", "NE1"): (False, True, False, 1.8),
+}
+
+
+def pdb_atoms(path: str) -> list[tuple[str, str, tuple[float, float, float]]]:
+    """(residue name, atom name, xyz) of every heavy ATOM/HETATM record, read from the file's columns."""
+    atoms = []
+    for line in open(path):
+        if line.startswith(("ATOM", "HETATM")) and line[76:78].strip() != "H":
+            atoms.append((line[17:20].strip(), line[12:16].strip(),
+                          (float(line[30:38]), float(line[38:46]), float(line[46:54]))))
+    return atoms
+
+
 def test_receptor_typing_backbone_and_proline():
-    atoms = receptor_atoms(read_heavy_atoms(PROTEIN), crystal_energy()[1].mean(0), 25.0)
-    assert len(atoms.pos) > 300
-    assert (atoms.pos - crystal_energy()[1].mean(0).float()).norm(dim=1).max() <= 25.0
-    assert atoms.donor.any() and atoms.acceptor.any() and atoms.hydrophobic.any()
-    # every oxygen is an acceptor; carbons bonded to N/O (e.g. backbone CA) are not hydrophobic
-    assert not (atoms.hydrophobic & atoms.acceptor).any()
+    """Each typed receptor atom against the type chemistry gives the PDB atom at its coordinates."""
+    import numpy as np
+
+    center = crystal_energy()[1].mean(0)
+    atoms = receptor_atoms(read_heavy_atoms(PROTEIN), center, 25.0)
+    records = pdb_atoms(PROTEIN)
+    xyz = np.array([r[2] for r in records])
+    inside = np.linalg.norm(xyz - center.numpy(), axis=1) <= 25.0
+    assert len(atoms.pos) == int(inside.sum()) > 300              # exactly the file's atoms within 25 A
+    seen = {}
+    for k, pos in enumerate(atoms.pos.double().numpy()):
+        distance = np.linalg.norm(xyz - pos, axis=1)
+        residue, name, _ = records[int(distance.argmin())]
+        assert distance.min() < 1e-3
+        key = (residue, name) if (residue, name) in HAND_TYPED else ("*", name)
+        if key not in HAND_TYPED:
+            continue
+        typed = (bool(atoms.hydrophobic[k]), bool(atoms.donor[k]), bool(atoms.acceptor[k]),
+                 round(float(atoms.radius[k]), 3))
+        assert typed == HAND_TYPED[key], (residue, name, typed)
+        seen[key] = seen.get(key, 0) + 1
+    # every hand-typed kind occurs in the sphere (so none of the checks above is vacuous)
+    assert set(seen) == set(HAND_TYPED), set(HAND_TYPED) - set(seen)
 
 
 def test_forces_match_finite_differences():
@@ -197,7 +243,7 @@ def test_fast_preset_is_the_unguided_sampler_then_minimisation():
     at most its sample's and the ranking follows the energy."""
     from docking.inference.pipeline import DockingPipeline, DockOptions
     from docking.inference.given_sites import Pocket
-    from docking.inference.presets import physics_for
+    from docking.request.presets import physics_for
 
     center = Pocket(tuple(float(v) for v in crystal_energy()[1].mean(0)))
     energy = crystal_energy()[0]

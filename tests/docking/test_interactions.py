@@ -1,4 +1,4 @@
-"""Protein-ligand contacts (docking.inference.interactions): the known hydrogen bonds and salt bridge of
+"""Protein-ligand contacts (docking.contacts.profiler): the known hydrogen bonds and salt bridge of
 shipped crystal poses, the receptor preparation they need, the written formats, and a ligand whose contacts
 cannot be computed keeping its docked poses.
 
@@ -33,8 +33,9 @@ import pytest
 from rdkit import Chem
 
 from disco_core.errors import InputError
-from docking.inference import interaction_receptor
-from docking.inference.interactions import (INTERACTION_COLUMNS, InteractionProfiler, annotate_interactions,
+from docking.contacts import receptor as interaction_receptor
+from docking.inference.ligand_docker import annotate_interactions
+from docking.contacts.profiler import (INTERACTION_COLUMNS, InteractionProfiler,
                                             interaction_summary, interactions_csv_text, parse_interaction_summary,
                                             read_interactions_csv)
 from tests.data_paths import VENDORED
@@ -185,7 +186,7 @@ def test_hydrogens_that_contradict_the_bonds_are_added_anew(tmp_path, caplog):
         return line
 
     _, ligand = files("6g27")
-    with caplog.at_level("INFO", logger="docking.inference.interaction_receptor"):
+    with caplog.at_level("INFO", logger="docking.contacts.receptor"):
         contacts = InteractionProfiler().pose_interactions(edited_6g27(tmp_path, extra_hydrogens), [ligand])[0]
     assert "adding them anew" in caplog.text
     assert ("HBDonor", "GLU318.A") in {(c.kind, c.residue) for c in contacts}
@@ -196,7 +197,7 @@ def test_the_same_protein_gets_the_same_hydrogens_in_every_process():
     Python's `random` and minimises them with threads that sum in varying order; unseeded, 1s3v's crystal
     ligand gained or lost its ASN64 hydrogen bond from one run to the next, which made a resumed `disco bench
     dock` differ from the uninterrupted run."""
-    script = ("import hashlib, sys; from docking.inference.interaction_receptor import protonated_protein; "
+    script = ("import hashlib, sys; from docking.contacts.receptor import protonated_protein; "
               "print(hashlib.sha256(protonated_protein(sys.argv[1])[0].encode()).hexdigest())")
     digests = [subprocess.run([sys.executable, "-c", script, PROTEIN], cwd=REPO, capture_output=True, text=True,
                               check=True).stdout.split()[-1] for _ in range(2)]

@@ -78,7 +78,8 @@ def test_guided_blind_docking_keeps_the_lowest_energy_poses_of_all_sites():
     """Ranked by energy, blind docking keeps the `samples` lowest-energy poses over every site, not
     the ones the confidence model happens to prefer (same seed: the same sampled poses either way)."""
     from docking.physics.guidance import PhysicsGuidance
-    from docking.inference.pipeline import DockingPipeline, DockOptions, sampling_rank
+    from docking.inference.pipeline import DockingPipeline, DockOptions
+    from docking.inference.ranking import sampling_rank
 
     from tests.docking.test_dock_cli import LIGAND
 

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from disco_core.cli import main
-from docking.inference import interaction_receptor
-from docking.inference.report import ASSETS, LIGAND_DATA, write_run_report
+from docking.contacts import receptor as interaction_receptor
+from docking.report.page import ASSETS, LIGAND_DATA, write_run_report
 from tests.headless_browser import dump_dom, screenshot
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,24 +82,27 @@ def test_report_files(run):
     assert size < 400_000, size        # page + protein + two ligands' data, the viewer library aside
 
 
-def test_sd_records_keep_an_empty_title_line():
+def test_pose_records_keep_an_empty_title_line(tmp_path):
     """Poses of a SMILES have no title: the record's first line is empty and must stay (the counts line is the
-    fourth), or the viewer gets a mol block it cannot read."""
+    fourth), or the viewer gets a mol block it cannot read; the properties come back as the strings written."""
     from rdkit import Chem
     from rdkit.Chem import AllChem
 
-    from docking.inference.outputs import sdf_text
-    from docking.inference.report_ligand import sd_records
+    from docking.runs.outputs import sdf_text
+    from docking.report.ligand import pose_blocks
 
     mol = Chem.AddHs(Chem.MolFromSmiles("CC(=O)Nc1ccc(O)cc1"))
     AllChem.EmbedMolecule(mol, randomSeed=0)
     mol = Chem.RemoveHs(mol)
-    text = sdf_text([mol, mol], [{"rank": "1", "interactions": ""}, {"rank": "2", "interactions": "HBDonor:ASP1.A"}])
-    records = sd_records(text)
-    assert [properties for _, properties in records] == [{"rank": "1", "interactions": ""},
-                                                        {"rank": "2", "interactions": "HBDonor:ASP1.A"}]
-    for molblock, _ in records:
+    path = tmp_path / "poses.sdf"
+    path.write_text(sdf_text([mol, mol], [{"rank": "1", "interactions": ""},
+                                          {"rank": "2", "interactions": "HBDonor:ASP1.A"}]))
+    records = pose_blocks(path)
+    assert [properties for _, _, properties in records] == [{"rank": "1", "interactions": ""},
+                                                           {"rank": "2", "interactions": "HBDonor:ASP1.A"}]
+    for molblock, positions, _ in records:
         assert molblock.startswith("\n") and Chem.MolFromMolBlock(molblock).GetNumAtoms() == mol.GetNumAtoms()
+        assert positions == pytest.approx(mol.GetConformer().GetPositions(), abs=1e-4)
 
 
 def test_rebuild_from_disk_is_incremental(run, tmp_path):

@@ -5,7 +5,7 @@ one without a name), docked --fast with 2 samples in batches of 2: batches [0, 1
 "The same run" is checked to the last written digit: the same summary rows (every column but seconds),
 the same failures, the same ligand folders, and in every poses.sdf the same coordinates and SD properties.
 That holds because a ligand keeps its batch whatever the shard or the resumption
-(docking.inference.shards): the score model's rounding depends on the batch, a few 1e-4 A, which
+(docking.runs.shards): the score model's rounding depends on the batch, a few 1e-4 A, which
 test_dock_cli.test_poses_do_not_depend_on_the_batch measures."""
 
 from __future__ import annotations
@@ -146,8 +146,8 @@ def test_resume_drops_what_a_kill_left_half_recorded(tmp_path):
     """Without docking, a torchrun run killed mid-screen: its per-rank tables are joined into summary.csv and
     failures.csv in input order, a torn last row is cut, and a failures row whose summary row is missing (the
     kill came between the two writes) is dropped, so that those ligands are docked again, recorded once."""
-    from docking.inference.run_folder import finished_rows, prepare_run_folder, run_tables_present
-    from docking.inference.run_tables import FAILURE_COLUMNS, SUMMARY_COLUMNS
+    from docking.runs.folder import finished_rows, prepare_run_folder, run_tables_present
+    from docking.runs.tables import FAILURE_COLUMNS, SUMMARY_COLUMNS
 
     summary_header, failures_header = ",".join(SUMMARY_COLUMNS) + "\n", ",".join(FAILURE_COLUMNS) + "\n"
     (tmp_path / "summary.rank0.csv").write_text(summary_header + "0,a,ok,2,0.1,1.0,p.pdb,lib.smi:1,blind\n"
@@ -285,7 +285,8 @@ def test_bad_shard_changed_seed_and_overlapping_merge_are_one_line_each(library,
 
 
 def test_batches_are_dealt_to_shards_then_ranks_exactly_once():
-    from docking.inference.shards import Shard, Worker, parse_shard
+    from docking.request.shard import Shard, parse_shard
+    from docking.runs.shards import Worker
 
     assert parse_shard("2/3") == Shard(2, 3)
     for count in (1, 2, 3):
@@ -303,7 +304,7 @@ def test_a_ligand_reads_the_grid_maps_of_its_size_whatever_came_before():
     which lacks the ligands before it, relies on."""
     from docking.inference.pipeline import DockingPipeline, DockOptions
     from docking.inference.given_sites import pocket_from_ligand_file
-    from docking.inference.presets import FAST as FAST_PRESET, physics_for
+    from docking.request.presets import FAST as FAST_PRESET, physics_for
 
     def pipeline() -> DockingPipeline:
         physics = physics_for(FAST_PRESET.physics_guidance, 0, "energy")
@@ -314,7 +315,7 @@ def test_a_ligand_reads_the_grid_maps_of_its_size_whatever_came_before():
     after = pipeline()
     after.dock(PROTEIN, "CCCCCCCCCCCCCCCC(=O)O", "palmitic", pocket=pocket)       # a larger box first
     small_after, small_alone = (p.dock(PROTEIN, "CCOc1ccccc1", "phenetole", pocket=pocket) for p in (after, pipeline()))
-    assert len(after._grids) == 2
+    assert len(after.energies._grids) == 2
     assert small_after.extras["interaction_energy"] == small_alone.extras["interaction_energy"]
     for a, b in zip(small_after.poses, small_alone.poses):
         assert np.array_equal(a.GetConformer().GetPositions(), b.GetConformer().GetPositions())

@@ -15,7 +15,6 @@ Torch-free (read by `disco dock merge`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import fields
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 from disco_core import __version__
 from disco_core.errors import DiscoError, InputError
 from disco_core.io import atomic_write_text
+from docking.request.jobs import describe_input
 
 RUN_FILE = "run.json"
 INPUT_OPTIONS = ("protein", "ligand", "name", "csv")
@@ -30,24 +30,8 @@ NOT_RESULT_OPTIONS = {"out", "device", "resume", "shard", "report"}
 FILE_OPTIONS = {"protein", "ligand", "csv", "autobox_ligand"}
 
 
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def describe_input(value):
-    """How run.json names an input: a file by {"file", "sha256"}, anything else (a SMILES, a number) as it is."""
-    if isinstance(value, (str, Path)) and str(value).strip() and Path(str(value).strip()).is_file():
-        path = Path(str(value).strip())
-        return {"file": str(path.resolve()), "sha256": file_digest(path)}
-    return json.loads(json.dumps(value))       # tuples as lists: what reading run.json back gives
-
-
 def run_record(request, inputs: dict | None = None) -> dict:
-    """run.json's content for a DockRequest (docking.inference.docking_run); `inputs` replaces the request's
+    """run.json's content for a DockRequest (docking.runs.run); `inputs` replaces the request's
     protein / ligand / name / csv (the Python API describes its molecules itself)."""
     if inputs is None:
         inputs = {name: describe_input(getattr(request, name)) for name in INPUT_OPTIONS}

@@ -4,11 +4,11 @@ folders and recorded in OUT/summary.csv and OUT/failures.csv as each one finishe
     jobs        the request's ligands as a stream of `DockJob`s (one protein with --ligand, or CSV rows);
                 a ligand's identity is its input index, its name is made unique over the whole input
     batches     consecutive jobs of one protein, at most `batch_size`, dealt to --shard parts and torchrun
-                ranks whole (docking.inference.shards), so that every ligand gets the poses a plain run
+                ranks whole (docking.runs.shards), so that every ligand gets the poses a plain run
                 gives it
     docking     docking.inference.ligand_docker: models, site and post-processing set up once
-    report      rank 0 ends the run by writing OUT/report.html from the finished folder (docking.inference.report)
-    OUT         docking.inference.run_folder: run.json, a folder holding a run is refused unless --resume,
+    report      rank 0 ends the run by writing OUT/report.html from the finished folder (docking.report.page)
+    OUT         docking.runs.folder: run.json, a folder holding a run is refused unless --resume,
                 which skips the ligands OUT has finished (a batch it half finished is docked again whole,
                 its finished ligands not recorded twice)
     failures    a bad ligand, an unreadable protein or pocket, a failed post-processing step or an
@@ -30,18 +30,18 @@ from typing import Iterable, Iterator, Protocol
 
 import torch
 
-from data_prep.inputs import csv_jobs
-from disco_core.errors import DiscoError, InputError
-from docking.inference.dock_request import DockRequest, check_request
+from disco_core.errors import DiscoError
+from docking.request.dock_request import DockRequest
 from docking.inference.ligand_docker import LigandDocker, LigandOutcome
-from docking.inference.ligand_stream import LigandEntry, UniqueNames, count_ligands, stream_ligands
-from docking.inference.outputs import write_ligand_outputs
+from docking.request.jobs import DockJob, dock_jobs
+from docking.request.ligand_stream import count_ligands
+from docking.runs.outputs import write_ligand_outputs
 from docking.inference.postprocess import top_pose_values
-from docking.inference.run_folder import (check_run_folder, finish_run, finished_rows, prepare_run_folder,
+from docking.runs.folder import (check_run_folder, finish_run, finished_rows, prepare_run_folder,
                                          write_report)
-from docking.inference.run_record import run_record
-from docking.inference.run_tables import RunTables
-from docking.inference.shards import Shard, Worker, batches, worker_share
+from docking.runs.record import run_record
+from docking.runs.tables import RunTables
+from docking.runs.shards import Shard, Worker, batches, worker_share
 
 
 @dataclass
@@ -69,34 +69,6 @@ class DockProgress(Protocol):
 
     def advance(self, n_ok: int, n_failed: int) -> None:
         """One more ligand finished; the counts so far."""
-
-
-@dataclass
-class DockJob:
-    index: int
-    protein: str
-    entry: LigandEntry
-
-
-def dock_jobs(request: DockRequest) -> Iterator[DockJob]:
-    """The request's ligands in input order, each with its protein (a bad one carries its error)."""
-    names = UniqueNames()
-    index = 0
-    if request.csv:
-        pairs = [(job.protein_path, job.ligand, job.name, job.input_error)
-                 for job in csv_jobs(request.csv, allow_duplicate_names=True)]
-        if not pairs:
-            raise InputError(request.csv, "the CSV has a header but no rows to dock")
-    else:
-        pairs = [(request.protein, request.ligand, request.name, None)]
-    for protein, ligand, name, error in pairs:
-        if error:
-            yield DockJob(index, protein, LigandEntry(names(name or "ligand"), ligand, None, f"{name}: {error}"))
-            index += 1
-            continue
-        for entry in stream_ligands(ligand, names, name):
-            yield DockJob(index, protein, entry)
-            index += 1
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -168,7 +140,6 @@ class DockingRun:
 
     def __iter__(self) -> Iterator[LigandOutcome]:
         request = self.request
-        check_request(request)
         rank, world_size, local_rank = _distributed() if self.distributed else (0, 1, 0)
         worker = Worker(request.shard, rank, world_size)
         out_dir = Path(request.out) if request.out is not None else None

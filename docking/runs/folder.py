@@ -4,13 +4,13 @@
                new --out: two runs never mix in one folder. Otherwise run.json is written (atomically) and
                the run starts (an existing run.json without tables is a run that docked nothing: replaced)
     --resume   continues the run in OUT when run.json agrees with this request (else one error naming the
-               option, docking.inference.run_record); a torn last row is dropped, the per-rank tables of
+               option, docking.runs.record); a torn last row is dropped, the per-rank tables of
                an interrupted torchrun run are joined, and a failures row whose summary row is missing (the
                kill came between the two) is dropped: the ligands without a summary row are docked again.
                On an OUT without a run, --resume starts one
     finish     `finish_run` puts the tables in input order (joining torchrun's per-rank tables) and marks
                run.json finished; after it the folder is complete, and `write_report` builds OUT/report.html
-               from it (docking.inference.report, imported there: the report is the only part that needs it)
+               from it (docking.report.page, imported there: the report is the only part that needs it)
 
 Torch-free (`disco dock merge` uses it).
 """
@@ -20,9 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from disco_core.errors import DiscoError
-from docking.inference.run_record import (RUN_FILE, check_same_run, mark_finished, read_run_record,
+from docking.runs.record import (RUN_FILE, check_same_run, mark_finished, read_run_record,
                                           write_run_record)
-from docking.inference.run_tables import (TABLE_STEMS, drop_torn_row, merge_rank_tables, rank_table_parts,
+from docking.runs.tables import (TABLE_STEMS, drop_torn_row, merge_rank_tables, rank_table_parts,
                                           read_table, write_table)
 
 
@@ -95,7 +95,7 @@ def finish_run(out_dir: Path) -> None:
 
 def write_report(out_dir: Path) -> Path:
     """OUT/report.html of a finished folder (a run, a resumed run, a merge); one error line if it cannot be written."""
-    from docking.inference.report import write_run_report
+    from docking.report.page import write_run_report
 
     try:
         return write_run_report(out_dir)

@@ -38,6 +38,8 @@ DEFAULT = DockPreset(physics_guidance=3.0, steps=30, refine_rounds=30, rank_by="
 FAST = DockPreset(physics_guidance=0.0, steps=20, refine_rounds=0, rank_by="energy", energy="pairwise")
 PRESETS = {"default": DEFAULT, "fast": FAST}
 ENERGY_RANKINGS = ("energy", "intermolecular")   # rankings that need the interaction energy of every pose
+# the preset settings `disco bench dock` lets a run override (the others are the default's, as `disco dock` runs them)
+PRESET_OVERRIDES = ("steps", "physics_guidance", "refine_rounds", "energy", "refine_chains", "random_starts")
 
 
 def physics_for(physics_guidance: float, refine_rounds: int, rank_by: str,

@@ -20,7 +20,7 @@ from data_prep.ligand import LigandInput, read_ligand, read_smiles, sanitize_lig
 from disco_core.errors import InputError
 
 SMILES_LIST_SUFFIXES = (".smi", ".smiles", ".txt")
-# Folders of a run folder that are not a ligand's (docking.inference.report.ASSETS): a ligand of that name
+# Folders of a run folder that are not a ligand's (docking.report.page.ASSETS): a ligand of that name
 # gets _2, so its poses never land among the report's files.
 RESERVED_FOLDERS = ("report_assets",)
 
@@ -117,3 +117,17 @@ def stream_ligands(description: str, names: UniqueNames, default_name: str | Non
         yield LigandEntry(name, text, read_ligand(text))
     except InputError as exc:
         yield LigandEntry(name, text, None, str(exc))
+
+
+def as_ligand_input(ligand: str | Path | Chem.Mol | LigandInput, name: str) -> LigandInput:
+    if isinstance(ligand, LigandInput):
+        return ligand
+    if isinstance(ligand, Chem.Mol):
+        try:
+            mol = Chem.RemoveHs(ligand, sanitize=True)
+        except Exception as exc:   # RDKit raises several types for chemistry it rejects
+            raise InputError(name, f"RDKit rejects the molecule ({str(exc).splitlines()[0] if str(exc) else exc})")
+        if mol.GetNumAtoms() == 0:
+            raise InputError(name, "molecule has no heavy atoms")
+        return LigandInput(mol=mol, source=name, has_pose=False, how="rdkit")
+    return read_ligand(str(ligand))

@@ -1,7 +1,7 @@
 """The Python API, `from docking import dock`: one protein against one or many ligands, for notebooks and
 scripts, returning RDKit molecules and a pandas table instead of files.
 
-It builds the same DockRequest as `disco dock` and iterates the same docking.inference.docking_run.DockingRun,
+It builds the same DockRequest as `disco dock` and iterates the same docking.runs.run.DockingRun,
 so for the same seed, batch size and options it gives the CLI's poses (and, with out=, writes the CLI's
 files). Everything heavy (torch, RDKit, pandas, the models) is imported when `dock` is called, so that
 `import docking` stays cheap.
@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any, Sequence, Union
 if TYPE_CHECKING:
     import pandas as pd
     from rdkit import Chem
-
-    from docking.inference.docking_run import DockJob
 
     Ligand = Union[str, Path, Chem.Mol]
 
@@ -60,17 +58,17 @@ def dock(protein: str | Path, ligands: "Ligand | Sequence[Ligand]", *, names: Se
               pocket_center=(x, y, z), pocket_residues="A:45,A:99", autobox_ligand=FILE, pocket_radius,
               steps, physics_guidance, refine_rounds, refine_chains, random_starts, energy, rank_by, guidance,
               blind_sites, rescore="vina", relax, relax_solvent, check, valid_first, model=DIR, write_complex, max_residues
-              (docking.inference.dock_request.DockRequest)
+              (docking.request.dock_request.DockRequest)
 
     A ligand that cannot be docked is a row of `failures`; options that do not fit together raise InputError,
     an unreadable protein or model DiscoError. Runs in this process only (no torchrun, no --resume).
     """
     from dataclasses import fields
 
-    from docking.inference.dock_request import DockRequest
-    from docking.inference.docking_run import DockingRun
-    from docking.inference.presets import DockPreset, preset_settings
-    from docking.inference.run_record import describe_input
+    from docking.request.dock_request import DockRequest
+    from docking.runs.run import DockingRun
+    from docking.request.presets import DockPreset, preset_settings
+    from docking.request.jobs import describe_input, ligand_jobs
 
     allowed = {field.name for field in fields(DockRequest)} - _NOT_OPTIONS
     unknown = set(options) - allowed
@@ -85,53 +83,17 @@ def dock(protein: str | Path, ligands: "Ligand | Sequence[Ligand]", *, names: Se
         if options.get(name) is not None:
             options[name] = str(options[name])
     request = DockRequest(out=out, protein=str(protein), **settings, **options)
-    jobs, ligand_inputs = _ligand_jobs(str(protein), ligands, names)
+    jobs, ligand_inputs = ligand_jobs(str(protein), ligands, names)
     run = DockingRun(request, jobs=jobs, distributed=False,
                      inputs={"protein": describe_input(str(protein)), "ligands": ligand_inputs})
     return _results(list(run), None if out is None else Path(out))
-
-
-def _ligand_jobs(protein: str, ligands, names: Sequence[str] | None) -> tuple[list["DockJob"], list]:
-    """The jobs of `ligands` in order (a file expands to its molecules), and how run.json describes them."""
-    import hashlib
-
-    from rdkit import Chem
-
-    from disco_core.errors import InputError
-    from docking.inference.docking_run import DockJob
-    from docking.inference.ligand_stream import LigandEntry, UniqueNames, stream_ligands
-    from docking.inference.pipeline import as_ligand_input
-    from docking.inference.run_record import describe_input
-
-    items = [ligands] if isinstance(ligands, (str, Path, Chem.Mol)) else list(ligands)
-    if names is not None and len(names) != len(items):
-        raise InputError("names", f"{len(names)} name(s) for {len(items)} ligand item(s)")
-    unique = UniqueNames()
-    jobs: list[DockJob] = []
-    described = []
-    for number, item in enumerate(items):
-        name = names[number] if names is not None else None
-        if isinstance(item, Chem.Mol):
-            title = item.GetProp("_Name").strip() if item.HasProp("_Name") else ""
-            entry_name, label = unique(name or title or "ligand"), f"molecule #{number + 1}"
-            try:
-                entry = LigandEntry(entry_name, label, as_ligand_input(item, entry_name))
-            except InputError as exc:
-                entry = LigandEntry(entry_name, label, None, str(exc))
-            entries = [entry]
-            described.append({"molecule": hashlib.sha256(Chem.MolToMolBlock(item).encode()).hexdigest()})
-        else:
-            entries = list(stream_ligands(str(item), unique, name))
-            described.append(describe_input(str(item)))
-        jobs += [DockJob(len(jobs) + k, protein, entry) for k, entry in enumerate(entries)]
-    return jobs, described
 
 
 def _results(outcomes: list, out_dir: Path | None) -> DockingResults:
     import pandas as pd
     from rdkit import Chem
 
-    from docking.inference.outputs import pose_properties
+    from docking.pose_record import PoseRecord
 
     poses, rows, failures = [], [], []
     for outcome in outcomes:
@@ -140,21 +102,16 @@ def _results(outcomes: list, out_dir: Path | None) -> DockingResults:
             failures.append({"index": job.index, "name": job.entry.name, "ligand": job.entry.description,
                              "reason": outcome.reason})
             continue
-        per_pose = {key: values for key, values in result.extras.items()
-                    if isinstance(values, list) and len(values) == len(result.poses)}
         for rank, pose in enumerate(result.poses):
+            record = PoseRecord.of(result, rank)
             mol = Chem.Mol(pose)
             mol.SetProp("_Name", job.entry.name)
             mol.SetProp("name", job.entry.name)
             mol.SetIntProp("index", job.index)
-            for key, value in pose_properties(result, rank).items():
+            for key, value in record.sd_properties().items():
                 mol.SetProp(key, value)
             poses.append(mol)
-            rows.append({"index": job.index, "name": job.entry.name, "rank": rank + 1,
-                         "confidence": result.confidences[rank],
-                         **{key: values[rank] for key, values in per_pose.items()},
-                         "latent_picks": " ".join(str(p) for p in result.picks[rank]),
-                         "sample_index": result.samples[rank], "site": result.sites[rank], "mol": mol})
+            rows.append({"index": job.index, "name": job.entry.name, **record.table_row(), "mol": mol})
     table = pd.DataFrame(rows, columns=None if rows else ["index", "name", "rank", "confidence", "latent_picks",
                                                           "sample_index", "site", "mol"])
     return DockingResults(poses, table, pd.DataFrame(failures, columns=["index", "name", "ligand", "reason"]),

@@ -17,7 +17,7 @@ invented charges). Interactions with a cofactor are therefore not reported.
 
 Done once per protein file (2-10 s for a few hundred residues on one CPU core; up to a minute or two for
 multi-chain proteins of ~1500 residues with missing atoms, whose completion PDBFixer relaxes by dynamics) and
-cached by the caller (`docking.inference.interactions.InteractionProfiler`). Chains are split where residues are
+cached by the caller (`docking.contacts.profiler.InteractionProfiler`). Chains are split where residues are
 unresolved (`split_at_chain_breaks`); ProLIF's limits on residue keys are handled by `InteractionReceptor`.
 """
 

@@ -1,8 +1,8 @@
 """What `disco dock` writes per ligand: OUT/<name>/ with rank1.sdf ... rankN.sdf and poses.sdf (all poses,
 best first, SD properties on each), interactions.csv (the poses' protein contacts, unless --no-interactions;
-docking.inference.interactions), optionally complex_rank1.pdb (protein + top pose). Every file of a
+docking.contacts.profiler), optionally complex_rank1.pdb (protein + top pose). Every file of a
 ligand is written atomically, so a ligand docked again after a kill (`--resume`) replaces its half-written
-files whole. The run's tables are docking.inference.run_tables."""
+files whole. The run's tables are docking.runs.tables."""
 
 from __future__ import annotations
 
@@ -12,24 +12,9 @@ from pathlib import Path
 from rdkit import Chem
 
 from disco_core.io import atomic_write_text
-from docking.inference.interactions import PoseInteraction, interactions_csv_text
+from docking.contacts.profiler import PoseInteraction, interactions_csv_text
 from docking.inference.pipeline import DockResult
-from docking.inference.run_tables import format_value
-
-
-def pose_properties(result: DockResult, rank: int) -> dict[str, str]:
-    """SD properties of the pose at `rank` (0-based) of a result, including any extra per-pose columns."""
-    properties = {
-        "rank": str(rank + 1),
-        "confidence": format_value(result.confidences[rank]),
-        "latent_picks": format_value(result.picks[rank]),
-        "sample_index": str(result.samples[rank]),
-        "site": result.sites[rank],
-    }
-    for key, values in result.extras.items():
-        if isinstance(values, list) and len(values) == len(result.poses):
-            properties[key] = format_value(values[rank])
-    return properties
+from docking.pose_record import PoseRecord
 
 
 def sdf_text(mols: list[Chem.Mol], properties: list[dict[str, str]]) -> str:
@@ -64,7 +49,7 @@ def write_ligand_outputs(out_dir: Path, result: DockResult, protein_path: str | 
     and none left from an earlier attempt into the same folder when it is not."""
     folder = out_dir / result.name
     folder.mkdir(parents=True, exist_ok=True)
-    properties = [pose_properties(result, rank) for rank in range(len(result.poses))]
+    properties = [PoseRecord.of(result, rank).sd_properties() for rank in range(len(result.poses))]
     for rank, (mol, props) in enumerate(zip(result.poses, properties)):
         atomic_write_text(folder / f"rank{rank + 1}.sdf", sdf_text([mol], [props]))
     atomic_write_text(folder / "poses.sdf", sdf_text(result.poses, properties))

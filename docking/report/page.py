@@ -34,10 +34,10 @@ from pathlib import Path
 
 from disco_core.errors import InputError
 from disco_core.io import atomic_write_text
-from docking.inference.interactions import HYDROGEN_BOND_TYPES, parse_interaction_summary
-from docking.inference.ligand_stream import RESERVED_FOLDERS
-from docking.inference.report_ligand import ligand_report_data
-from docking.inference.report_protein import ViewerProtein, load_viewer_protein
+from docking.contacts.profiler import HYDROGEN_BOND_TYPES, parse_interaction_summary
+from docking.request.ligand_stream import RESERVED_FOLDERS
+from docking.report.ligand import ligand_report_data
+from docking.report.protein import ViewerProtein, load_viewer_protein
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ REPORT_NAME = "report.html"
 ASSETS = RESERVED_FOLDERS[0]                 # a name no ligand folder takes (ligand_stream)
 LIGAND_DATA = "report_data.js"
 DATA_FORMAT = "disco-report-data 1"         # first line of each data script; another value rewrites it
-PACKAGED_ASSETS = Path(__file__).parent / "report_assets"
+PACKAGED_ASSETS = Path(__file__).parent / "assets"
 VIEWER_FILES = ("3Dmol-min.js", "3Dmol-LICENSE.txt", "3Dmol-min.js.LICENSE.txt")
 MAX_SHOWN_ROWS = 2000                        # summary rows the page draws at once (filter / sort reach the rest)
 

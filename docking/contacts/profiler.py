@@ -8,7 +8,7 @@ Types are ProLIF's names, read from the ligand's side: `HBDonor` = the ligand do
 metal ion, `MetalDonor` = a ligand metal, `XBDonor` / `XBAcceptor` = halogen bonds. ProLIF's default
 geometry applies (e.g. donor-acceptor <= 3.5 A with a D-H...A angle of 130-180 degrees; ions <= 4.5 A).
 
-Hydrogens: the receptor is protonated once per protein (`docking.inference.interaction_receptor`); a pose
+Hydrogens: the receptor is protonated once per protein (`docking.contacts.receptor`); a pose
 (heavy atoms, as `disco dock` writes them) gets its hydrogens from RDKit (`Chem.AddHs(addCoords=True)`), in
 the ionisation state of the input molecule. Reported atoms are heavy atoms: a hydrogen counts as its parent,
 so ligand atom indices are those of the pose in poses.sdf (0-based) and protein atoms are names in the
@@ -26,16 +26,12 @@ import io
 import logging
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rdkit import Chem
 
 from disco_core.errors import InputError
-
-if TYPE_CHECKING:
-    from docking.inference.pipeline import DockResult
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +69,7 @@ class InteractionProfiler:
     `cache_size` files are kept, failures too, so that a protein ProLIF cannot read costs one attempt)."""
 
     def __init__(self, cache_size: int = 2):
-        from docking.inference.interaction_receptor import import_prolif
+        from docking.contacts.receptor import import_prolif
 
         try:
             prolif = import_prolif()
@@ -87,7 +83,7 @@ class InteractionProfiler:
 
     def receptor(self, protein_path: str | Path):
         """The protonated receptor (an InteractionReceptor); raises InputError when it cannot be prepared."""
-        from docking.inference.interaction_receptor import prolif_receptor
+        from docking.contacts.receptor import prolif_receptor
 
         key = str(Path(protein_path).resolve())
         if key not in self._receptors:
@@ -111,7 +107,7 @@ class InteractionProfiler:
         return [self._contacts(receptor, pose, name) for pose in poses]
 
     def _contacts(self, receptor, pose: Chem.Mol, name: str) -> list[PoseInteraction]:
-        from docking.inference.interaction_receptor import first_line, import_prolif
+        from docking.contacts.receptor import first_line, import_prolif
 
         prolif = import_prolif()
         protein = receptor.molecule
@@ -176,18 +172,3 @@ def read_interactions_csv(path: str | Path) -> list[dict]:
         return [{**row, "rank": int(row["rank"]), "distance_A": float(row["distance_A"]),
                  "ligand_atoms": [int(i) for i in row["ligand_atoms"].split()],
                  "protein_atoms": row["protein_atoms"].split()} for row in csv.DictReader(handle)]
-
-
-def annotate_interactions(profiler: InteractionProfiler, result: "DockResult",
-                          protein_path: str | Path) -> tuple["DockResult", list[list[PoseInteraction]] | None]:
-    """The result with each pose's `interactions` SD property, and the contacts per pose. When ProLIF cannot
-    handle the protein or the ligand, the poses carry `interactions_error` instead, a warning is logged and
-    the contacts are None: interactions never fail a docked ligand."""
-    try:
-        per_pose = profiler.pose_interactions(protein_path, result.poses, result.name)
-    except InputError as exc:
-        logger.warning("%s: interactions not computed (%s)", result.name, exc)
-        n = len(result.poses)
-        return replace(result, extras={**result.extras, "interactions_error": [str(exc)] * n}), None
-    summaries = [interaction_summary(contacts) for contacts in per_pose]
-    return replace(result, extras={**result.extras, "interactions": summaries}), per_pose

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from disco_core.errors import DiscoError, InputError
-from docking.inference.run_folder import finish_run, write_report
-from docking.inference.run_record import first_difference, read_run_record, write_run_record
-from docking.inference.run_tables import collect_rows, rank_table_parts, write_table
+from docking.runs.folder import finish_run, write_report
+from docking.runs.record import first_difference, read_run_record, write_run_record
+from docking.runs.tables import collect_rows, rank_table_parts, write_table
 
 logger = logging.getLogger(__name__)
 

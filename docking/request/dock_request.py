@@ -1,5 +1,6 @@
 """What a `disco dock` run (or a `docking.dock` call) docks and how: `DockRequest`, the options of `disco dock`
-by the same names, and `check_request`, the rules they must follow together. Torch-free, so that a usage
+by the same names, checked against the rules they must follow together when the request is built (and
+rebuilt by dataclasses.replace), so that nothing downstream checks them again. Torch-free, so that a usage
 error is reported at once."""
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from disco_core.errors import InputError
-from docking.inference.presets import DEFAULT, ENERGY_RANKINGS
-from docking.inference.shards import Shard
+from docking.request.presets import DEFAULT, ENERGY_RANKINGS
+from docking.request.shard import Shard
 
 RANK_CHOICES = ("confidence", "vina", "energy", "intermolecular")
 ENERGY_CHOICES = ("pairwise", "grid", "grid+pairwise")
@@ -49,10 +50,13 @@ class DockRequest:
     device: str = "auto"
     write_complex: bool = False
     max_residues: int = 10_000
-    shard: Shard | None = None              # dock only this part of the input (docking.inference.shards)
+    shard: Shard | None = None              # dock only this part of the input (docking.runs.shards)
     resume: bool = False                    # continue the run in `out`
     interactions: bool = True               # ProLIF contacts of every pose (SD property, interactions.csv)
     report: bool = True                     # OUT/report.html at the end of the run
+
+    def __post_init__(self) -> None:
+        check_request(self)
 
 
 def check_request(request: DockRequest) -> None:

@@ -18,27 +18,18 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import math
 import os
 from pathlib import Path
 
 from disco_core.errors import DiscoError
 from disco_core.io import atomic_write_bytes, atomic_write_text
+from docking.pose_record import format_value
 
 SUMMARY_COLUMNS = ["index", "name", "status", "n_poses", "top_confidence", "seconds", "protein", "ligand", "pocket"]
 FAILURE_COLUMNS = ["index", "name", "protein", "ligand", "reason"]
 TABLE_STEMS = ("summary", "failures")
 
 logger = logging.getLogger(__name__)
-
-
-def format_value(value) -> str:
-    """A value as the SD properties and the tables write it (floats to 4 decimals, sequences space-separated)."""
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.4f}"
-    if isinstance(value, (tuple, list)):
-        return " ".join(str(v) for v in value)
-    return str(value)
 
 
 def _line(columns: list[str], row: dict) -> str:
