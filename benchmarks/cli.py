@@ -269,12 +269,22 @@ def _register_pool(kinds: argparse._SubParsersAction) -> None:
                     "top-1 count, median seconds and the time ratio to Vina on the pairs both finished.")
     pool.add_argument("--runs", nargs="+", required=True, metavar="RUN", help="`disco bench dock` run folders")
     pool.add_argument("--out", required=True, metavar="DIR")
+    pool.add_argument("--paired", nargs=2, metavar=("FIRST", "SECOND"),
+                      help="also compare two methods per (run, complex) both have a row for (a failure is a miss): "
+                           "which top-1 RMSD is lower, ties, only one < 2 A; writes OUT/paired.json and paired.csv")
+    pool.add_argument("--tie", type=float, default=0.1, metavar="A",
+                      help="with --paired: top-1 RMSDs closer than this are a tie (default 0.1)")
     pool.set_defaults(run=run_pool_cli)
 
 
 def run_pool_cli(args: argparse.Namespace) -> int:
-    from benchmarks.pool import markdown, pool_runs
+    from benchmarks.pool import markdown, paired_markdown, pool_runs
 
-    pooled = pool_runs(args.runs, args.out)
+    pooled = pool_runs(args.runs, args.out, paired_with=tuple(args.paired) if args.paired else None, tie=args.tie)
     print(markdown(pooled, [str(r) for r in args.runs]), end="")
+    if args.paired:
+        import json
+        from pathlib import Path
+
+        print("\n" + paired_markdown(json.loads((Path(args.out) / "paired.json").read_text())), end="")
     return 0

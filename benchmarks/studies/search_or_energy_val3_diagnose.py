@@ -1,29 +1,27 @@
 """Search or energy? For val complexes where Vina's pose is right and ours is not: pool our ten poses with Vina's,
-minimise every pose 500 steps in our pairwise energy (`rerank_val20`'s `reminimised`), and see where Vina's
-near-native pose lands in our energy. Lower than our top-1: our search missed a basin our energy prefers.
-Higher: our energy prefers the decoy, and more search would not help.
+minimise every pose 500 steps in our pairwise energy (rerank_val20_rerank_saved_poses' `reminimised`), and see
+where Vina's near-native pose lands in our energy. Lower than our top-1: our search missed a basin our energy
+prefers. Higher: our energy prefers the decoy, and more search would not help.
 
-Run from the repository root after `disco bench dock ... --methods disco,vina --seed 0 --out runs/diag/{a,b}`:
-    OMP_NUM_THREADS=1 python benchmarks/results/search_or_energy_val3/diagnose.py runs/diag/a runs/diag/b
-Writes per_complex.csv beside this file."""
+After `disco bench dock ... --methods disco,vina --seed 0 --out runs/diag/{a,b}`:
+    OMP_NUM_THREADS=1 python -m benchmarks.studies.search_or_energy_val3_diagnose runs/diag/a runs/diag/b
+Writes per_complex.csv to --out (default benchmarks/results/search_or_energy_val3)."""
 
-import csv
-import importlib.util
+from __future__ import annotations
+
 import json
 import logging
-import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 from rdkit import Chem
 
 from benchmarks.pose_metrics import pose_errors, read_references
+from benchmarks.studies import log_to_console, output_folder, study_parser, write_rows
+from benchmarks.studies.rerank_val20_rerank_saved_poses import reminimised
 
-DATA = Path("../shared/data/complexes")
-HERE = Path(__file__).parent
-_spec = importlib.util.spec_from_file_location("rerank", HERE.parent / "rerank_val20" / "rerank_saved_poses.py")
-rerank = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(rerank)
+STUDY = "search_or_energy_val3"
 log = logging.getLogger("diagnose")
 
 
@@ -32,16 +30,16 @@ def method_poses(run: Path, method: str, name: str) -> list[Chem.Mol]:
     return [p for p in Chem.SDMolSupplier(str(folder / f"{name}.sdf"), removeHs=False)]
 
 
-def diagnose(run: Path, name: str) -> dict:
+def diagnose(run: Path, name: str, dataset: Path) -> dict:
     ours = [Chem.RemoveHs(p) for p in method_poses(run, "disco", name)]
     vina = [Chem.RemoveHs(p) for p in method_poses(run, "vina", name)]
     symbols = [a.GetSymbol() for a in ours[0].GetAtoms()]
     assert all([a.GetSymbol() for a in p.GetAtoms()] == symbols for p in vina), f"{name}: atom orders differ"
-    references = read_references(DATA / name, name)
-    protein = DATA / name / f"{name}_protein.pdb"
+    references = read_references(dataset / name, name)
+    protein = dataset / name / f"{name}_protein.pdb"
     pooled = ours + vina
     rmsd_before = pose_errors(pooled, references).rmsd
-    moved, energy_after, energy_before, _ = rerank.reminimised(pooled, protein)
+    moved, energy_after, energy_before, _ = reminimised(pooled, protein)
     rmsd_after = pose_errors(moved, references).rmsd
     n = len(ours)
     vina_best = n + int(rmsd_before[n:].argmin())
@@ -58,19 +56,23 @@ def diagnose(run: Path, name: str) -> dict:
             "pool_top1_rmsd_after": round(float(rmsd_after[order[0]]), 3), "pool_size": len(pooled)}
 
 
-def main(runs: list[str]) -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = study_parser(__doc__, STUDY, records=False, dataset=True)
+    parser.add_argument("runs", nargs="+", type=Path, help="`disco bench dock --methods disco,vina` run folders")
+    args = parser.parse_args(argv)
+    out = output_folder(args, STUDY)
+    torch.set_num_threads(1)
     rows = []
-    for run in map(Path, runs):
-        for name in (line.strip() for line in open(json.loads((run / "config.json").read_text())["settings"]["split"])):
-            if name:
-                rows.append(diagnose(run, name))
-                log.info("%s", rows[-1])
-    with open(HERE / "per_complex.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    for run in args.runs:
+        split = json.loads((run / "config.json").read_text())["settings"]["split"]
+        with open(split) as handle:
+            names = [line.strip() for line in handle if line.strip()]
+        for name in names:
+            rows.append(diagnose(run, name, args.dataset))
+            log.info("%s", rows[-1])
+    write_rows(out / "per_complex.csv", rows)
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    main(sys.argv[1:])
+    log_to_console()
+    main()

@@ -1,0 +1,56 @@
+"""The code of the studies whose records are in benchmarks/results/<study>/ (data, rules and results only).
+
+One module per study, `<study>.py`, or `<study>_<script>.py` when a study has several scripts. Each runs from any
+folder as `python -m benchmarks.studies.<name> --records benchmarks/results/<study> ...`: its paths are arguments
+(`--records` the study's folder, `--dataset` the complexes, `--out` where it writes, by default the records
+folder), with defaults relative to the repository root. Counting (a miss, a hit, a paired win) is
+`benchmarks.pool`'s, shared with `disco bench pool`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results"
+RUNS = ROOT / "runs"
+DATASET = ROOT.parent / "shared" / "data" / "complexes"
+
+
+def study_parser(doc: str | None, study: str, records: bool = True, dataset: bool = False) -> argparse.ArgumentParser:
+    """An argument parser with the studies' common paths: --records (default benchmarks/results/<study>), --out
+    (default: the records folder) and, with `dataset`, --dataset (default ../shared/data/complexes)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if records:
+        parser.add_argument("--records", type=Path, default=RESULTS / study, metavar="DIR",
+                            help=f"the study's records (default {(RESULTS / study).relative_to(ROOT)})")
+    if dataset:
+        parser.add_argument("--dataset", type=Path, default=DATASET, metavar="DIR",
+                            help="complexes, DIR/<id>/<id>_protein.pdb ... (default ../shared/data/complexes "
+                                 "beside the repository)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="where to write (default: the records folder" + ("" if records else f", "
+                             f"{(RESULTS / study).relative_to(ROOT)}") + ")")
+    return parser
+
+
+def output_folder(args: argparse.Namespace, study: str) -> Path:
+    """--out, or the records folder; created."""
+    out = args.out or getattr(args, "records", None) or RESULTS / study
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def write_rows(path: Path, rows: list[dict], fieldnames: list[str] | None = None) -> None:
+    """rows as CSV (csv's own dialect, as the committed records were written)."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fieldnames or list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def log_to_console() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -1,0 +1,52 @@
+"""The val table of RULE.md from the committed records: the default at 60, 30 and 20 reverse-diffusion steps
+(val_steps{N}_seed{s}) beside the default's record on the code before cbf19bf (../random_starts_val/val_rs30_seed{s},
+beside the records folder), with per-complex paired counts against 60 steps.
+    python -m benchmarks.studies.diffusion_steps_val --records benchmarks/results/diffusion_steps_val
+Writes summary_val.json and per_complex_val.csv to --out (default: the records folder)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from benchmarks.pool import counts, method_rows, paired, rmsd
+from benchmarks.studies import log_to_console, output_folder, study_parser, write_rows
+
+STUDY = "diffusion_steps_val"
+SEEDS = (0, 1)
+log = logging.getLogger("summary")
+
+
+def sources(records: Path) -> dict[str, str]:
+    return {"steps60": str(records / "val_steps60_seed{s}"), "steps30": str(records / "val_steps30_seed{s}"),
+            "steps20": str(records / "val_steps20_seed{s}"),
+            "steps60_before_cbf19bf": str(records.parent / "random_starts_val" / "val_rs30_seed{s}")}
+
+
+def summary(records: Path) -> tuple[dict, list[dict]]:
+    """summary_val.json's table and per_complex_val.csv's rows (the complexes of the 60-step runs)."""
+    runs = {name: {s: method_rows(folder.format(s=s), "disco") for s in SEEDS}
+            for name, folder in sources(records).items()}
+    ids = [(s, i) for s in SEEDS for i in runs["steps60"][s]]
+    table = {name: counts([by_seed[s].get(i) for s, i in ids]) for name, by_seed in runs.items()}
+    top1 = {name: {(s, i): rmsd(runs[name][s].get(i)) for s, i in ids} for name in runs}
+    per_complex = [{"seed": s, "id": i, **{f"{name}_top1": top1[name][(s, i)] for name in runs}} for s, i in ids]
+    for name in ("steps30", "steps20", "steps60_before_cbf19bf"):
+        counted = paired(top1[name], top1["steps60"])
+        table[f"paired_{name}_vs_steps60"] = {k: counted[k] for k in ("only_first_lt2", "only_second_lt2")}
+    return table, per_complex
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = study_parser(__doc__, STUDY).parse_args(argv)
+    table, per_complex = summary(args.records)
+    out = output_folder(args, STUDY)
+    (out / "summary_val.json").write_text(json.dumps(table, indent=2) + "\n")
+    write_rows(out / "per_complex_val.csv", per_complex)
+    log.info("%s", json.dumps(table, indent=2))
+
+
+if __name__ == "__main__":
+    log_to_console()
+    main()

@@ -1,0 +1,53 @@
+"""RESULT.md's val table from the committed records: the random-start runs (val_rs{30,80}_seed{0,1}) beside the
+old default's and Vina's records (../default_vs_vina/val_seed{0,1}) and grid+pairwise R = 0's
+(../grid_pairwise_val/val_seed{0,1}), both beside the records folder, with per-complex paired counts.
+    python -m benchmarks.studies.random_starts_val --records benchmarks/results/random_starts_val
+Writes summary_val.json and per_complex_val.csv to --out (default: the records folder)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from benchmarks.pool import counts, method_rows, paired, rmsd
+from benchmarks.studies import log_to_console, output_folder, study_parser, write_rows
+
+STUDY = "random_starts_val"
+SEEDS = (0, 1)
+log = logging.getLogger("summary")
+
+
+def sources(records: Path) -> dict[str, tuple[str, str]]:
+    return {"R30": (str(records / "val_rs30_seed{s}"), "disco"), "R80": (str(records / "val_rs80_seed{s}"), "disco"),
+            "default_old": (str(records.parent / "default_vs_vina" / "val_seed{s}"), "disco"),
+            "grid_pairwise_R0": (str(records.parent / "grid_pairwise_val" / "val_seed{s}"), "disco"),
+            "vina": (str(records.parent / "default_vs_vina" / "val_seed{s}"), "vina")}
+
+
+def summary(records: Path) -> tuple[dict, list[dict]]:
+    """summary_val.json's table and per_complex_val.csv's rows (the complexes of the R30 runs)."""
+    runs = {name: {s: method_rows(folder.format(s=s), method) for s in SEEDS}
+            for name, (folder, method) in sources(records).items()}
+    ids = [(s, i) for s in SEEDS for i in runs["R30"][s]]
+    table = {name: counts([by_seed[s].get(i) for s, i in ids]) for name, by_seed in runs.items()}
+    top1 = {name: {(s, i): rmsd(runs[name][s].get(i)) for s, i in ids} for name in runs}
+    per_complex = [{"seed": s, "id": i, **{f"{name}_top1": top1[name][(s, i)] for name in runs}} for s, i in ids]
+    for other in ("default_old", "vina"):
+        counted = paired(top1["R30"], top1[other])
+        table[f"paired_R30_vs_{other}"] = {k: counted[k] for k in ("only_first_lt2", "only_second_lt2")}
+    return table, per_complex
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = study_parser(__doc__, STUDY).parse_args(argv)
+    table, per_complex = summary(args.records)
+    out = output_folder(args, STUDY)
+    (out / "summary_val.json").write_text(json.dumps(table, indent=2) + "\n")
+    write_rows(out / "per_complex_val.csv", per_complex)
+    log.info("%s", json.dumps(table, indent=2))
+
+
+if __name__ == "__main__":
+    log_to_console()
+    main()
