@@ -54,8 +54,19 @@ def test_a_pose_pushed_out_of_the_pocket_is_a_search_failure_and_the_reverse_a_s
     assert analyse_complex("1s3v", PROTEIN, native, native, 0.0, steps=10).verdict == "success"
 
 
+def write_sdf(path, mol: Chem.Mol) -> None:
+    writer = Chem.SDWriter(str(path))
+    writer.write(mol)
+    writer.close()
+
+
 def test_failures_command_reads_a_bench_run(tmp_path):
-    from benchmarks.dock_bench import DockBenchOptions, run_dock_bench
+    """A real `bench dock` run of 1s3v, plus two complexes whose verdicts are known by hand, added to its
+    records: "in" (top-1 = the crystal pose pushed 10 A out of the pocket: RMSD 10 A, a rigid shift, and its
+    contacts lost, so the energy prefers the crystal pose: a search failure) and "out" (the same two poses
+    with their roles swapped: the dataset's "crystal" is the pushed pose and the top-1 the real crystal one,
+    which the energy prefers: a scoring failure)."""
+    from benchmarks.dock_bench import DockBenchOptions, method_dir, run_dock_bench
 
     dataset = tmp_path / "dataset"
     shutil.copytree(EXAMPLE, dataset / "1s3v")
@@ -64,13 +75,30 @@ def test_failures_command_reads_a_bench_run(tmp_path):
     run_dock_bench(DockBenchOptions(dataset=str(dataset), split=str(dataset / "split.txt"), out=str(run),
                                     methods=("disco",), samples=2, steps=3, refine_rounds=1,
                                     device="cpu"), progress=False)
+    records = method_dir(run, "disco")
+    for name, reference, top1 in (("in", crystal(), displaced(crystal(), 10.0)),
+                                  ("out", displaced(crystal(), 10.0), crystal())):
+        (dataset / name).mkdir()
+        shutil.copy(PROTEIN, dataset / name / f"{name}_protein.pdb")
+        write_sdf(dataset / name / f"{name}_ligand.sdf", reference)
+        write_sdf(records / f"{name}.sdf", top1)
+        (records / f"{name}.json").write_text(json.dumps({"id": name, "status": "ok", "rmsd": [10.0]}))
     assert main(["bench", "failures", "--run", str(run), "--method", "disco", "--dataset", str(dataset)]) == 0
     summary = json.loads((run / "search_or_scoring-disco.json").read_text())
-    rows = list(csv.DictReader((run / "search_or_scoring-disco.csv").open()))
-    assert summary["n"] == 1 and len(rows) == 1 and rows[0]["id"] == "1s3v"
-    assert rows[0]["verdict"] in ("success", "search", "scoring")
-    assert float(rows[0]["crystal_energy"]) < 0.0                 # the crystal pose's contacts are favourable
-    assert summary["success"] + summary["search"] + summary["scoring"] == 1
+    rows = {r["id"]: r for r in csv.DictReader((run / "search_or_scoring-disco.csv").open())}
+    assert summary["n"] == 3 and set(rows) == {"1s3v", "in", "out"}
+    assert rows["in"]["verdict"] == "search" and rows["out"]["verdict"] == "scoring"
+    assert float(rows["in"]["top1_rmsd"]) == float(rows["out"]["top1_rmsd"]) == 10.0    # the records' top-1
+    # the real run's row: its top-1 RMSD is the one `bench dock` recorded; the crystal pose's contacts are
+    # favourable; the hand-built rows' crystal energies are the two poses' (the real one well below the other)
+    real = json.loads((records / "1s3v.json").read_text())
+    assert float(rows["1s3v"]["top1_rmsd"]) == pytest.approx(real["rmsd"][0], abs=1e-4)
+    assert float(rows["1s3v"]["crystal_energy"]) < 0.0
+    assert float(rows["in"]["crystal_energy"]) == pytest.approx(float(rows["1s3v"]["crystal_energy"]), abs=0.05)
+    assert float(rows["in"]["crystal_energy"]) < float(rows["out"]["crystal_energy"]) - 3.0
+    assert float(rows["1s3v"]["top1_rmsd"]) >= 2.0 or rows["1s3v"]["verdict"] == "success"
+    assert summary["success"] + summary["search"] + summary["scoring"] == 3
+    assert summary["search"] >= 1 and summary["scoring"] >= 1
     with pytest.raises(InputError, match="no docking records"):
         run_failure_analysis(run, "vina", dataset)
 

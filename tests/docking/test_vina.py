@@ -1,7 +1,5 @@
 """AutoDock Vina through vina + meeko: receptor preparation, docking from a fresh conformer, rescoring."""
 
-import time
-
 import numpy as np
 import pytest
 from rdkit import Chem
@@ -45,15 +43,28 @@ def test_boxes():
     assert min(whole.size) > 30
 
 
-def test_receptor_is_prepared_once(receptor, tmp_path_factory):
+def test_receptor_is_prepared_once(receptor, monkeypatch):
+    """A second preparation of the same file reuses the first: from the in-process cache, and from the
+    PDBQT on disk in a fresh process (cache emptied); neither reads the protein or runs meeko again."""
+    import docking.physics.vina_receptor as vina_receptor
+
     assert receptor.pdbqt_path.is_file()
     text = receptor.pdbqt_path.read_text()
     assert "ATOM" in text and " OA" in text     # AutoDock atom types
     stamp = receptor.pdbqt_path.stat().st_mtime_ns
-    start = time.perf_counter()
+
+    def prepared_again(*_args, **_kwargs):
+        raise AssertionError("the receptor was prepared a second time")
+
+    monkeypatch.setattr(vina_receptor, "_polymer_pdbqt", prepared_again)
+    monkeypatch.setattr(vina_receptor, "_protein_pdb_text", prepared_again)
     again = prepare_receptor(EXAMPLE / "1s3v_protein.pdb", receptor.pdbqt_path.parent)
-    assert time.perf_counter() - start < 0.5
-    assert again.pdbqt_path == receptor.pdbqt_path and again.pdbqt_path.stat().st_mtime_ns == stamp
+    monkeypatch.setattr(vina_receptor, "_RECEPTOR_CACHE", {})
+    from_disk = prepare_receptor(EXAMPLE / "1s3v_protein.pdb", receptor.pdbqt_path.parent)
+    for prepared in (again, from_disk):
+        assert prepared.pdbqt_path == receptor.pdbqt_path and prepared.pdbqt_path.stat().st_mtime_ns == stamp
+        assert prepared.pdbqt_path.read_text() == text
+        assert prepared.dropped_residues == receptor.dropped_residues and prepared.hydrogens_replaced == receptor.hydrogens_replaced
 
 
 def test_receptor_whose_hydrogens_confuse_meeko_is_reprotonated(tmp_path):

@@ -1,5 +1,7 @@
 import json
+import math
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -32,7 +34,17 @@ def test_eval_writes_metrics_for_a_run(trained_tiny_run, shapes_folder, tmp_path
     report = json.loads(out.read_text())
     entry = report["models"][str(trained_tiny_run)]
     assert report["feature_network"]["name"] == "fd_classifier" and entry["network_evaluations"] == 5
-    assert entry["fd_classifier"] >= 0 and len(entry["curvature"]["profile"]) == 2
+    assert len(entry["curvature"]["profile"]) == 2
+    # 6 samples of a 2-step tiny model are not the test set: a finite, positive distance
+    assert math.isfinite(entry["fd_classifier"]) and entry["fd_classifier"] > 0
+    # the distance it reports, in closed form: features against themselves 0; y = 2 x + 3 has mean 2 mu + 3
+    # and covariance 4 C, so ||mu - (2 mu + 3)||^2 + tr(C + 4 C - 2 (4 C^2)^(1/2)) = ||mu + 3||^2 + tr(C)
+    from images.evaluate import fd_in_feature_space
+
+    x = np.random.default_rng(0).normal(size=(200, 4)) * [1.0, 2.0, 0.5, 1.0]
+    assert fd_in_feature_space(x, x) == pytest.approx(0.0, abs=1e-6)
+    closed_form = float(((x.mean(0) + 3.0) ** 2).sum() + np.trace(np.cov(x, rowvar=False)))
+    assert fd_in_feature_space(2 * x + 3.0, x) == pytest.approx(closed_form, rel=1e-6)
 
 
 def test_user_mistakes_are_one_line_errors(tmp_path, capsys):

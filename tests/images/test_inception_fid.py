@@ -3,6 +3,7 @@ shipped, so this builds a small TorchScript network with the same calling conven
 `net(uint8 NCHW, return_features=True) -> features`, and checks the plumbing end to end."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -11,7 +12,7 @@ from torch import nn
 from disco_core.cli import main
 from disco_core.errors import InputError
 from images.classifier import ClassifierConfig, FeatureClassifier, save_classifier
-from images.evaluate import inception_features, load_inception
+from images.evaluate import fd_in_feature_space, inception_features, load_inception
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 
@@ -47,7 +48,28 @@ def test_eval_reports_fid_when_weights_are_given(trained_tiny_run, inception_fil
     assert main(["images", "eval", "--model", str(trained_tiny_run), "--n", "6", "--steps", "2", "--classifier",
                  str(tmp_path / "c.pt"), "--inception", str(inception_file), "--out", str(out)]) == 0
     entry = next(iter(json.loads(out.read_text())["models"].values()))
-    assert entry["fid"] >= 0 and entry["fd_classifier"] >= 0
+    # 6 samples of a 2-step tiny model are not the test set: finite, positive distances
+    assert math.isfinite(entry["fid"]) and entry["fid"] > 0
+    assert math.isfinite(entry["fd_classifier"]) and entry["fd_classifier"] > 0
+
+
+def test_fid_through_the_network_in_closed_form(inception_file):
+    """Uniform grey images of intensity v: the network's features are (v / 255) w + b, w = the row sums of its
+    linear layer, so the distance between two sets is |w|^2 / 255^2 ((mean1 - mean2)^2 + (sd1 - sd2)^2)
+    (a Gaussian along w): 0 for a set against itself, |w|^2 (100 / 255)^2 against the set 100 brighter."""
+    network = load_inception(inception_file)
+    w = network.project.weight.detach().double().sum(dim=1)
+
+    def features(values):
+        images = torch.tensor(values, dtype=torch.uint8)[:, None, None, None].expand(-1, 1, 8, 8).contiguous()
+        return inception_features(network, images, batch_size=3)
+
+    dim = [10, 50, 90, 130, 20]
+    assert fd_in_feature_space(features(dim), features(dim)) == pytest.approx(0.0, abs=1e-6)
+    bright = [v + 100 for v in dim]
+    expected = float(w @ w) * (100 / 255) ** 2
+    assert expected > 0.01
+    assert fd_in_feature_space(features(bright), features(dim)) == pytest.approx(expected, rel=1e-3)
 
 
 def test_not_torchscript_is_an_input_error(tmp_path):
