@@ -38,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_pockets(kinds)
     _register_failures(kinds)
     _register_pool(kinds)
+    _register_gpu(kinds)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -288,3 +289,33 @@ def run_pool_cli(args: argparse.Namespace) -> int:
 
         print("\n" + paired_markdown(json.loads((Path(args.out) / "paired.json").read_text())), end="")
     return 0
+
+
+def _register_gpu(kinds: argparse._SubParsersAction) -> None:
+    gpu = kinds.add_parser(
+        "gpu", help="the CUDA tests, then disco dock timed on CPU and GPU in one run (a few minutes on one GPU)",
+        description="Runs the CUDA tests (tests/gpu), times `disco dock` (default and --fast) on the shipped "
+                    "complexes on the CPU and on the GPU, then a 100-ligand --fast screen on the GPU; writes "
+                    "OUT/gpu_check.json (device, versions, seconds, ligands per hour, peak GPU memory) to commit "
+                    "under benchmarks/results/. Without a GPU: one line, exit 0, nothing written.")
+    gpu.add_argument("--out", required=True, metavar="DIR")
+    gpu.add_argument("--complexes", type=int, default=5, metavar="N",
+                     help="how many shipped complexes to time (default 5)")
+    gpu.add_argument("--no-tests", action="store_true", help="skip the CUDA tests")
+    gpu.add_argument("--no-screen", action="store_true", help="skip the 100-ligand screen")
+    gpu.set_defaults(run=run_gpu_check_cli)
+
+
+def run_gpu_check_cli(args: argparse.Namespace) -> int:
+    import json
+
+    from benchmarks.gpu_check import GpuCheckSkipped, run_gpu_check
+
+    try:
+        record = run_gpu_check(args.out, args.complexes, not args.no_tests, not args.no_screen)
+    except GpuCheckSkipped as exc:
+        print(f"disco bench gpu: {exc}")
+        return 0
+    print(json.dumps({key: record[key] for key in ("facts", "gpu_speedup") if key in record}, indent=2))
+    print(f"wrote {args.out}/gpu_check.json")
+    return 1 if record.get("cuda_tests", {}).get("exit_code", 0) not in (0,) else 0

@@ -19,4 +19,6 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise DiscoError(f"--device {name}: not a device name ({exc})") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise DiscoError(f"--device {name}: CUDA is not available on this machine")
+    if device.type == "cuda" and device.index is None:     # "cuda": this rank's GPU (torch.cuda.set_device needs one)
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return device

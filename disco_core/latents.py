@@ -17,11 +17,13 @@ from .graph_ops import segment_argmax, segment_softmax
 
 def sample_gumbel(shape: torch.Size, like: torch.Tensor, generator: torch.Generator | None = None,
                   device: torch.device | str | None = None) -> torch.Tensor:
-    """Standard Gumbel noise of `like`'s dtype, drawn on `device` (default: `like`'s device)."""
-    uniform = torch.rand(shape, generator=generator, device=like.device if device is None else device,
-                         dtype=like.dtype)
+    """Standard Gumbel noise of `like`'s dtype, drawn on `device` (default: the generator's device, else `like`'s)
+    and returned on `like`'s: a seeded CPU generator gives the same noise whatever device the model runs on."""
+    if device is None:
+        device = generator.device if generator is not None else like.device
+    uniform = torch.rand(shape, generator=generator, device=device, dtype=like.dtype)
     tiny = torch.finfo(like.dtype).tiny
-    return -torch.log((-torch.log(uniform.clamp(min=tiny))).clamp(min=tiny))
+    return -torch.log((-torch.log(uniform.clamp(min=tiny))).clamp(min=tiny)).to(like.device)
 
 
 def gumbel_softmax_st(logits: torch.Tensor, tau: float = 1.0, hard: bool = True,

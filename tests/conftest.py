@@ -1,6 +1,6 @@
 """Shared test settings: one intra-op thread (the models under test are small; more threads only contend), and
-the data markers, so that a clone without ../shared/data, Debian's Fashion-MNIST or a headless Chromium runs
-everything else."""
+the data markers, so that a clone without ../shared/data, Debian's Fashion-MNIST, a headless Chromium or a GPU
+runs everything else."""
 
 import os
 import socket
@@ -24,6 +24,9 @@ DATA_MARKERS = {
     "browser": (chromium_path() is not None,
                 "needs a headless Chromium to open report pages (no chromium on PATH; Debian: apt-get install "
                 "chromium)"),
+    "cuda": (torch.cuda.is_available(), "needs a CUDA GPU (torch.cuda.is_available() is False here; each has a CPU "
+                                        "twin that ran)"),
+    "multi_gpu": (torch.cuda.device_count() >= 2, f"needs two CUDA GPUs ({torch.cuda.device_count()} here)"),
 }
 DESELECTED = pytest.StashKey[dict]()
 

@@ -213,7 +213,9 @@ class DockingPipeline:
         return results
 
     def _generator(self, site_index: int) -> torch.Generator:
-        return torch.Generator(device=self.device).manual_seed(self.options.seed * 1_000_003 + site_index)
+        """A CPU generator whatever the device: every draw is made on it and moved (docking.model.pose_noise), so
+        a seed gives the same noise on a GPU as on the CPU."""
+        return torch.Generator().manual_seed(self.options.seed * 1_000_003 + site_index)
 
     def _rank(self, name: str, mol: Chem.Mol, per_site: list, sites: list[Pocket | None], seconds: float) -> DockResult:
         """All poses of one ligand (every site), ranked by calibrated confidence (or, with `rank_by` energy,

@@ -74,7 +74,8 @@ class ScoreModel(nn.Module):
         if drop_latents is not None:
             return drop_latents.to(device=device, dtype=torch.bool)
         if self.training and self.config.latent_dropout > 0:
-            return torch.rand(num_graphs, generator=generator, device=device) < self.config.latent_dropout
+            draw_on = generator.device if generator is not None else device      # the generator's device, moved
+            return (torch.rand(num_graphs, generator=generator, device=draw_on) < self.config.latent_dropout).to(device)
         return torch.zeros(num_graphs, dtype=torch.bool, device=device)
 
     def forward(self, batch, sigmas: dict[str, torch.Tensor], latents: torch.Tensor | None = None,

@@ -55,7 +55,7 @@ def dock_held_out(model_dir: str | Path, items: list[dict], samples: int, steps:
     models = load_docking_models(model_dir, device)
     raw, rmsd, complex_index = [], [], []
     for i, item in enumerate(items):
-        generator = torch.Generator(device=models.device).manual_seed(seed * 1_000_003)
+        generator = torch.Generator().manual_seed(seed * 1_000_003)
         center = item["lig_pos_crystal"].double().mean(0)
         docked = dock_complex(models, item, samples, steps, generator=generator, pocket_center=center)
         raw += docked.confidences.cpu().tolist()

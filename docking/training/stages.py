@@ -175,7 +175,7 @@ def evaluate_docking(models: DockingModels, items: list[dict], options: DataOpti
     the true pose (the score stage's check, an upper bound) instead of the prior."""
     rmsds, top1, best, seconds = [], [], [], 0.0
     for i, item in enumerate(items):
-        generator = torch.Generator(device=models.device).manual_seed(seed * 7919 + i)
+        generator = torch.Generator().manual_seed(seed * 7919 + i)
         example = training_complex(item, dataclasses.replace(options, pocket_center_jitter=0.0),
                                    torch.Generator().manual_seed(seed), pocket=pocket)
         picks = None
@@ -304,7 +304,7 @@ def sample_confidence_poses(models: DockingModels, items: list[dict], config: Do
     entries: dict[str, list] = {"complex": [], "poses": [], "rmsd": []}
     for i in range(count):
         example = training_complex(items[i], config.data, complex_generator(seed, i))
-        generator = torch.Generator(device=models.device).manual_seed(seed * 7919 + i)
+        generator = torch.Generator().manual_seed(seed * 7919 + i)
         docked = dock_complex(models, example.graph, options.samples_per_complex, options.sampling_steps,
                               generator=generator, pocket_center=example.center if example.pocket else None)
         entries["complex"] += [i] * options.samples_per_complex
