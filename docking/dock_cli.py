@@ -122,7 +122,7 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
                          help="with --check, keep the score order even when a lower pose is the valid one")
     physics.add_argument("--rank-by", choices=RANK_CHOICES, default=None,
                          help="order of the written poses: energy (the minimised interaction energy; the default), "
-                              "intermolecular (its receptor-ligand part alone, Vina's convention), "
+                              "intermolecular (its receptor-ligand part alone; Vina itself orders its modes by the total), "
                               "vina (needs --rescore vina; the default with it) or confidence (the default with "
                               "--relax alone, whose poses the sampling energy no longer describes)")
     parser.add_argument("--model", metavar="DIR", help="model folder or training run (default: the bundled model)")

@@ -5,11 +5,12 @@ receptor atom) pair each time a pose is evaluated, and guidance, minimisation an
 it thousands of times against the same receptor. A ligand atom's intermolecular energy depends only on
 where it is and on its class (X-Score radius, hydrophobic, donor, acceptor), so for each class present
 the receptor's sum is tabulated once on a regular grid over the site (0.375 A, Vina's spacing) and read
-by trilinear interpolation: the energy and gradient of every pose at once, at a cost that no longer
+by Catmull-Rom (cubic) interpolation along each axis (GridInteractionEnergy.read says why not trilinear):
+the energy and gradient of every pose at once, at a cost that no longer
 grows with the receptor.
 
     map_c(g) = sum_j pair_energy(|g - x_j|; class c, receptor atom j)        once per receptor and class
-    E_inter(pose) = sum_i trilinear(map_{c_i}, x_i) + OUTSIDE_SLOPE * (A that x_i lies outside the box)
+    E_inter(pose) = sum_i cubic(map_{c_i}, x_i) + OUTSIDE_SLOPE * (A that x_i lies outside the box)
 
 Outside the box an atom gets the map's value at the nearest box point plus a penalty that grows by
 OUTSIDE_SLOPE per Angstrom (Vina, too, penalises atoms that leave its grid), so a pose that drifts out

@@ -23,7 +23,10 @@ hydrogen, and metals; acceptors: O, and N without a hydrogen and fewer than thre
 receptor residues of any kind, cofactors and metals included. Elements without an X-Score radius
 (B, Si, Se, As, ...) fall back to a documented type: radius 1.9 A (carbon's), neither hydrophobic nor
 polar, so they take part in sterics only; metals get radius 1.2 A and count as donors. Energies are in Vina's kcal/mol-like
-units; the rotatable-bond normalisation of the final Vina score does not change gradients and is left out.
+units. Left out: Vina's rotatable-bond normalisation of the final score (the intermolecular part divided by
+1 + 0.0585 Nrot). It orders one ligand's poses alike, but it scales their gradients, and without it the
+energies of ligands with different numbers of rotatable bonds are not on Vina's scale: a screen sorted by
+summary.csv's interaction_energy carries that bias.
 """
 
 from __future__ import annotations

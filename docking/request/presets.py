@@ -27,7 +27,7 @@ class DockPreset:
     steps: int                   # reverse-diffusion steps
     refine_rounds: int           # basin-hopping rounds after the local minimisation
     rank_by: str                 # "energy" (the minimised interaction energy), "intermolecular" (its receptor-ligand
-                                 # part, Vina's convention) or "confidence"
+                                 # part) or "confidence"
     energy: str                  # "pairwise", "grid" (receptor grid maps) or "grid+pairwise" (search, then rank)
     refine_chains: int = 1       # basin-hopping chains started from each minimised pose
     random_starts: int = 0       # basin-hopping chains started from random poses (docking.physics.global_search)
