@@ -139,13 +139,17 @@ def receptor_atoms(atoms: HeavyAtoms, center: tuple[float, float, float] | torch
 
 
 def pair_energy(distance: torch.Tensor, radius_sum: torch.Tensor, hydrophobic: torch.Tensor,
-                 hbond: torch.Tensor) -> torch.Tensor:
+                 hbond: torch.Tensor, vina_cutoff: bool = False) -> torch.Tensor:
+    """The pair's terms, faded to zero between SWITCH_FROM_A and CUTOFF_A; `vina_cutoff`: cut off at CUTOFF_A as
+    Vina does instead (not differentiable there: for comparing energies with Vina's, never for guidance)."""
     d = distance - radius_sum
     energy = (WEIGHTS["gauss1"] * torch.exp(-(d / 0.5) ** 2)
               + WEIGHTS["gauss2"] * torch.exp(-((d - 3.0) / 2.0) ** 2)
               + WEIGHTS["repulsion"] * torch.where(d < 0, d * d, torch.zeros_like(d))
               + WEIGHTS["hydrophobic"] * hydrophobic * (1.5 - d).clamp(0.0, 1.0)
               + WEIGHTS["hbond"] * hbond * (-d / 0.7).clamp(0.0, 1.0))
+    if vina_cutoff:
+        return energy * (distance < CUTOFF_A)
     fade = (distance - SWITCH_FROM_A).clamp(0.0, CUTOFF_A - SWITCH_FROM_A) / (CUTOFF_A - SWITCH_FROM_A)
     return energy * 0.5 * (1.0 + torch.cos(torch.pi * fade))
 
@@ -222,9 +226,12 @@ class InteractionEnergy:
         keep = (self.receptor.pos - center.to(self.receptor.pos)).norm(dim=-1) <= radius
         return InteractionEnergy(self.ligand, self.receptor.select(keep), self.internal_pairs)
 
-    def intermolecular(self, pos: torch.Tensor) -> torch.Tensor:
+    def intermolecular(self, pos: torch.Tensor, vina_cutoff: bool = False) -> torch.Tensor:
+        """The receptor-ligand terms of poses (B, N, 3) -> (B,); `vina_cutoff`: Vina's hard 8 A cutoff in place of
+        the fade (the sum Vina's score_only reports as the ligand's intermolecular energy, given the same types)."""
         distance = torch.cdist(pos.float(), self.receptor.pos[None].expand(pos.shape[0], -1, -1))
-        return pair_energy(distance, self.cross_radius, self.cross_hydrophobic, self.cross_hbond).sum((-1, -2))
+        return pair_energy(distance, self.cross_radius, self.cross_hydrophobic, self.cross_hbond,
+                           vina_cutoff).sum((-1, -2))
 
     def internal(self, pos: torch.Tensor) -> torch.Tensor:
         if len(self.pair_i) == 0:

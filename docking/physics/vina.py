@@ -190,6 +190,29 @@ def vina_dock(receptor: PreparedReceptor | str | Path, mol: Chem.Mol, box: Box, 
     return [(pose, float(energy[0])) for pose, energy in zip(poses, energies)]
 
 
+def vina_intermolecular(receptor: PreparedReceptor | str | Path, template: Chem.Mol, positions: list[np.ndarray],
+                        name: str | None = None) -> np.ndarray:
+    """Vina's score_only intermolecular energy (its lig_inter term, kcal/mol, before the rotatable-bond
+    normalisation) of `template`'s heavy atoms at each of `positions` (N, 3), all in one set of maps: a box over
+    every position plus 12 A, so that no atom within the 8 A cutoff of a pose lies outside it."""
+    name = name or _name(template)
+    template = heavy_copy(template, name)
+    box = box_around_points(np.vstack(positions), padding=12.0, min_size=DEFAULT_MIN_BOX_SIZE)
+    values = []
+    engine = None
+    for xyz in positions:
+        pdbqt, _ = prepare_ligand(template, np.asarray(xyz, dtype=float), name=name)
+        if engine is None:
+            engine = vina_engine(receptor, pdbqt, box, seed=0, cpu=1, name=name)
+        else:
+            engine.set_ligand_from_string(pdbqt)
+        try:
+            values.append(float(engine.score()[1]))
+        except Exception as exc:
+            raise InputError(name, f"Vina scoring failed ({first_line(exc)})") from None
+    return np.array(values)
+
+
 def vina_score(receptor: PreparedReceptor | str | Path, pose: Chem.Mol, local_optimize: bool = False,
                padding: float = DEFAULT_PADDING, cpu: int = 1, name: str | None = None) -> tuple[float, Chem.Mol]:
     """Vina score (kcal/mol) of a pose made by another method, optionally after Vina's local
