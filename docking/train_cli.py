@@ -67,6 +67,47 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
                       help="where to write it (default: MODEL/pose_confidence.json)")
     pose.set_defaults(run=run_fit_pose_confidence)
 
+    decoys = models.add_parser(
+        "scorer-data", help="decoy poses of training complexes across the RMSD range, for a pose scorer",
+        description="For every complex of each --dataset named in its --split: the crystal pose, perturbations "
+                    "of it and random starts in the site, each minimised in the interaction energy and labelled "
+                    "with its symmetry-corrected RMSD to the crystal pose (docking.scoring.decoys). Built in "
+                    "interleaved parts (--part I/N), each OUT/decoys_IofN.npz written whole; a part that exists is "
+                    "kept, so rerunning resumes. Val and test complexes of the dataset's own splits are refused.")
+    decoys.add_argument("--dataset", action="append", required=True, metavar="DIR",
+                        help="PDBBind-layout folder (<id>/<id>_protein.pdb, <id>_ligand.sdf); repeat with --split")
+    decoys.add_argument("--split", action="append", required=True, metavar="FILE",
+                        help="ids of the matching --dataset to use (training complexes only)")
+    decoys.add_argument("--out", required=True, metavar="DIR")
+    decoys.add_argument("--part", default="1/1", metavar="I/N", help="build part I of N (default 1/1: all)")
+    decoys.add_argument("--perturbed", type=int, default=32, help="perturbed crystal poses per complex (default 32)")
+    decoys.add_argument("--random-starts", type=int, default=32, help="random starts per complex (default 32)")
+    decoys.add_argument("--seed", type=int, default=0)
+    decoys.add_argument("--no-progress", action="store_true", help="no progress bar")
+    decoys.set_defaults(run=run_scorer_data, _parser=decoys)
+
+
+def run_scorer_data(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from disco_core.errors import InputError
+    from docking.request.shard import parse_shard
+    from docking.scoring.decoys import DecoySettings, build_part, dataset_complexes
+
+    if len(args.dataset) != len(args.split):
+        args._parser.error("give one --split per --dataset")
+    try:
+        part = parse_shard(args.part)
+        complexes = [c for folder, split in zip(args.dataset, args.split) for c in dataset_complexes(folder, split)]
+        settings = DecoySettings(perturbed=args.perturbed, random_starts=args.random_starts, seed=args.seed)
+    except InputError as exc:
+        args._parser.error(str(exc).replace("--shard", "--part"))
+    total = len(complexes[part.number - 1::part.count])
+    with tqdm(total=total, desc=f"decoys {part}", disable=args.no_progress, dynamic_ncols=True) as bar:
+        path = build_part(complexes, args.out, part.number, part.count, settings, lambda name: bar.update(1))
+    print(f"wrote {path}")
+    return 0
+
 
 def run_train_docking(args: argparse.Namespace) -> int:
     from disco_core.config import load_config

@@ -154,6 +154,7 @@ FORBIDDEN = [
     ("docking.request", {"docking.inference", "docking.runs", "docking.report", "docking.contacts",
                          "docking.model", "docking.training", "docking.api"}),
     ("docking.inference", {"docking.runs", "docking.report", "docking.api"}),
+    ("docking.scoring", {"docking.inference", "docking.runs", "docking.request", "docking.report", "docking.api"}),
 ]
 
 
