@@ -95,3 +95,26 @@ def test_report_screen100_screen_is_rebuilt_from_the_shared_index(tmp_path):
 
     report_screen100_make_screen.main(["--out", str(tmp_path)])
     _same_as_committed("report_screen100", tmp_path, ["screen100.smi"])
+
+
+def test_decoy_energy_ranking_by_hand(tmp_path):
+    """Two complexes written as a decoy part: the lowest-energy pose of the first is near native (0.5 A), of the
+    second 3 A away while a 1 A pose ranks second."""
+    import numpy as np
+
+    from benchmarks.studies.decoy_energy_ranking import rank_by_energy, summary
+    from docking.scoring.decoys import ComplexDecoys, write_part
+
+    def made(name, rmsd, energy):
+        n = len(rmsd)
+        return ComplexDecoys(name, np.zeros((n, 2, 3), np.float32), np.array(rmsd, np.float32),
+                             np.array(energy, np.float32), np.array([0] + [1] * (n - 1), np.uint8))
+
+    write_part(tmp_path / "decoys_1of1.npz", [made("a", [0.5, 4.0, 6.0], [-9.0, -7.0, -1.0]),
+                                               made("b", [0.4, 3.0, 1.0, 8.0], [-5.0, -8.0, -6.0, 2.0])], {})
+    rows = rank_by_energy(tmp_path)
+    assert [(r["complex"], r["top1_rmsd"], r["top5_best_rmsd"], r["best_rmsd"]) for r in rows] == \
+        [("a", 0.5, 0.5, 0.5), ("b", 3.0, 0.4, 0.4)]
+    table = summary(rows)
+    assert table.pop("mean_share_of_poses_within_2A") == pytest.approx((1 / 3 + 2 / 4) / 2, abs=1e-4)
+    assert table == {"complexes": 2, "poses": 7, "top1_lt2": 0.5, "top5_lt2": 1.0, "any_lt2": 1.0}
