@@ -7,6 +7,7 @@ and its crystal ligand's contacts computed. Prints one line per complex and the 
 from __future__ import annotations
 
 import argparse
+import logging
 import glob
 import random
 import time
@@ -14,10 +15,12 @@ from pathlib import Path
 
 from rdkit import Chem
 
-from benchmarks.studies import DATASET
+from benchmarks.studies import DATASET, log_to_console
 from disco_core.errors import InputError
 from docking.contacts.profiler import InteractionProfiler, interaction_summary
 
+
+log = logging.getLogger("report_screen100_receptor_sample")
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -37,14 +40,15 @@ def main(argv: list[str] | None = None) -> None:
         try:
             contacts = InteractionProfiler().pose_interactions(protein, [ligand], complex_id)[0]
             seconds.append(time.perf_counter() - start)
-            print(f"{complex_id} {seconds[-1]:.1f} s {interaction_summary(contacts)[:90]}", flush=True)
+            log.info("%s", f"{complex_id} {seconds[-1]:.1f} s {interaction_summary(contacts)[:90]}")
         except InputError as exc:
             failed.append(complex_id)
-            print(f"{complex_id} FAILED {exc}", flush=True)
+            log.info("%s", f"{complex_id} FAILED {exc}")
     seconds.sort()
-    print(f"{len(seconds)} ok, {len(failed)} failed {failed}; seconds median {seconds[len(seconds) // 2]:.1f}, "
-          f"max {seconds[-1]:.1f}")
+    log.info("%s", f"{len(seconds)} ok, {len(failed)} failed {failed}; seconds median {seconds[len(seconds) // 2]:.1f}, "
+                   f"max {seconds[-1]:.1f}")
 
 
 if __name__ == "__main__":
+    log_to_console()
     main()
