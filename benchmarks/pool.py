@@ -109,6 +109,14 @@ def counts(rows: Sequence[Mapping | None]) -> dict:
             "median_seconds": round(statistics.median(seconds), 1) if seconds else None}
 
 
+def folder_counts(folders: Sequence[str | Path], method: str) -> dict:
+    """`counts` of one method over the finished rows of several run folders (seeds, splits), with the top-1 share."""
+    rows = [row for folder in folders for row in method_rows(folder, method).values()]
+    table = counts(rows)
+    table["top1_lt2_share"] = round(table["top1_lt2"] / len(rows), 4)
+    return table
+
+
 def winner(first: float, second: float, tolerance: float = TIE_A) -> str:
     """"first" or "second" (the lower top-1 RMSD), or "tie" within `tolerance` A (two misses are a tie)."""
     if first == second or abs(first - second) <= tolerance:

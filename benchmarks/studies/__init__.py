@@ -52,5 +52,22 @@ def write_rows(path: Path, rows: list[dict], fieldnames: list[str] | None = None
         writer.writerows(rows)
 
 
+def seeded_runs(sources: dict[str, tuple[str, str]], seeds: tuple[int, ...], reference: str
+                ) -> tuple[dict, dict[str, dict], list[dict]]:
+    """Runs of several settings over seeds, on the complexes of `reference`'s runs: `sources` maps a setting to
+    (folder pattern with {s} for the seed, method). Returns each setting's counts (benchmarks.pool.counts, a
+    missing row a miss), its top-1 RMSD per (seed, complex), and one row per (seed, complex) with every
+    setting's top-1 RMSD."""
+    from benchmarks.pool import counts, method_rows, rmsd
+
+    runs = {name: {s: method_rows(folder.format(s=s), method) for s in seeds}
+            for name, (folder, method) in sources.items()}
+    ids = [(s, i) for s in seeds for i in runs[reference][s]]
+    table = {name: counts([by_seed[s].get(i) for s, i in ids]) for name, by_seed in runs.items()}
+    top1 = {name: {(s, i): rmsd(runs[name][s].get(i)) for s, i in ids} for name in runs}
+    per_complex = [{"seed": s, "id": i, **{f"{name}_top1": top1[name][(s, i)] for name in runs}} for s, i in ids]
+    return table, top1, per_complex
+
+
 def log_to_console() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")

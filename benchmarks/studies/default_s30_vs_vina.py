@@ -14,7 +14,7 @@ import logging
 import statistics
 from pathlib import Path
 
-from benchmarks.pool import counts, method_rows
+from benchmarks.pool import counts, folder_counts, method_rows
 from benchmarks.studies import log_to_console, output_folder, study_parser
 
 STUDY = "default_s30_vs_vina"
@@ -48,9 +48,7 @@ def summary(records: Path) -> dict:
         if method != "vina":
             table["test"][method]["paired_seconds_ratio_to_vina"] = paired_ratio(test, method)
     for method, folders in val.items():
-        got = [r for folder in folders + test for r in rows(folder, method)]
-        table["val_test"][method] = counts(got)
-        table["val_test"][method]["top1_lt2_share"] = round(table["val_test"][method]["top1_lt2"] / len(got), 4)
+        table["val_test"][method] = folder_counts(folders + test, method)
     return table
 
 

@@ -11,7 +11,7 @@ import json
 import logging
 from pathlib import Path
 
-from benchmarks.pool import counts, method_rows
+from benchmarks.pool import folder_counts
 from benchmarks.studies import log_to_console, output_folder, study_parser
 
 STUDY = "default_vs_vina_r30"
@@ -24,11 +24,7 @@ def summary(records: Path) -> dict:
             + [records / f"test_seed{s}" for s in SEEDS],
             "vina": [records.parent / "default_vs_vina" / f"val_seed{s}" for s in SEEDS]
             + [records / f"test_seed{s}" for s in SEEDS]}
-    table = {}
-    for method, folders in runs.items():
-        got = [r for folder in folders for r in method_rows(folder, method).values()]
-        table[method] = counts(got)
-        table[method]["top1_lt2_share"] = round(table[method]["top1_lt2"] / len(got), 4)
+    table = {method: folder_counts(folders, method) for method, folders in runs.items()}
     return table
 
 

@@ -10,8 +10,8 @@ import json
 import logging
 from pathlib import Path
 
-from benchmarks.pool import counts, method_rows, paired, rmsd
-from benchmarks.studies import log_to_console, output_folder, study_parser, write_rows
+from benchmarks.pool import paired
+from benchmarks.studies import log_to_console, output_folder, seeded_runs, study_parser, write_rows
 
 STUDY = "random_starts_val"
 SEEDS = (0, 1)
@@ -27,12 +27,7 @@ def sources(records: Path) -> dict[str, tuple[str, str]]:
 
 def summary(records: Path) -> tuple[dict, list[dict]]:
     """summary_val.json's table and per_complex_val.csv's rows (the complexes of the R30 runs)."""
-    runs = {name: {s: method_rows(folder.format(s=s), method) for s in SEEDS}
-            for name, (folder, method) in sources(records).items()}
-    ids = [(s, i) for s in SEEDS for i in runs["R30"][s]]
-    table = {name: counts([by_seed[s].get(i) for s, i in ids]) for name, by_seed in runs.items()}
-    top1 = {name: {(s, i): rmsd(runs[name][s].get(i)) for s, i in ids} for name in runs}
-    per_complex = [{"seed": s, "id": i, **{f"{name}_top1": top1[name][(s, i)] for name in runs}} for s, i in ids]
+    table, top1, per_complex = seeded_runs(sources(records), SEEDS, "R30")
     for other in ("default_old", "vina"):
         counted = paired(top1["R30"], top1[other])
         table[f"paired_R30_vs_{other}"] = {k: counted[k] for k in ("only_first_lt2", "only_second_lt2")}
