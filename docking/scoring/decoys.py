@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from rdkit import Chem
 
+from data_prep.inputs import ComplexJob, pdbbind_jobs, read_split
 from data_prep.ligand import read_ligand_file
 from data_prep.pose_rmsd import symmetry_rmsd
 from data_prep.protein import read_heavy_atoms
@@ -77,10 +78,10 @@ def _perturbed(crystal: torch.Tensor, count: int, rot_bonds: torch.Tensor, rot_m
     return translate(rotate_about_centroid(pos, rotations), torch.randn(count, 3, generator=generator) * 1.5)
 
 
-def complex_decoys(name: str, protein: str | Path, ligand: str | Path,
-                   settings: DecoySettings = DecoySettings()) -> ComplexDecoys:
+def complex_decoys(name: str, protein: str | Path, ligand: str | Path, settings: DecoySettings = DecoySettings(),
+                   ligand_fallbacks: tuple[str, ...] = ()) -> ComplexDecoys:
     """The decoys of one complex; InputError naming it when its files cannot be used."""
-    mol = Chem.RemoveHs(read_ligand_file(ligand).mol, sanitize=False)
+    mol = Chem.RemoveHs(read_ligand_file(ligand, ligand_fallbacks).mol, sanitize=False)
     if mol.GetNumConformers() == 0:
         raise InputError(name, "the crystal ligand has no coordinates")
     crystal = torch.tensor(mol.GetConformer().GetPositions(), dtype=torch.float32)
@@ -145,31 +146,24 @@ def read_part(path: str | Path) -> tuple[list[ComplexDecoys], dict[str, str]]:
     return decoys, dict(zip(map(str, data["failed_names"]), map(str, data["failed_reasons"])))
 
 
-@dataclass(frozen=True)
-class DecoyComplex:
-    name: str
-    protein: Path
-    ligand: Path
-
-
-def dataset_complexes(dataset: str | Path, split: str | Path) -> list[DecoyComplex]:
-    """The complexes of a PDBBind-layout folder named in a split file (one id per line). Refuses any id that the
-    dataset's own val or test split lists (DATASET/../splits/{val,test}.txt, where they exist): decoys are for
-    training only."""
-    dataset, names = Path(dataset), [line.strip() for line in Path(split).read_text().splitlines() if line.strip()]
+def dataset_complexes(dataset: str | Path, split: str | Path) -> list[ComplexJob]:
+    """The complexes of a PDBBind-layout folder named in a split file (data_prep.inputs.pdbbind_jobs: processed
+    proteins, MOL2 fallbacks). Refuses any id that the dataset's own val or test split lists
+    (DATASET/../splits/{val,test}.txt, where they exist): decoys are for training only."""
+    names = read_split(split)
     held_out = set()
     for kind in ("val", "test"):
-        listed = dataset.parent / "splits" / f"{kind}.txt"
+        listed = Path(dataset).parent / "splits" / f"{kind}.txt"
         if listed.is_file():
-            held_out |= {line.strip() for line in listed.read_text().splitlines() if line.strip()}
+            held_out |= set(read_split(listed))
     refused = sorted(set(names) & held_out)
     if refused:
         raise InputError(str(split), f"{len(refused)} val/test complex(es) ({', '.join(refused[:5])}): decoys are "
                                      f"built for training complexes only")
-    return [DecoyComplex(n, dataset / n / f"{n}_protein.pdb", dataset / n / f"{n}_ligand.sdf") for n in names]
+    return pdbbind_jobs(dataset, split)
 
 
-def build_part(complexes: list[DecoyComplex], out_dir: str | Path, part: int = 1, parts: int = 1,
+def build_part(complexes: list[ComplexJob], out_dir: str | Path, part: int = 1, parts: int = 1,
                settings: DecoySettings = DecoySettings(), progress=None) -> Path:
     """OUT/decoys_<part>of<parts>.npz for complexes part, part + parts, ... (1-based, interleaved); an existing
     file is kept (rerun to resume a set built in parts). A complex that cannot be used is recorded in the part's
@@ -182,7 +176,9 @@ def build_part(complexes: list[DecoyComplex], out_dir: str | Path, part: int = 1
     decoys, failures = [], {}
     for item in chosen:
         try:
-            decoys.append(complex_decoys(item.name, item.protein, item.ligand, settings))
+            if item.input_error:
+                raise InputError(item.name, item.input_error)
+            decoys.append(complex_decoys(item.name, item.protein_path, item.ligand, settings, item.ligand_fallbacks))
         except InputError as exc:
             failures[item.name] = exc.reason
             log.warning("%s: skipped (%s)", item.name, exc.reason)
