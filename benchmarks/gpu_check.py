@@ -22,37 +22,19 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
 
+from benchmarks.shipped import ROOT, SCREEN_SITE, shipped_complexes
 from disco_core.io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[1]
 SCREEN_LIGANDS = ROOT / "benchmarks" / "results" / "report_screen100" / "screen100.smi"
-SCREEN_SITE = ROOT / "examples" / "1s3v"
 
 
 class GpuCheckSkipped(Exception):
     """No CUDA device here: nothing was run and no record written."""
-
-
-@dataclass(frozen=True)
-class ShippedComplex:
-    name: str
-    protein: Path
-    ligand: Path
-
-
-def shipped_complexes(limit: int | None = None) -> list[ShippedComplex]:
-    """The repository's complexes that ship a protein: the README's example, the regression case, the test set's."""
-    folders = [SCREEN_SITE, ROOT / "tests" / "data" / "regression" / "1v2s",
-               *sorted(p for p in (ROOT / "tests" / "data" / "complexes").iterdir() if p.is_dir())]
-    found = [ShippedComplex(f.name, f / f"{f.name}_protein.pdb", f / f"{f.name}_ligand.sdf") for f in folders
-             if (f / f"{f.name}_protein.pdb").is_file() and (f / f"{f.name}_ligand.sdf").is_file()]
-    return found[:limit] if limit else found
 
 
 def device_facts() -> dict:
@@ -129,9 +111,10 @@ def run_gpu_check(out: str | Path, complexes: int = 5, run_tests: bool = True, s
                                           item.protein, item.ligand, item.ligand)
                 log.info("%s: %s", key, docking[key])
     record["docking"] = docking
+    names = [item.name for item in shipped_complexes(complexes)]
     record["gpu_speedup"] = {
-        mode: _ratio([docking[f"{c.name}/{mode}/cpu"]["median_seconds_per_ligand"] for c in shipped_complexes(complexes)],
-                     [docking[f"{c.name}/{mode}/cuda"]["median_seconds_per_ligand"] for c in shipped_complexes(complexes)])
+        mode: _ratio([docking[f"{name}/{mode}/cpu"]["median_seconds_per_ligand"] for name in names],
+                     [docking[f"{name}/{mode}/cuda"]["median_seconds_per_ligand"] for name in names])
         for mode in ("default", "fast")}
     if screen:
         result = timed_dock(out / "runs" / "screen100", "cuda", True, SCREEN_SITE / "1s3v_protein.pdb",

@@ -6,7 +6,7 @@ zero between 7 and 8 A) and with Vina's hard 8 A cutoff, which separates the fad
 
     python -m benchmarks.studies.energy_vs_vina --records benchmarks/results/energy_vs_vina
 
-Complexes: the repository's, with a protein (benchmarks.gpu_check.shipped_complexes), or --ids from --dataset.
+Complexes: the repository's, with a protein (benchmarks.shipped), or --ids from --dataset.
 Writes per_pose.csv and summary.json.
 """
 
@@ -101,7 +101,7 @@ def summary(rows: list[PoseEnergies]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from benchmarks.gpu_check import shipped_complexes
+    from benchmarks.shipped import shipped_complexes
 
     parser = study_parser(__doc__, STUDY, dataset=True)
     parser.add_argument("--ids", nargs="*", metavar="ID", help="complexes of --dataset instead of the shipped ones")

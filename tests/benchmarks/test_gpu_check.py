@@ -3,7 +3,8 @@ nothing; the pieces it times and counts with are run here on the CPU."""
 
 import torch
 
-from benchmarks.gpu_check import run_cuda_tests, shipped_complexes, timed_dock
+from benchmarks.gpu_check import run_cuda_tests, timed_dock
+from benchmarks.shipped import shipped_complexes
 from disco_core.cli import main
 
 

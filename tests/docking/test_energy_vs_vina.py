@@ -15,7 +15,7 @@ Tolerances enforced, kcal/mol, measured on 2026-12-06 (benchmarks/results/energy
 import pytest
 from scipy.stats import spearmanr
 
-from benchmarks.gpu_check import shipped_complexes
+from benchmarks.shipped import shipped_complexes
 from benchmarks.studies.energy_vs_vina import compare
 
 
