@@ -293,7 +293,7 @@ def run_pool_cli(args: argparse.Namespace) -> int:
 
 def _register_gpu(kinds: argparse._SubParsersAction) -> None:
     gpu = kinds.add_parser(
-        "gpu", help="the CUDA tests, then disco dock timed on CPU and GPU in one run (a few minutes on one GPU)",
+        "gpu", help="the CUDA tests, then disco dock timed on CPU and GPU in one run",
         description="Runs the CUDA tests (tests/gpu), times `disco dock` (default and --fast) on the shipped "
                     "complexes on the CPU and on the GPU, then a 100-ligand --fast screen on the GPU; writes "
                     "OUT/gpu_check.json (device, versions, seconds, ligands per hour, peak GPU memory) to commit "

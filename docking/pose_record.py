@@ -27,7 +27,6 @@ VALUE_LABELS = {"interaction_energy": "energy (kcal/mol)", "intermolecular_energ
                 "sampled_intermolecular_energy": "sampled intermolecular",
                 "vina_score_kcal_mol": "Vina (kcal/mol)"}
 CHECK_LABELS = {"confidence": "confidence", "pb_valid": "PoseBusters", "relaxed": "relaxed"}
-CORE_FIELDS = ("rank", "confidence", "latent_picks", "sample_index", "site")
 
 
 def format_value(value: Any) -> str:
@@ -66,15 +65,6 @@ class PoseRecord:
         """The record as one row of the Python API's table (numbers as numbers)."""
         return {"rank": self.rank, "confidence": self.confidence, **self.values,
                 "latent_picks": format_value(self.latent_picks), "sample_index": self.sample_index, "site": self.site}
-
-    @classmethod
-    def from_sd_properties(cls, properties: dict[str, str]) -> "PoseRecord":
-        """The record as written (values stay the strings of the file: the report shows what the run wrote)."""
-        picks = properties.get("latent_picks", "").split()
-        return cls(rank=int(properties.get("rank", 0)), confidence=float(properties.get("confidence", "nan")),
-                   latent_picks=tuple(int(p) for p in picks), sample_index=int(properties.get("sample_index", -1)),
-                   site=properties.get("site", ""),
-                   values={key: value for key, value in properties.items() if key not in CORE_FIELDS})
 
 
 def read_pose_records(path: str | Path) -> Iterator[tuple[Chem.Mol | None, dict[str, str]]]:
