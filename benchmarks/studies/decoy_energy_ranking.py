@@ -5,7 +5,7 @@ counted like a docking run: is the rank-1 pose within 2 A, is any of the five lo
     python -m benchmarks.studies.decoy_energy_ranking --decoys data/scorer_decoys \
         --records benchmarks/results/decoy_energy_ranking
 
-Writes per_complex.csv and summary.json. The decoys are training complexes: this describes the set, not the
+Writes per_complex.csv and summary.json (with the RMSD range of each decoy source). The decoys are training complexes: this describes the set, not the
 docking of held-out complexes.
 """
 
@@ -21,6 +21,26 @@ from benchmarks.studies import ROOT, log_to_console, output_folder, study_parser
 
 log = logging.getLogger("decoy_energy_ranking")
 STUDY = "decoy_energy_ranking"
+
+
+def by_source(decoys_folder: Path) -> dict:
+    """Per decoy source (docking.scoring.decoys.SOURCES): pose count, median RMSD and the shares < 2, 2-4, >= 4 A."""
+    from docking.scoring.decoys import SOURCES, read_part
+
+    rmsd, source = [], []
+    for path in sorted(decoys_folder.glob("decoys_*of*.npz")):
+        for d in read_part(path)[0]:
+            rmsd.append(d.rmsd)
+            source.append(d.source)
+    rmsd, source = (np.concatenate(rmsd), np.concatenate(source)) if rmsd else (np.zeros(0), np.zeros(0))
+    table = {}
+    for index, name in enumerate(SOURCES):
+        r = rmsd[source == index]
+        if len(r):
+            table[name] = {"poses": int(len(r)), "median_rmsd": round(float(np.median(r)), 2),
+                           "lt2": round(float((r < 2).mean()), 4), "2_to_4": round(float(((r >= 2) & (r < 4)).mean()), 4),
+                           "ge4": round(float((r >= 4).mean()), 4)}
+    return table
 
 
 def rank_by_energy(decoys_folder: Path) -> list[dict]:
@@ -57,7 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = rank_by_energy(args.decoys)
     out = output_folder(args, STUDY)
     write_rows(out / "per_complex.csv", rows)
-    (out / "summary.json").write_text(json.dumps(summary(rows), indent=2) + "\n")
+    table = {**summary(rows), "by_source": by_source(args.decoys)}
+    (out / "summary.json").write_text(json.dumps(table, indent=2) + "\n")
     log.info("%s", json.dumps(summary(rows), indent=2))
 
 
