@@ -8,6 +8,7 @@ and top-level modules), the level at which a newcomer reads the tree.
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -43,8 +44,9 @@ def _imported(name: str, modules: dict[str, Path]) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1)
 def import_graph() -> dict[str, set[str]]:
-    """module -> the modules of ours it imports."""
+    """module -> the modules of ours it imports (read once per session; callers do not change it)."""
     modules = _modules()
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
