@@ -154,6 +154,23 @@ def pair_energy(distance: torch.Tensor, radius_sum: torch.Tensor, hydrophobic: t
     return energy * 0.5 * (1.0 + torch.cos(torch.pi * fade))
 
 
+TERMS = tuple(WEIGHTS)
+
+
+def pair_terms(distance: torch.Tensor, radius_sum: torch.Tensor, hydrophobic: torch.Tensor,
+               hbond: torch.Tensor) -> torch.Tensor:
+    """pair_energy's five weighted terms (..., 5), in the order of TERMS, faded as it fades them: what a learned
+    scorer reads of the energy (their sum is pair_energy)."""
+    d = distance - radius_sum
+    terms = torch.stack([WEIGHTS["gauss1"] * torch.exp(-(d / 0.5) ** 2),
+                         WEIGHTS["gauss2"] * torch.exp(-((d - 3.0) / 2.0) ** 2),
+                         WEIGHTS["repulsion"] * d.clamp(max=0.0) ** 2,
+                         WEIGHTS["hydrophobic"] * hydrophobic * (1.5 - d).clamp(0.0, 1.0),
+                         WEIGHTS["hbond"] * hbond * (-d / 0.7).clamp(0.0, 1.0)], dim=-1)
+    fade = (distance - SWITCH_FROM_A).clamp(0.0, CUTOFF_A - SWITCH_FROM_A) / (CUTOFF_A - SWITCH_FROM_A)
+    return terms * (0.5 * (1.0 + torch.cos(torch.pi * fade)))[..., None]
+
+
 def pair_energy_and_slope(distance: torch.Tensor, radius_sum: torch.Tensor, hydrophobic: torch.Tensor,
                           hbond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """pair_energy and its derivative in the distance, term by term (the reference for both is pair_energy
@@ -232,6 +249,12 @@ class InteractionEnergy:
         distance = torch.cdist(pos.float(), self.receptor.pos[None].expand(pos.shape[0], -1, -1))
         return pair_energy(distance, self.cross_radius, self.cross_hydrophobic, self.cross_hbond,
                            vina_cutoff).sum((-1, -2))
+
+    def intermolecular_terms(self, pos: torch.Tensor) -> torch.Tensor:
+        """The receptor-ligand sums of each weighted term (pair_terms) of poses (B, N, 3) -> (B, 5), in the order of
+        TERMS; they add up to `intermolecular`."""
+        distance = torch.cdist(pos.float(), self.receptor.pos[None].expand(pos.shape[0], -1, -1))
+        return pair_terms(distance, self.cross_radius, self.cross_hydrophobic, self.cross_hbond).sum((1, 2))
 
     def internal(self, pos: torch.Tensor) -> torch.Tensor:
         if len(self.pair_i) == 0:
