@@ -83,6 +83,10 @@ def dock(protein: str | Path, ligands: "Ligand | Sequence[Ligand]", *, names: Se
         if options.get(name) is not None:
             options[name] = str(options[name])
     request = DockRequest(out=out, protein=str(protein), **settings, **options)
+    if tuned["rank_by"] == "scorer":      # asked for by name: no fallback to the energy
+        from docking.inference.model_folder import check_pose_scorer
+
+        check_pose_scorer(request.model)
     jobs, ligand_inputs = ligand_jobs(str(protein), ligands, names)
     run = DockingRun(request, jobs=jobs, distributed=False,
                      inputs={"protein": describe_input(str(protein)), "ligands": ligand_inputs})

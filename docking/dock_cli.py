@@ -123,7 +123,8 @@ def register_dock(subparsers: argparse._SubParsersAction) -> None:
     physics.add_argument("--rank-by", choices=RANK_CHOICES, default=None,
                          help="order of the written poses: energy (the minimised interaction energy; the default), "
                               "intermolecular (its receptor-ligand part alone; Vina itself orders its modes by the total), "
-                              "vina (needs --rescore vina; the default with it) or confidence (the default with "
+                              "vina (needs --rescore vina; the default with it), scorer (the model folder's learned pose scorer, "
+                              "docking.scoring.pose_scorer) or confidence (the default with "
                               "--relax alone, whose poses the sampling energy no longer describes)")
     parser.add_argument("--model", metavar="DIR", help="model folder or training run (default: the bundled model)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
@@ -192,6 +193,7 @@ def _validate(args: argparse.Namespace):
     from docking.request.dock_request import DockRequest
 
     parser = args._parser
+    scorer_asked = args.rank_by == "scorer"
     _fill_presets(args)
     if not args.out:
         parser.error("the following arguments are required: --out")
@@ -200,7 +202,12 @@ def _validate(args: argparse.Namespace):
     if not args.csv and not (args.protein and args.ligand):
         parser.error("--protein and --ligand go together")
     try:
-        return DockRequest(**{field.name: getattr(args, field.name) for field in fields(DockRequest)})
+        request = DockRequest(**{field.name: getattr(args, field.name) for field in fields(DockRequest)})
+        if scorer_asked:      # asked for by name: a model folder without one is a usage error, not a fallback
+            from docking.inference.model_folder import check_pose_scorer
+
+            check_pose_scorer(args.model)
+        return request
     except InputError as exc:
         parser.error(str(exc))
 

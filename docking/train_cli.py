@@ -83,8 +83,35 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     decoys.add_argument("--perturbed", type=int, default=32, help="perturbed crystal poses per complex (default 32)")
     decoys.add_argument("--random-starts", type=int, default=32, help="random starts per complex (default 32)")
     decoys.add_argument("--seed", type=int, default=0)
+    decoys.add_argument("--from-run", action="append", default=[], metavar="RUN",
+                        help="instead: the poses `disco bench dock` runs wrote for these complexes (source 3, the "
+                             "default's own minima), as OUT/default_poses.npz; repeat for several runs")
     decoys.add_argument("--no-progress", action="store_true", help="no progress bar")
     decoys.set_defaults(run=run_scorer_data, _parser=decoys)
+
+    scorer = models.add_parser(
+        "pose-scorer", help="train the learned pose scorer on decoys (and calibrate it on validation runs)",
+        description="Trains the pose scorer (docking.scoring.pose_scorer: an MLP on typed ligand-receptor distance "
+                    "counts and energy terms) to put each training complex's near-native decoys first "
+                    "(docking.scoring.scorer_training), then, with --calibrate, fits its Platt calibration to "
+                    "P(RMSD < 2 A) on the poses of `disco bench dock` runs on validation complexes. Put the file in a "
+                    "model folder as pose_scorer.pt for `disco dock --rank-by scorer`.")
+    scorer.add_argument("--decoys", action="append", default=[], metavar="DIR_OR_FILE",
+                        help="decoy parts (.npz) or folders of them (disco train scorer-data)")
+    scorer.add_argument("--dataset", action="append", default=[], metavar="DIR",
+                        help="PDBBind-layout folder of the decoys' complexes; repeat with --split")
+    scorer.add_argument("--split", action="append", default=[], metavar="FILE", help="ids of the matching --dataset")
+    scorer.add_argument("--from", dest="start", default=None, metavar="FILE",
+                        help="a trained scorer to calibrate instead of training one")
+    scorer.add_argument("--calibrate", action="append", default=[], metavar="RUN",
+                        help="`disco bench dock` run folders on validation complexes to calibrate on")
+    scorer.add_argument("--calibrate-dataset", default=None, metavar="DIR", help="the calibration runs' dataset")
+    scorer.add_argument("--calibrate-split", default=None, metavar="FILE", help="its ids (default: every complex)")
+    scorer.add_argument("--epochs", type=int, default=40)
+    scorer.add_argument("--seed", type=int, default=0)
+    scorer.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    scorer.add_argument("--out", required=True, metavar="FILE", help="the scorer file to write (pose_scorer.pt)")
+    scorer.set_defaults(run=run_train_pose_scorer, _parser=scorer)
 
 
 def run_scorer_data(args: argparse.Namespace) -> int:
@@ -92,7 +119,7 @@ def run_scorer_data(args: argparse.Namespace) -> int:
 
     from disco_core.errors import InputError
     from docking.request.shard import parse_shard
-    from docking.scoring.decoys import DecoySettings, build_part, dataset_complexes
+    from docking.scoring.decoys import DecoySettings, build_part, dataset_complexes, docked_decoys, write_part
 
     if len(args.dataset) != len(args.split):
         args._parser.error("give one --split per --dataset")
@@ -102,6 +129,17 @@ def run_scorer_data(args: argparse.Namespace) -> int:
         settings = DecoySettings(perturbed=args.perturbed, random_starts=args.random_starts, seed=args.seed)
     except InputError as exc:
         args._parser.error(str(exc).replace("--shard", "--part"))
+    if args.from_run:
+        found, failures = [], {}
+        for run in args.from_run:
+            decoys, missing = docked_decoys(run, complexes)
+            found += decoys
+            failures.update({name: reason for name, reason in missing.items() if name not in failures})
+        done = {d.name for d in found}
+        path = write_part(Path(args.out) / "default_poses.npz", found,
+                          {name: reason for name, reason in failures.items() if name not in done})
+        print(f"wrote {path}: {len(found)} complex run(s), {len(complexes) - len(done)} complex(es) without poses")
+        return 0
     total = len(complexes[part.number - 1::part.count])
     with tqdm(total=total, desc=f"decoys {part}", disable=args.no_progress, dynamic_ncols=True) as bar:
         path = build_part(complexes, args.out, part.number, part.count, settings, lambda name: bar.update(1))
@@ -161,4 +199,66 @@ def run_fit_pose_confidence(args: argparse.Namespace) -> int:
                                 args.method, args.l2, out=out)
     print(json.dumps(model.report, indent=2))
     print(f"wrote {out}")
+    return 0
+
+
+def run_train_pose_scorer(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+    import torch
+
+    from data_prep.inputs import pdbbind_jobs
+    from disco_core.errors import InputError
+    from docking.scoring.decoys import dataset_complexes, docked_decoys
+    from docking.scoring.pose_scorer import PoseScorer
+    from docking.scoring.scorer_training import (
+        ScorerSettings,
+        complex_groups,
+        fit_calibration,
+        read_parts,
+        train_scorer,
+    )
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.start is None and not args.decoys:
+        args._parser.error("give --decoys (and their --dataset/--split) to train, or --from FILE to calibrate")
+    if len(args.dataset) != len(args.split):
+        args._parser.error("give one --split per --dataset")
+    if args.calibrate and args.calibrate_dataset is None:
+        args._parser.error("--calibrate needs --calibrate-dataset")
+    if args.start is not None:
+        scorer = PoseScorer.load(args.start)
+    else:
+        parts = sorted(p for given in map(Path, args.decoys)
+                       for p in (given.glob("*.npz") if given.is_dir() else [given]))
+        try:
+            complexes = {c.name: c for folder, split in zip(args.dataset, args.split)
+                         for c in dataset_complexes(folder, split)}
+        except InputError as exc:
+            args._parser.error(str(exc))
+        groups, failures = complex_groups(read_parts(parts), complexes)
+        if not groups:
+            args._parser.error("no usable decoys")
+        scorer, history = train_scorer(groups, ScorerSettings(epochs=args.epochs, seed=args.seed))
+        scorer.record.update({"decoy_parts": [p.name for p in parts], "skipped": failures, "history": history})
+        print(f"trained on {len(groups)} complexes ({scorer.record['poses']} poses), best epoch "
+              f"{scorer.record['best_epoch']}; {len(failures)} skipped")
+    if args.calibrate:
+        jobs = pdbbind_jobs(args.calibrate_dataset, args.calibrate_split)
+        logits, labels = [], []
+        for run in args.calibrate:
+            decoys, _ = docked_decoys(run, jobs)
+            groups, _ = complex_groups(decoys, {c.name: c for c in jobs})
+            with torch.no_grad():
+                logits += [scorer(g.features).numpy() for g in groups]
+            labels += [(g.rmsd < 2.0).numpy() for g in groups]
+        scorer.calibration = fit_calibration(np.concatenate(logits), np.concatenate(labels))
+        scorer.record["calibration_runs"] = [str(r) for r in args.calibrate]
+        print(f"calibrated on {sum(map(len, labels))} poses of {len(labels)} runs: "
+              f"a = {scorer.calibration[0]:.4f}, b = {scorer.calibration[1]:.4f}")
+    path = scorer.save(args.out)
+    print(f"wrote {path}")
+    print(json.dumps({k: v for k, v in scorer.record.items() if k not in ("history", "skipped", "held_out")}))
     return 0

@@ -7,7 +7,10 @@ and `disco bench dock`.
                (docking.inference.site_search)
     poses      `samples` poses per site, all ligands and sites in one batch through the one sampler
                (docking.model.complex_sampling; physics-guided: docking.inference.guided_docking)
-    ranking    confidence logit -> calibrated P(RMSD < 2 A) (docking.confidence.calibration), best first
+    ranking    confidence logit -> calibrated P(RMSD < 2 A) (docking.confidence.calibration), best first; or the
+               minimised energy; or the learned pose scorer's calibrated P(RMSD < 2 A) of every pose of all
+               sites (docking.scoring.pose_scorer), which a model folder without one replaces by the energy
+               with one warning
 
 The same seed gives the same poses for the same input, whatever else is in the batch, up to float32 rounding
 (the score model's sums round differently with the batch size: a few 1e-4 A; docking.runs.shards keeps
@@ -16,6 +19,7 @@ every ligand's batch across shards, ranks and resumed runs, which then agree to 
 
 from __future__ import annotations
 
+import logging
 import time
 import weakref
 from collections import OrderedDict
@@ -43,6 +47,8 @@ from docking.inference.ranking import pose_order
 from docking.request.ligand_stream import as_ligand_input
 from docking.request.presets import ENERGY_RANKINGS
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class DockOptions:
@@ -57,7 +63,7 @@ class DockOptions:
     max_residues: int = 10_000           # refuse larger proteins (one clear error instead of running out of memory)
     physics: PhysicsGuidance | None = None   # steer sampling with the interaction energy (docking.physics.guidance)
     rank_by: str = "confidence"          # order (and, blind, choice) of the poses of all sites: or "energy" /
-                                         # "intermolecular" (physics)
+                                         # "intermolecular" (physics), or "scorer" (the model folder's pose scorer)
     energy: str = "pairwise"             # the physics' energy: the pairwise sum, "grid" (docking.physics.grid_maps),
                                          # or "grid+pairwise" (the search on grids, the last minimisation and
                                          # the ranking in the pairwise sum)
@@ -114,6 +120,10 @@ class DockingPipeline:
         self.device = resolve_device(self.options.device)
         folder = load_model_folder(self.options.model, self.device)
         self.models, self.calibration, self.pose_confidence = folder.models, folder.calibration, folder.pose_confidence
+        self.pose_scorer = folder.pose_scorer
+        if self.options.rank_by == "scorer" and self.pose_scorer is None:
+            log.warning("%s: no pose scorer in the model folder; the poses are ranked by the interaction energy",
+                        folder.path)
         self._receptors: OrderedDict[str, Receptor] = OrderedDict()
         self._cache_size = receptor_cache_size
         self._blind_sites: weakref.WeakKeyDictionary[Receptor, list[Pocket]] = weakref.WeakKeyDictionary()
@@ -209,7 +219,7 @@ class DockingPipeline:
             name, mol = entry
             per_site = docked[position:position + len(sites)]
             position += len(sites)
-            results.append(self._rank(name, mol, per_site, sites, seconds))
+            results.append(self._rank(name, mol, per_site, sites, seconds, receptor))
         return results
 
     def _generator(self, site_index: int) -> torch.Generator:
@@ -217,12 +227,14 @@ class DockingPipeline:
         a seed gives the same noise on a GPU as on the CPU."""
         return torch.Generator().manual_seed(self.options.seed * 1_000_003 + site_index)
 
-    def _rank(self, name: str, mol: Chem.Mol, per_site: list, sites: list[Pocket | None], seconds: float) -> DockResult:
+    def _rank(self, name: str, mol: Chem.Mol, per_site: list, sites: list[Pocket | None], seconds: float,
+              receptor: Receptor) -> DockResult:
         """All poses of one ligand (every site), ranked by calibrated confidence (or, with `rank_by` energy,
         by the minimised interaction energy), the best `samples` kept. With physics guidance every pose also
         carries that energy and its receptor-ligand part, the intermolecular energy (extras), and its
         confidence comes from the model folder's pose confidence (docking.confidence.pose_confidence) when it
-        has one."""
+        has one. With `rank_by` scorer (and a scorer in the model folder) the confidence of every pose is the
+        pose scorer's and orders them."""
         candidates: list[_Candidate] = []
         for site, docked in zip(sites, per_site):
             label = "whole-receptor" if site is None else site.source
@@ -240,6 +252,12 @@ class DockingPipeline:
         values = ({"interaction_energy": [c.energy for c in candidates],
                    "intermolecular_energy": [c.intermolecular for c in candidates]} if guided else {})
         rank_by = self.options.rank_by if guided and self.options.rank_by in ENERGY_RANKINGS else "confidence"
+        if self.options.rank_by == "scorer":
+            if self.pose_scorer is not None:
+                poses = torch.stack([c.positions for c in candidates]).float()
+                probabilities = self.pose_scorer.probabilities(mol, poses, receptor.heavy_atoms).tolist()
+            elif guided:
+                rank_by = "energy"
         order = pose_order(rank_by, values, probabilities, name=name)[: self.options.samples]
         return DockResult(
             name=name,

@@ -23,7 +23,7 @@ from rdkit import Chem
 from disco_core.errors import InputError
 from docking.inference.pipeline import DockResult
 from docking.inference.ranking import pose_order
-from docking.request.presets import ENERGY_RANKINGS
+from docking.request.presets import SEARCH_RANKINGS
 
 RELAX_SHELL_A = 10.0  # protein residues with an atom this close to a pose take part in its relaxation
 
@@ -35,7 +35,8 @@ class PostprocessOptions:
     relax: bool = False                 # OpenMM minimisation in the pocket
     relax_solvent: str = "vacuum"       # or "obc2" (implicit solvent; slower on CPU)
     check: bool = False                 # PoseBusters "dock" checks with the protein
-    rank_by: str = "confidence"         # or "vina" (needs --rescore vina), or "energy" / "intermolecular" (physics)
+    rank_by: str = "confidence"         # or "vina" (needs --rescore vina), or "energy" / "intermolecular" (physics),
+                                        # or "scorer" (the pipeline's learned pose scorer: its confidences)
     valid_first: bool = True            # with check: poses passing every check are ranked first
     work_dir: Path | None = None
 
@@ -154,7 +155,7 @@ def rerank(result: DockResult, order: list[int]) -> DockResult:
 
 def summary_columns(options: PostprocessOptions) -> list[str]:
     """Columns the summary gains (values of the top-ranked pose)."""
-    columns = ["interaction_energy", "intermolecular_energy"] if options.rank_by in ENERGY_RANKINGS else []
+    columns = ["interaction_energy", "intermolecular_energy"] if options.rank_by in SEARCH_RANKINGS else []
     if options.rescore == "vina":
         columns += ["vina_score_kcal_mol"]
     if options.relax:

@@ -5,6 +5,8 @@ PoseBusters verdicts exist. `sampling_rank` says which ranking the pipeline appl
     energy / intermolecular / vina   ascending per-pose value (kcal/mol); a pose without one (NaN) last
     confidence                       descending calibrated P(RMSD < 2 A); NaN counts as 0 (no confidence
                                      model: the sampling order is kept)
+    scorer                           the same, the confidences being the learned pose scorer's
+                                     (docking.scoring.pose_scorer), computed by the pipeline
     valid first                      with PoseBusters verdicts, the poses that pass every check ahead of those
                                      that fail, the order above kept within each group
 
@@ -17,7 +19,7 @@ import math
 from typing import Sequence
 
 from disco_core.errors import InputError
-from docking.request.presets import ENERGY_RANKINGS
+from docking.request.presets import SEARCH_RANKINGS
 
 # the per-pose value each ranking sorts by (names of DockResult.extras, SD properties of the written poses)
 RANKING_KEYS = {"vina": "vina_score_kcal_mol", "energy": "interaction_energy",
@@ -26,11 +28,12 @@ RANKING_KEYS = {"vina": "vina_score_kcal_mol", "energy": "interaction_energy",
 
 def sampling_rank(rank_by: str, guided: bool) -> str:
     """How the pipeline orders (and, blind, picks among the sites') poses for a requested final ranking:
-    by interaction energy (or its intermolecular part) when guided and ranking by it, by the interaction energy
-    when ranking by Vina (whose rescoring then sees the lowest-energy poses), else by confidence."""
+    by interaction energy (or its intermolecular part) or the pose scorer when guided and ranking by it, by the
+    interaction energy when ranking by Vina (whose rescoring then sees the lowest-energy poses), else by
+    confidence."""
     if not guided:
         return "confidence"
-    return rank_by if rank_by in ENERGY_RANKINGS else "energy" if rank_by == "vina" else "confidence"
+    return rank_by if rank_by in SEARCH_RANKINGS else "energy" if rank_by == "vina" else "confidence"
 
 
 def pose_order(rank_by: str, values: dict[str, Sequence], confidences: Sequence[float],

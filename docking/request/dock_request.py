@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from disco_core.errors import InputError
-from docking.request.presets import DEFAULT, ENERGY_RANKINGS
+from docking.request.presets import DEFAULT, SEARCH_RANKINGS
 from docking.request.shard import Shard
 
-RANK_CHOICES = ("confidence", "vina", "energy", "intermolecular")
+RANK_CHOICES = ("confidence", "vina", "energy", "intermolecular", "scorer")
 ENERGY_CHOICES = ("pairwise", "grid", "grid+pairwise")
 
 
@@ -70,14 +70,14 @@ def check_request(request: DockRequest) -> None:
         raise InputError("--rank-by", f"unknown ranking {request.rank_by!r} (use {', '.join(RANK_CHOICES)})")
     if request.rank_by == "vina" and request.rescore != "vina":
         raise InputError("--rank-by vina", "needs --rescore vina")
-    if request.rank_by in ENERGY_RANKINGS and (request.rescore or request.relax):
+    if request.rank_by in SEARCH_RANKINGS and (request.rescore or request.relax):
         raise InputError(f"--rank-by {request.rank_by}", "ranks the sampled poses, which --rescore / --relax move; "
                                              "use --rank-by vina")
     if request.physics_guidance < 0:
         raise InputError("--physics-guidance", "must be >= 0")
     if request.refine_rounds < 0:
         raise InputError("--refine-rounds", "must be >= 0")
-    if request.refine_rounds > 0 and not (request.physics_guidance > 0 or request.rank_by in ENERGY_RANKINGS):
+    if request.refine_rounds > 0 and not (request.physics_guidance > 0 or request.rank_by in SEARCH_RANKINGS):
         raise InputError("--refine-rounds", "needs the interaction energy (--physics-guidance W > 0 or "
                                             "--rank-by energy)")
     if request.refine_chains < 1:

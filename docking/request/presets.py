@@ -38,6 +38,9 @@ DEFAULT = DockPreset(physics_guidance=3.0, steps=30, refine_rounds=30, rank_by="
 FAST = DockPreset(physics_guidance=0.0, steps=20, refine_rounds=0, rank_by="energy", energy="pairwise")
 PRESETS = {"default": DEFAULT, "fast": FAST}
 ENERGY_RANKINGS = ("energy", "intermolecular")   # rankings that need the interaction energy of every pose
+# rankings of the searched (minimised) poses as the pipeline returns them: the energies and the learned pose scorer
+# (docking.scoring.pose_scorer); the poses' search is the same for all of them
+SEARCH_RANKINGS = ENERGY_RANKINGS + ("scorer",)
 # the preset settings `disco bench dock` lets a run override (the others are the default's, as `disco dock` runs them)
 PRESET_OVERRIDES = ("steps", "physics_guidance", "refine_rounds", "energy", "refine_chains", "random_starts")
 
@@ -52,7 +55,7 @@ def physics_for(physics_guidance: float, refine_rounds: int, rank_by: str,
     if physics_guidance > 0:
         return PhysicsGuidance(weight=physics_guidance, refine_rounds=refine_rounds, refine_chains=refine_chains,
                                random_starts=random_starts)
-    if rank_by in ENERGY_RANKINGS:
+    if rank_by in SEARCH_RANKINGS:
         return PhysicsGuidance(weight=0.0, resample_at=(), refine_rounds=refine_rounds, refine_chains=refine_chains,
                                random_starts=random_starts)
     return None
@@ -74,7 +77,7 @@ def preset_settings(fast: bool = False, rescore: str | None = None, relax: bool 
     elif relax:
         settings["rank_by"] = "confidence"
     settings.update({name: value for name, value in given.items() if value is not None})
-    if given.get("refine_rounds") is None and not (settings["physics_guidance"] > 0 or settings["rank_by"] in ENERGY_RANKINGS):
+    if given.get("refine_rounds") is None and not (settings["physics_guidance"] > 0 or settings["rank_by"] in SEARCH_RANKINGS):
         settings["refine_rounds"] = 0       # no energy to search in: the preset's rounds do not apply
     if given.get("random_starts") is None and settings["refine_rounds"] == 0:
         settings["random_starts"] = 0       # no basin hopping to start chains in: the preset's starts do not apply

@@ -11,9 +11,13 @@ searches: translation, rotation, torsions), every pose minimised in the interact
     source 2  random starts (docking.physics.global_search.random_poses: uniform torsions and orientation,
               centroid uniform within 4 A of the crystal centroid), minimised: the wrong basins of the site
 
-Not yet: the default's own chain minima and Vina's modes (both need a docking run per complex).
+    source 3  the poses `disco dock`'s default writes for the complex (`docked_decoys`, from a `disco bench dock`
+              run folder): the deep wrong minima its own search finds, which the scorer must rank below the
+              right one
 
-Stored per part as one .npz (`write_part`): ligand coordinates relative to the crystal centroid in float16
+Not yet: Vina's modes and the modelled poses of ../shared/data/modelled as positives.
+
+Stored per part as one .npz (`write_part`): ligand coordinates relative to the poses' centroid in float16
 (|x| < 30 A: steps of at most 0.016 A), with RMSD, energy and source per pose, so that a set of a few hundred
 complexes stays a few MB and can be committed.
 """
@@ -46,7 +50,7 @@ from docking.physics.site_energies import GRID_MARGIN_A, MIN_GRID_HALF_SIZE_A
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("crystal", "perturbed", "random_start")
+SOURCES = ("crystal", "perturbed", "random_start", "default_poses")
 START_RADIUS_A = 4.0          # random starts' centroids, as the default's random starts
 RECEPTOR_MARGIN_A = 16.0      # receptor atoms within the ligand's extent + this of its centroid are typed
 
@@ -109,10 +113,10 @@ def complex_decoys(name: str, protein: str | Path, ligand: str | Path, settings:
 
 def write_part(path: str | Path, decoys: list[ComplexDecoys], failures: dict[str, str]) -> Path:
     """One part as a compressed .npz, written atomically: per complex its name, pose count and atom count, and
-    per pose (concatenated) float16 coordinates relative to the complex's crystal centroid plus that centroid."""
+    per pose (concatenated) float16 coordinates relative to the centroid of all its poses plus that centroid."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    centroids = np.array([d.coords[d.source == 0][0].mean(0) for d in decoys], dtype=np.float32).reshape(-1, 3)
+    centroids = np.array([d.coords.reshape(-1, 3).mean(0) for d in decoys], dtype=np.float32).reshape(-1, 3)
     arrays = {
         "names": np.array([d.name for d in decoys], dtype=str),
         "poses": np.array([len(d.rmsd) for d in decoys], dtype=np.int32),
@@ -185,3 +189,33 @@ def build_part(complexes: list[ComplexJob], out_dir: str | Path, part: int = 1, 
         if progress is not None:
             progress(item.name)
     return write_part(path, decoys, failures)
+
+
+def docked_decoys(run_folder: str | Path, complexes: list[ComplexJob], method: str = "disco"
+                  ) -> tuple[list[ComplexDecoys], dict[str, str]]:
+    """Source 3: the poses a `disco bench dock` run wrote (RUN/<method>/<id>.sdf, heavy atoms in the ligand file's
+    atom order) for each of `complexes`, labelled with their symmetry-corrected RMSD to the crystal pose; their
+    energy is the run's `interaction_energy`. A complex without poses, or whose poses are not its ligand's atoms,
+    is recorded with the reason."""
+    decoys, failures = [], {}
+    for item in complexes:
+        path = Path(run_folder) / method / f"{item.name}.sdf"
+        try:
+            if not path.is_file():
+                raise InputError(item.name, f"no poses in {path}")
+            mol = Chem.RemoveHs(read_ligand_file(item.ligand, item.ligand_fallbacks).mol, sanitize=False)
+            poses = [m for m in Chem.SDMolSupplier(str(path), sanitize=False, removeHs=False) if m is not None]
+            poses = [Chem.RemoveHs(m, sanitize=False) for m in poses]
+            elements = [a.GetSymbol() for a in mol.GetAtoms()]
+            if not poses or any([a.GetSymbol() for a in p.GetAtoms()] != elements for p in poses):
+                raise InputError(item.name, f"{path}: poses are not the ligand's heavy atoms in its order")
+            coords = np.stack([p.GetConformer().GetPositions() for p in poses]).astype(np.float32)
+            energy = np.array([float(p.GetProp("interaction_energy")) if p.HasProp("interaction_energy")
+                               else np.nan for p in poses], dtype=np.float32)
+            crystal = mol.GetConformer().GetPositions()
+            decoys.append(ComplexDecoys(item.name, coords, symmetry_rmsd(mol, coords, crystal).astype(np.float32),
+                                        energy, np.full(len(poses), SOURCES.index("default_poses"), np.uint8)))
+        except InputError as exc:
+            failures[item.name] = exc.reason
+            log.warning("%s: skipped (%s)", item.name, exc.reason)
+    return decoys, failures
