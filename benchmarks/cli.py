@@ -76,6 +76,8 @@ def _register_dock(kinds: argparse._SubParsersAction) -> None:
                       help="comma-separated: disco (`disco dock`'s default), disco/fast (`disco dock --fast`), "
                            "vina; ablations of the default: disco/physics-only (the learned score set to 0, the same "
                            "search), disco/null-latent (the score model's null latent instead of the prior's picks); "
+                           "the default's poses ranked by disco/energy-ranked (the interaction energy) or "
+                           "disco/scorer-ranked (the learned pose scorer); "
                            "post-processing of the default's poses: disco+vina (Vina's local optimisation and "
                            "ranking), disco+relax (OpenMM relaxation, PoseBusters-valid poses ranked first), "
                            "disco+vina+relax (both) (default disco,vina)")

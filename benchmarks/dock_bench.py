@@ -29,12 +29,13 @@ from docking.request.presets import PRESET_OVERRIDES
 from benchmarks.pose_metrics import pose_errors, read_references
 
 POCKETS = ("reference", "blind")
-METHODS = ("disco", "disco/fast", "disco/physics-only", "disco/null-latent", "vina", "disco+vina", "disco+relax",
-           "disco+vina+relax")
+METHODS = ("disco", "disco/fast", "disco/physics-only", "disco/null-latent", "disco/energy-ranked",
+           "disco/scorer-ranked", "vina", "disco+vina", "disco+relax", "disco+vina+relax")
 # Each DisCo method is a preset of `disco dock` (docking.request.presets: the default, or --fast), an ablation
 # of the model, and post-processing. Ablations (what the learned model adds): physics-only, the learned score
 # set to 0 with the same search (guidance, resampling, minimisation, basin hopping); null-latent, the score
-# model's learned null latent instead of the prior's picks. Post-processing (docking.inference.postprocess):
+# model's learned null latent instead of the prior's picks. Rankings of the default's poses: energy-ranked (the
+# minimised interaction energy), scorer-ranked (the model folder's learned pose scorer). Post-processing (docking.inference.postprocess):
 # Vina's local optimisation and ranking by the Vina score ("disco+vina" = `disco dock --rescore vina`), OpenMM
 # relaxation in the pocket with the PoseBusters checks ranking valid poses first ("disco+relax" = `--relax
 # --check`), or both ("disco+vina+relax").
@@ -42,6 +43,8 @@ DISCO_VARIANTS = {"disco": ("default", {}, {}),
                   "disco/fast": ("fast", {}, {}),
                   "disco/physics-only": ("default", {"learned_score": False}, {}),
                   "disco/null-latent": ("default", {"latents": "null"}, {}),
+                  "disco/energy-ranked": ("default", {}, {"rank_by": "energy"}),
+                  "disco/scorer-ranked": ("default", {}, {"rank_by": "scorer"}),
                   "disco+vina": ("default", {}, {"rescore": "vina", "rank_by": "vina"}),
                   "disco+relax": ("default", {}, {"relax": True, "check": True, "rank_by": "confidence"}),
                   "disco+vina+relax": ("default", {}, {"rescore": "vina", "rank_by": "vina", "relax": True,

@@ -23,6 +23,7 @@ from rdkit import Chem
 
 # per-pose values the report's pose table shows, in this order, with their labels
 VALUE_LABELS = {"interaction_energy": "energy (kcal/mol)", "intermolecular_energy": "intermolecular (kcal/mol)",
+                "vina_form_score": "intermolecular / (1 + 0.0585 Nrot)",
                 "sampled_interaction_energy": "sampled energy",
                 "sampled_intermolecular_energy": "sampled intermolecular",
                 "vina_score_kcal_mol": "Vina (kcal/mol)"}

@@ -33,9 +33,10 @@ from rdkit.Geometry import Point3D
 from data_prep.featurize import FeaturizeOptions, featurize_ligand
 from data_prep.ligand import LigandInput
 from data_prep.receptor import Receptor, load_receptor
+from data_prep.torsions import rotatable_bonds
 from disco_core.device import resolve_device
 from disco_core.errors import InputError
-from docking.physics.interaction_energy import InteractionEnergy
+from docking.physics.interaction_energy import InteractionEnergy, vina_form_score
 from docking.physics.site_energies import SiteEnergies
 from docking.physics.guidance import PhysicsGuidance
 from docking.inference.site_search import candidate_sites
@@ -249,8 +250,11 @@ class DockingPipeline:
         else:
             probabilities = self.calibration.probabilities(
                 [float(d.confidences[rank]) for d in per_site for rank in range(d.poses.shape[0])])
+        rotatable = len(rotatable_bonds(mol)[0])
         values = ({"interaction_energy": [c.energy for c in candidates],
-                   "intermolecular_energy": [c.intermolecular for c in candidates]} if guided else {})
+                   "intermolecular_energy": [c.intermolecular for c in candidates],
+                   "vina_form_score": [round(vina_form_score(c.intermolecular, rotatable), 4) for c in candidates]}
+                  if guided else {})
         rank_by = self.options.rank_by if guided and self.options.rank_by in ENERGY_RANKINGS else "confidence"
         if self.options.rank_by == "scorer":
             if self.pose_scorer is not None:

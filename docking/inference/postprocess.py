@@ -119,7 +119,7 @@ class PosePostprocessor:
         if (self.options.rescore or self.options.relax) and "interaction_energy" in result.extras:
             # the guidance energies belong to the sampled pose, not to the pose Vina / OpenMM will write
             extras = dict(result.extras)
-            for key in ("interaction_energy", "intermolecular_energy"):
+            for key in ("interaction_energy", "intermolecular_energy", "vina_form_score"):
                 if key in extras:
                     extras[f"sampled_{key}"] = extras.pop(key)
             result = replace(result, extras=extras)
@@ -155,7 +155,8 @@ def rerank(result: DockResult, order: list[int]) -> DockResult:
 
 def summary_columns(options: PostprocessOptions) -> list[str]:
     """Columns the summary gains (values of the top-ranked pose)."""
-    columns = ["interaction_energy", "intermolecular_energy"] if options.rank_by in SEARCH_RANKINGS else []
+    columns = (["interaction_energy", "intermolecular_energy", "vina_form_score"]
+               if options.rank_by in SEARCH_RANKINGS else [])
     if options.rescore == "vina":
         columns += ["vina_score_kcal_mol"]
     if options.relax:

@@ -23,10 +23,11 @@ hydrogen, and metals; acceptors: O, and N without a hydrogen and fewer than thre
 receptor residues of any kind, cofactors and metals included. Elements without an X-Score radius
 (B, Si, Se, As, ...) fall back to a documented type: radius 1.9 A (carbon's), neither hydrophobic nor
 polar, so they take part in sterics only; metals get radius 1.2 A and count as donors. Energies are in Vina's kcal/mol-like
-units. Left out: Vina's rotatable-bond normalisation of the final score (the intermolecular part divided by
-1 + 0.0585 Nrot). It orders one ligand's poses alike, but it scales their gradients, and without it the
-energies of ligands with different numbers of rotatable bonds are not on Vina's scale: a screen sorted by
-summary.csv's interaction_energy carries that bias.
+units. Vina's rotatable-bond normalisation of the final score (the intermolecular part divided by
+1 + 0.0585 Nrot) is not part of the energy that guides and minimises: it would scale the gradients of ligands
+by their size. Every written pose carries it as `vina_form_score` (`vina_form_score` below): energies of ligands
+with different numbers of rotatable bonds are on one scale only there, so sort a screen by it, not by
+interaction_energy.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from rdkit import Chem
 from data_prep.protein import HeavyAtoms
 
 CUTOFF_A = 8.0
+NROT_WEIGHT = 0.0585    # Vina's rotatable-bond normalisation: score = intermolecular / (1 + NROT_WEIGHT * Nrot)
 SWITCH_FROM_A = 7.0     # the terms fade smoothly to zero between here and the cutoff
 WEIGHTS = {"gauss1": -0.0356, "gauss2": -0.00516, "repulsion": 0.840, "hydrophobic": -0.0351, "hbond": -0.587}
 XS_RADIUS = {"C": 1.9, "N": 1.8, "O": 1.7, "S": 2.0, "P": 2.1, "F": 1.5, "Cl": 1.8, "Br": 2.0, "I": 2.2}
@@ -265,6 +267,14 @@ class InteractionEnergy:
 
     def __call__(self, pos: torch.Tensor) -> torch.Tensor:
         return self.intermolecular(pos) + self.internal(pos)
+
+
+def vina_form_score(intermolecular: float, rotatable_bonds: int) -> float:
+    """Vina's final-score convention on our intermolecular energy: divided by 1 + 0.0585 Nrot, so that ligands with
+    different numbers of rotatable bonds are on one scale (a screen sorted by it is not biased by ligand size the
+    way the raw energy is). Nrot here is docking's rotatable bonds (data_prep.torsions), which can differ from the
+    torsion count of Vina's PDBQT by a bond or two (amides, terminal groups)."""
+    return intermolecular / (1.0 + NROT_WEIGHT * rotatable_bonds)
 
 
 def generalized_forces(energy: InteractionEnergy, pos: torch.Tensor, rot_bonds: torch.Tensor,

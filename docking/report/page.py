@@ -182,7 +182,8 @@ def _summary_columns(header: list[str], any_note: bool) -> list[dict]:
     columns = [{"key": "index", "label": "#", "numeric": True}, {"key": "name", "label": "ligand"},
                {"key": "status", "label": "status"}, {"key": "n_poses", "label": "poses", "numeric": True}]
     for key, label in (("vina_score_kcal_mol", "Vina (kcal/mol)"), ("interaction_energy", "energy (kcal/mol)"),
-                       ("intermolecular_energy", "intermolecular (kcal/mol)")):
+                       ("intermolecular_energy", "intermolecular (kcal/mol)"),
+                       ("vina_form_score", "Vina-form score")):
         if key in header:
             columns.append({"key": key, "label": label, "numeric": True, "help": "of the top pose"})
     columns.append({"key": "top_confidence", "label": "confidence", "numeric": True,

@@ -172,6 +172,12 @@ def test_rank_by_scorer_orders_the_poses_by_its_calibrated_confidence(tmp_path):
     assert result.confidences == pytest.approx(again.tolist(), abs=1e-4)
     assert result.confidences == sorted(result.confidences, reverse=True)
     assert all(math.isfinite(e) for e in result.extras["interaction_energy"])
+    # Vina's final-score convention on the intermolecular part: / (1 + 0.0585 Nrot), Nrot = 6 (RDKit counts 6 too)
+    from rdkit.Chem import rdMolDescriptors
+
+    assert rdMolDescriptors.CalcNumRotatableBonds(result.poses[0]) == 6
+    assert result.extras["vina_form_score"] == pytest.approx(
+        [e / (1 + 0.0585 * 6) for e in result.extras["intermolecular_energy"]], abs=2e-4)
 
 
 def test_a_folder_without_scorer_falls_back_to_the_energy_with_one_warning(tmp_path, caplog):
