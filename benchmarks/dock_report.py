@@ -39,12 +39,7 @@ def success_at_k(records: list[dict], k: int) -> float:
     return hits / len(records)
 
 
-def confidence_quality(records: list[dict]) -> dict:
-    """How well the poses' reported confidences (P(RMSD < 2 A), kept in the records' extras) separate and
-    match the poses within 2 A: AUC and ECE over every pose of every finished complex. Empty when the
-    method reports no finite confidence."""
-    from docking.confidence.calibration import auc, expected_calibration_error
-
+def _confidences_and_labels(records: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     confidences, labels = [], []
     for r in _ok(records):
         values = (r.get("extras") or {}).get("confidences") or []
@@ -52,10 +47,39 @@ def confidence_quality(records: list[dict]) -> dict:
             if value is not None and np.isfinite(value):
                 confidences.append(value)
                 labels.append(rmsd < SUCCESS_RMSD)
-    if not confidences:
+    return np.array(confidences, dtype=float), np.array(labels, dtype=bool)
+
+
+def reliability_markdown(records: dict[str, list[dict]]) -> list[str]:
+    """Per method with confidences, the reliability table of its poses' P(RMSD < 2 A) (10 bins) as markdown."""
+    from docking.confidence.calibration import reliability_table
+
+    lines = []
+    for method, items in records.items():
+        confidences, labels = _confidences_and_labels(items)
+        if len(confidences) == 0:
+            continue
+        lines += [f"Reliability of {method}'s confidences ({len(confidences)} poses):", "",
+                  "| P(RMSD < 2 A) | poses | mean predicted | observed < 2 A |", "|---|---|---|---|"]
+        for row in reliability_table(confidences, labels):
+            if row["count"]:
+                lines.append(f"| {row['low']:.1f}-{row['high']:.1f} | {row['count']} | {row['mean_predicted']:.3f} | "
+                             f"{row['observed']:.3f} |")
+        lines.append("")
+    return lines
+
+
+def confidence_quality(records: list[dict]) -> dict:
+    """How well the poses' reported confidences (P(RMSD < 2 A), kept in the records' extras) separate and
+    match the poses within 2 A: AUC and ECE over every pose of every finished complex. Empty when the
+    method reports no finite confidence."""
+    from docking.confidence.calibration import auc, expected_calibration_error
+
+    confidences, labels = _confidences_and_labels(records)
+    if len(confidences) == 0:
         return {}
-    return {"confidence_auc": _round(auc(np.array(confidences), np.array(labels))),
-            "confidence_ece": _round(expected_calibration_error(np.array(confidences), np.array(labels)))}
+    return {"confidence_auc": _round(auc(confidences, labels)),
+            "confidence_ece": _round(expected_calibration_error(confidences, labels))}
 
 
 def interaction_recovery_summary(records: list[dict]) -> dict:
@@ -223,6 +247,6 @@ def write_report(run_dir: str | Path, records: dict[str, list[dict]], options) -
         "makes every crystal hydrogen-bond pair (summary.json gives both counts).", "",
         markdown_table(summary), "",
         f"Failures: {len(failures)} (see failures.csv). Per complex: results.csv.", "",
-    ] + [f"![{Path(p).stem}](plots/{Path(p).name})" for p in plots]
+    ] + reliability_markdown(records) + [f"![{Path(p).stem}](plots/{Path(p).name})" for p in plots]
     atomic_write_text(run_dir / "report.md", "\n".join(text) + "\n")
     return summary

@@ -57,16 +57,26 @@ class Calibration:
             raise CheckpointError(f"{path}: not a calibration file ({exc})") from None
 
 
-def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
+def reliability_table(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -> list[dict]:
+    """Per equal-width probability bin [low, high): how many predictions fell in it, their mean, and the observed
+    share of positives (None for an empty bin): the reliability diagram as rows."""
     probabilities, labels = np.asarray(probabilities, float), np.asarray(labels, float)
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(probabilities, edges[1:-1]), 0, bins - 1)
-    error = 0.0
+    rows = []
     for b in range(bins):
         in_bin = which == b
-        if in_bin.any():
-            error += in_bin.mean() * abs(probabilities[in_bin].mean() - labels[in_bin].mean())
-    return float(error)
+        rows.append({"low": round(float(edges[b]), 3), "high": round(float(edges[b + 1]), 3), "count": int(in_bin.sum()),
+                     "mean_predicted": float(probabilities[in_bin].mean()) if in_bin.any() else None,
+                     "observed": float(labels[in_bin].mean()) if in_bin.any() else None})
+    return rows
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
+    """Sum over the reliability table's bins of (share of predictions in the bin) x |mean predicted - observed|."""
+    rows = reliability_table(probabilities, labels, bins)
+    total = max(sum(row["count"] for row in rows), 1)
+    return float(sum(row["count"] / total * abs(row["mean_predicted"] - row["observed"]) for row in rows if row["count"]))
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:

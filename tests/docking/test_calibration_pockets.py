@@ -60,3 +60,15 @@ def test_calibration_never_reverses_the_ranking():
     assert calibration.a == 0.0
     probabilities = calibration.probabilities(raw)
     assert max(probabilities) - min(probabilities) < 1e-9
+
+
+def test_reliability_table_and_its_ece_by_hand():
+    from docking.confidence.calibration import reliability_table
+
+    probabilities, labels = np.array([0.05, 0.15, 0.12, 0.95]), np.array([0, 1, 0, 1])
+    rows = reliability_table(probabilities, labels)
+    filled = [(r["low"], r["count"], round(r["mean_predicted"], 4), r["observed"]) for r in rows if r["count"]]
+    assert filled == [(0.0, 1, 0.05, 0.0), (0.1, 2, 0.135, 0.5), (0.9, 1, 0.95, 1.0)]
+    assert sum(r["count"] for r in rows) == 4 and len(rows) == 10
+    # 1/4 |0.05 - 0| + 2/4 |0.135 - 0.5| + 1/4 |0.95 - 1|
+    assert expected_calibration_error(probabilities, labels) == pytest.approx(0.2075)
