@@ -107,6 +107,13 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
                         help="`disco bench dock` run folders on validation complexes to calibrate on")
     scorer.add_argument("--calibrate-dataset", default=None, metavar="DIR", help="the calibration runs' dataset")
     scorer.add_argument("--calibrate-split", default=None, metavar="FILE", help="its ids (default: every complex)")
+    scorer.add_argument("--sources", default=None, metavar="I,J",
+                        help="train on these decoy sources only (docking.scoring.decoys.SOURCES: 0 crystal, "
+                             "1 perturbed, 2 random starts, 3 the default's poses; default: all)")
+    scorer.add_argument("--hidden", default="128,64", metavar="N,M", help="hidden layer sizes (default 128,64)")
+    scorer.add_argument("--weight-decay", type=float, default=1e-4)
+    scorer.add_argument("--held-out-share", type=float, default=0.1,
+                        help="share of the training complexes held out (by name) to choose the epoch (default 0.1)")
     scorer.add_argument("--epochs", type=int, default=40)
     scorer.add_argument("--seed", type=int, default=0)
     scorer.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -216,6 +223,7 @@ def run_train_pose_scorer(args: argparse.Namespace) -> int:
         ScorerSettings,
         complex_groups,
         fit_calibration,
+        only_sources,
         read_parts,
         train_scorer,
     )
@@ -239,10 +247,16 @@ def run_train_pose_scorer(args: argparse.Namespace) -> int:
         except InputError as exc:
             args._parser.error(str(exc))
         groups, failures = complex_groups(read_parts(parts), complexes)
+        if args.sources:
+            groups = only_sources(groups, tuple(int(v) for v in args.sources.split(",")))
         if not groups:
             args._parser.error("no usable decoys")
-        scorer, history = train_scorer(groups, ScorerSettings(epochs=args.epochs, seed=args.seed))
-        scorer.record.update({"decoy_parts": [p.name for p in parts], "skipped": failures, "history": history})
+        settings = ScorerSettings(hidden=tuple(int(v) for v in args.hidden.split(",") if v.strip()),
+                                  epochs=args.epochs, weight_decay=args.weight_decay,
+                                  held_out_share=args.held_out_share, seed=args.seed)
+        scorer, history = train_scorer(groups, settings)
+        scorer.record.update({"decoy_parts": [p.name for p in parts], "skipped": failures, "history": history,
+                              "sources": args.sources or "all"})
         print(f"trained on {len(groups)} complexes ({scorer.record['poses']} poses), best epoch "
               f"{scorer.record['best_epoch']}; {len(failures)} skipped")
     if args.calibrate:

@@ -89,6 +89,18 @@ def complex_groups(decoys: list[ComplexDecoys], complexes: dict[str, ComplexJob]
     return groups, failures
 
 
+def only_sources(groups: list[Group], sources: tuple[int, ...]) -> list[Group]:
+    """The groups' poses of the given decoy sources (docking.scoring.decoys.SOURCES indices); a group left
+    without poses is dropped."""
+    kept = []
+    for group in groups:
+        mask = np.isin(group.source, sources)
+        if mask.any():
+            keep = torch.as_tensor(mask)
+            kept.append(Group(group.name, group.features[keep], group.rmsd[keep], group.source[mask]))
+    return kept
+
+
 def held_out(name: str, share: float) -> bool:
     """Whether a training complex is held out for choosing the epoch: a fixed function of its name."""
     return zlib.crc32(name.encode()) % 1000 < share * 1000
