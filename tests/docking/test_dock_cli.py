@@ -190,11 +190,11 @@ def test_blind_docking_searches_candidate_sites(tmp_path):
                for m in poses(out / "phenol" / "poses.sdf")]
 
     class RecordingPipeline(DockingPipeline):
-        def _rank(self, name, mol, per_site, sites, seconds):
+        def _rank(self, name, mol, per_site, sites, seconds, receptor):
             self.candidates = [(site.source, int(sample), float(energy))
                                for site, docked in zip(sites, per_site)
                                for sample, energy in zip(docked.sample_index, docked.energies)]
-            return super()._rank(name, mol, per_site, sites, seconds)
+            return super()._rank(name, mol, per_site, sites, seconds, receptor)
 
     physics = physics_for(FAST_PRESET.physics_guidance, FAST_PRESET.refine_rounds, FAST_PRESET.rank_by)
     pipeline = RecordingPipeline(DockOptions(samples=n, steps=4, seed=0, device="cpu", blind_sites=2,
