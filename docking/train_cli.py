@@ -137,6 +137,8 @@ def run_scorer_data(args: argparse.Namespace) -> int:
     except InputError as exc:
         args._parser.error(str(exc).replace("--shard", "--part"))
     if args.from_run:
+        if (Path(args.out) / "default_poses.npz").exists():      # a part is never overwritten (it may hold more)
+            args._parser.error(f"{Path(args.out) / 'default_poses.npz'} exists: write the new part to another --out")
         found, failures = [], {}
         for run in args.from_run:
             decoys, missing = docked_decoys(run, complexes)

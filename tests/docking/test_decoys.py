@@ -94,3 +94,32 @@ def test_val_and_test_complexes_are_refused(tmp_path, capsys):
     assert stop.value.code == 2
     assert "1 val/test complex(es) (1pxo)" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_poses_of_a_bench_run_become_a_part_once(tmp_path, capsys):
+    """`scorer-data --from-run`: a run's written poses (here the crystal pose and a copy moved 3 A) labelled with
+    their RMSD (0 and 3 A, by hand); an existing part is never overwritten."""
+    crystal = _crystal()
+    run = tmp_path / "run" / "disco"
+    run.mkdir(parents=True)
+    moved = Chem.Mol(crystal)
+    conformer = moved.GetConformer()
+    for i in range(moved.GetNumAtoms()):
+        p = conformer.GetAtomPosition(i)
+        conformer.SetAtomPosition(i, (p.x + 3.0, p.y, p.z))
+    with Chem.SDWriter(str(run / "1bju.sdf")) as writer:
+        for mol, energy in ((crystal, -9.0), (moved, -7.5)):
+            mol.SetProp("interaction_energy", str(energy))
+            writer.write(mol)
+    split = tmp_path / "ids.txt"
+    split.write_text("1bju\n1pxo\n")
+    args = ["train", "scorer-data", "--dataset", str(DATA), "--split", str(split), "--from-run", str(tmp_path / "run"),
+            "--out", str(tmp_path / "out")]
+    assert main(args) == 0
+    (decoys,), failures = read_part(tmp_path / "out" / "default_poses.npz")
+    assert decoys.name == "1bju" and decoys.rmsd == pytest.approx([0.0, 3.0], abs=0.02)
+    assert decoys.energy.tolist() == [-9.0, -7.5] and decoys.source.tolist() == [3, 3]
+    assert list(failures) == ["1pxo"] and "no poses" in failures["1pxo"]
+    with pytest.raises(SystemExit) as usage:
+        main(args)
+    assert usage.value.code == 2 and "exists" in capsys.readouterr().err
