@@ -5,8 +5,9 @@ PoseBusters verdicts exist. `sampling_rank` says which ranking the pipeline appl
     energy / intermolecular / vina   ascending per-pose value (kcal/mol); a pose without one (NaN) last
     confidence                       descending calibrated P(RMSD < 2 A); NaN counts as 0 (no confidence
                                      model: the sampling order is kept)
-    scorer                           the same, the confidences being the learned pose scorer's
-                                     (docking.scoring.pose_scorer), computed by the pipeline
+    scorer                           the order the pipeline gave (docking.scoring.pose_scorer's calibrated
+                                     P(RMSD < 2 A), or the energy when the model folder has no scorer): the
+                                     scorer needs the receptor, which post-processing does not hold
     valid first                      with PoseBusters verdicts, the poses that pass every check ahead of those
                                      that fail, the order above kept within each group
 
@@ -47,6 +48,8 @@ def pose_order(rank_by: str, values: dict[str, Sequence], confidences: Sequence[
             raise InputError(name, f"--rank-by {rank_by}: the poses carry no {key} "
                                    f"(needs --rescore vina / --physics-guidance)")
         scores = [float(v) if float(v) == float(v) else math.inf for v in values[key]]
+    elif rank_by == "scorer":
+        scores = [0.0] * len(confidences)          # all tie: the pipeline's order is kept
     else:
         scores = [-float(p) if p == p else 0.0 for p in confidences]
     order = sorted(range(len(scores)), key=lambda i: (scores[i], i))

@@ -188,6 +188,11 @@ def test_a_folder_without_scorer_falls_back_to_the_energy_with_one_warning(tmp_p
     assert len(warnings) == 1 and str(folder) in warnings[0] and "no pose scorer" in warnings[0]
     energies = result.extras["interaction_energy"]
     assert energies == sorted(energies)
+    # and post-processing (`disco dock`, `disco bench dock --methods disco/scorer-ranked`) keeps that order
+    from docking.inference.postprocess import PosePostprocessor, PostprocessOptions
+
+    again = PosePostprocessor(PostprocessOptions(rank_by="scorer")).apply(result, str(EXAMPLE / "1s3v_protein.pdb"))
+    assert again.extras["interaction_energy"] == energies
 
 
 def test_asking_for_the_scorer_of_a_folder_without_one_is_a_usage_error(tmp_path, capsys):

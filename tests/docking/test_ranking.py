@@ -27,6 +27,14 @@ def test_confidence_descending_nan_counts_as_zero():
     assert pose_order("confidence", {}, [0.0, 0.9, NAN, 0.4]) == [1, 3, 0, 2]
 
 
+def test_scorer_keeps_the_pipelines_order_whatever_the_confidences():
+    """The pipeline ranked by the scorer (or, without one, by energy, and the confidences are then the pose
+    confidence's): post-processing must not reorder by those confidences, only put valid poses first."""
+    values = {"interaction_energy": [-9.0, -8.0, -7.0, -6.0]}
+    assert pose_order("scorer", values, [0.1, 0.9, 0.5, 0.7]) == [0, 1, 2, 3]
+    assert pose_order("scorer", values, [0.1, 0.9, 0.5, 0.7], valid=[False, True, False, True]) == [1, 3, 0, 2]
+
+
 def test_valid_poses_go_first_keeping_the_score_order_within_each_group():
     values = {"interaction_energy": [-9.0, -8.0, -7.0, -6.0]}
     assert pose_order("energy", values, [0.5] * 4, valid=[False, True, False, True]) == [1, 3, 0, 2]
