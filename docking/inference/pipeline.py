@@ -250,11 +250,12 @@ class DockingPipeline:
         else:
             probabilities = self.calibration.probabilities(
                 [float(d.confidences[rank]) for d in per_site for rank in range(d.poses.shape[0])])
-        rotatable = len(rotatable_bonds(mol)[0])
-        values = ({"interaction_energy": [c.energy for c in candidates],
-                   "intermolecular_energy": [c.intermolecular for c in candidates],
-                   "vina_form_score": [round(vina_form_score(c.intermolecular, rotatable), 4) for c in candidates]}
-                  if guided else {})
+        values = {}
+        if guided:
+            rotatable = len(rotatable_bonds(mol)[0])
+            values = {"interaction_energy": [c.energy for c in candidates],
+                      "intermolecular_energy": [c.intermolecular for c in candidates],
+                      "vina_form_score": [round(vina_form_score(c.intermolecular, rotatable), 4) for c in candidates]}
         rank_by = self.options.rank_by if guided and self.options.rank_by in ENERGY_RANKINGS else "confidence"
         if self.options.rank_by == "scorer":
             if self.pose_scorer is not None:

@@ -70,6 +70,11 @@ class TypedAtoms:
         return TypedAtoms(*(getattr(self, name)[keep] for name in ("pos", "radius", "hydrophobic", "donor", "acceptor")))
 
 
+def element_symbol(name: str) -> str:
+    """A structure file's element name as RDKit spells it ("ZN" -> "Zn")."""
+    return name if len(name) == 1 else name[0] + name[1:].lower()
+
+
 def _radius(element: str) -> float:
     return METAL_RADIUS if element in METALS else XS_RADIUS.get(element, 1.9)
 
@@ -127,7 +132,7 @@ def receptor_atoms(atoms: HeavyAtoms, center: tuple[float, float, float] | torch
     near_rows = near.tolist()
     for k, index in enumerate(near_rows):
         element, residue, name = rows[index]
-        element = element if len(element) == 1 else element[0] + element[1:].lower()
+        element = element_symbol(element)
         elements.append(element)
         neighbours.append([rows[near_rows[m]][0] for m in torch.nonzero(bonded[k]).flatten().tolist()])
         if residue in _AMINO_ACIDS:

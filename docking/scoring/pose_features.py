@@ -31,7 +31,9 @@ from docking.physics.interaction_energy import (
     TERMS,
     InteractionEnergy,
     TypedAtoms,
+    element_symbol,
     ligand_atoms,
+    ligand_internal_pairs,
     receptor_atoms,
 )
 
@@ -67,10 +69,6 @@ def atom_classes(elements: list[str], typed: TypedAtoms) -> torch.Tensor:
     return torch.tensor(out, dtype=torch.long)
 
 
-def _element(symbol: str) -> str:
-    return symbol if len(symbol) == 1 else symbol[0] + symbol[1:].lower()
-
-
 class ComplexFeaturizer:
     """The features of many poses (P, N, 3) of one ligand in one receptor: the receptor typed once."""
 
@@ -79,10 +77,12 @@ class ComplexFeaturizer:
         are seen (radius >= the poses' extent from the centre + CUTOFF_A makes the features exact)."""
         center = torch.as_tensor(center, dtype=torch.float64).reshape(3)
         receptor = receptor_atoms(protein, center, radius)
+        # the same atoms, in the same order, as receptor_atoms keeps (those within `radius` of `center`)
         within = (torch.as_tensor(protein.pos, dtype=torch.float64) - center).norm(dim=1) <= radius
-        elements = [_element(e) for e, keep in zip(protein.elements, within.tolist()) if keep]
+        elements = [element_symbol(e) for e, keep in zip(protein.elements, within.tolist()) if keep]
+        assert len(elements) == len(receptor.pos)
         ligand = ligand_atoms(mol)
-        self.energy = InteractionEnergy.for_ligand(mol, receptor)
+        self.energy = InteractionEnergy(ligand, receptor, ligand_internal_pairs(mol))
         self.ligand_class = atom_classes([a.GetSymbol() for a in mol.GetAtoms()], ligand)
         self.receptor_class = atom_classes(elements, receptor)
         self.receptor_pos = receptor.pos.float()
