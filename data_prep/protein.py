@@ -94,6 +94,9 @@ def read_first_model(path: str | Path):
     return structure[0]
 
 
+BOND_TO_HYDROGEN_A = 1.3   # a hydrogen this close to a heavy atom of its residue is bonded to it
+
+
 @dataclass(frozen=True)
 class HeavyAtoms:
     """Every heavy atom of a structure's first model (waters left out; cofactors, ions and ligands in
@@ -103,6 +106,7 @@ class HeavyAtoms:
     residue_names: list[str]   # upper case
     atom_names: list[str]
     pos: np.ndarray            # (A, 3) float64
+    hydrogens: np.ndarray | None = None   # (A,) H atoms the file bonds to each; None: the file has no hydrogens
 
 
 def read_heavy_atoms(path: str | Path) -> HeavyAtoms:
@@ -111,22 +115,34 @@ def read_heavy_atoms(path: str | Path) -> HeavyAtoms:
 
 
 def heavy_atoms_of_model(model, path: str | Path) -> HeavyAtoms:
-    """HeavyAtoms of an already-read gemmi Model (`read_first_model`); `path` names it in errors."""
-    elements, residues, names, pos = [], [], [], []
+    """HeavyAtoms of an already-read gemmi Model (`read_first_model`); `path` names it in errors.
+    Hydrogens are counted per heavy atom (within BOND_TO_HYDROGEN_A, same residue) because they settle
+    what the heavy atoms cannot show, such as a histidine's tautomer."""
+    elements, residues, names, pos, hydrogens = [], [], [], [], []
+    any_hydrogen = False
     for chain in model:
         for residue in chain:
             if residue.name.upper() in WATER_NAMES:
                 continue
-            for atom in residue:
-                if atom.element.is_hydrogen or atom.altloc not in ("\0", " ", "A"):
-                    continue
+            kept = [a for a in residue if a.altloc in ("\0", " ", "A")]
+            h_pos = np.array([a.pos.tolist() for a in kept if a.element.is_hydrogen]).reshape(-1, 3)
+            any_hydrogen = any_hydrogen or len(h_pos) > 0
+            heavy = [a for a in kept if not a.element.is_hydrogen]
+            heavy_pos = [a.pos.tolist() for a in heavy]
+            for atom in heavy:
                 elements.append(atom.element.name)
                 residues.append(residue.name.upper())
                 names.append(atom.name.strip())
-                pos.append(atom.pos.tolist())
+            pos.extend(heavy_pos)
+            if len(h_pos) and heavy:
+                near = np.linalg.norm(np.array(heavy_pos)[:, None] - h_pos[None], axis=2) < BOND_TO_HYDROGEN_A
+                hydrogens.extend(near.sum(1).tolist())
+            else:
+                hydrogens.extend([0] * len(heavy))
     if not pos:
         raise InputError(str(path), "no heavy atoms found")
-    return HeavyAtoms(elements, residues, names, np.array(pos, dtype=np.float64))
+    return HeavyAtoms(elements, residues, names, np.array(pos, dtype=np.float64),
+                      np.array(hydrogens, dtype=np.int64) if any_hydrogen else None)
 
 
 def read_receptor(path: str | Path, max_residues: int = DEFAULT_MAX_RESIDUES) -> ReceptorStructure:

@@ -17,10 +17,9 @@ surface distance d = r_ij - R_i - R_j (R: X-Score van der Waals radii) with
 Vina cuts the terms off at 8 A, which makes the energy jump when an atom pair crosses the cutoff; here
 they fade to zero between 7 and 8 A with a cosine switch instead, so that the gradient is that of the
 energy (guidance follows gradients). Ligand atom pairs more than three bonds apart add the same terms
-(internal clashes). Typing is done
-here from element and bonded neighbours (hydrophobic carbon: no N or O neighbour; donors: N/O with a
-hydrogen, and metals; acceptors: O, and N without a hydrogen and fewer than three neighbours), for
-receptor residues of any kind, cofactors and metals included. Elements without an X-Score radius
+(internal clashes). Atoms are typed as Vina types the molecules meeko prepares (`vina_typing`: carbon
+polar when bonded to any heteroatom, N acceptors by meeko's rules, donors N/O with a hydrogen and metals, O
+always an acceptor), for receptor residues of any kind, cofactors and metals included. Elements without an X-Score radius
 (B, Si, Se, As, ...) fall back to a documented type: radius 1.9 A (carbon's), neither hydrophobic nor
 polar, so they take part in sterics only; metals get radius 1.2 A and count as donors. Energies are in Vina's kcal/mol-like
 units. Vina's rotatable-bond normalisation of the final score (the intermolecular part divided by
@@ -39,6 +38,8 @@ import torch
 from rdkit import Chem
 
 from data_prep.protein import HeavyAtoms
+from docking.physics.vina_typing import (AMINO_ACIDS, METALS, AtomTypes, amino_acid_types, group_types,
+                                         ligand_types)
 
 CUTOFF_A = 8.0
 NROT_WEIGHT = 0.0585    # Vina's rotatable-bond normalisation: score = intermolecular / (1 + NROT_WEIGHT * Nrot)
@@ -46,9 +47,8 @@ SWITCH_FROM_A = 7.0     # the terms fade smoothly to zero between here and the c
 WEIGHTS = {"gauss1": -0.0356, "gauss2": -0.00516, "repulsion": 0.840, "hydrophobic": -0.0351, "hbond": -0.587}
 XS_RADIUS = {"C": 1.9, "N": 1.8, "O": 1.7, "S": 2.0, "P": 2.1, "F": 1.5, "Cl": 1.8, "Br": 2.0, "I": 2.2}
 METAL_RADIUS = 1.2
-METALS = {"Zn", "Mg", "Mn", "Ca", "Fe", "Cu", "Co", "Ni", "Na", "K", "Cd", "Hg"}
-HALOGENS = {"F", "Cl", "Br", "I"}
 COVALENT_BOND_A = 1.9   # receptor atoms closer than this are taken as bonded (typing of carbons and N)
+TYPING_MARGIN_A = 4.0   # receptor atoms typed this far beyond the radius, so rings and neighbours are whole
 
 
 @dataclass
@@ -79,25 +79,18 @@ def _radius(element: str) -> float:
     return METAL_RADIUS if element in METALS else XS_RADIUS.get(element, 1.9)
 
 
-def _typed(elements: list[str], neighbours: list[list[str]], has_h: list[bool], pos: torch.Tensor) -> TypedAtoms:
-    hydrophobic, donor, acceptor = [], [], []
-    for element, near, with_h in zip(elements, neighbours, has_h):
-        polar_neighbour = any(n in ("N", "O") for n in near)
-        hydrophobic.append((element == "C" and not polar_neighbour) or element in HALOGENS)
-        donor.append((element in ("N", "O") and with_h) or element in METALS)
-        acceptor.append(element == "O" or (element == "N" and not with_h and len(near) < 3))
+def _typed(elements: list[str], types: AtomTypes, pos: torch.Tensor) -> TypedAtoms:
     return TypedAtoms(pos.float(), torch.tensor([_radius(e) for e in elements], dtype=torch.float32),
-                      torch.tensor(hydrophobic), torch.tensor(donor), torch.tensor(acceptor))
+                      torch.tensor(types.hydrophobic, dtype=torch.bool), torch.tensor(types.donor, dtype=torch.bool),
+                      torch.tensor(types.acceptor, dtype=torch.bool))
 
 
 def ligand_atoms(mol: Chem.Mol) -> TypedAtoms:
-    """Types of a heavy-atom RDKit molecule's atoms, in its atom order (hydrogens implicit or explicit)."""
-    heavy = [a for a in mol.GetAtoms() if a.GetAtomicNum() > 1]
-    if len(heavy) != mol.GetNumAtoms():
+    """Types of a heavy-atom RDKit molecule's atoms, in its atom order (hydrogens implicit), as Vina types the
+    molecule meeko prepares from it (`vina_typing.ligand_types`)."""
+    if any(a.GetAtomicNum() == 1 for a in mol.GetAtoms()):
         raise ValueError("ligand_atoms expects a molecule without explicit hydrogen atoms")
-    return _typed([a.GetSymbol() for a in heavy],
-                  [[n.GetSymbol() for n in a.GetNeighbors() if n.GetAtomicNum() > 1] for a in heavy],
-                  [a.GetTotalNumHs() > 0 for a in heavy], torch.zeros(0, 3))
+    return _typed([a.GetSymbol() for a in mol.GetAtoms()], ligand_types(mol), torch.zeros(0, 3))
 
 
 def ligand_internal_pairs(mol: Chem.Mol) -> torch.Tensor:
@@ -108,40 +101,45 @@ def ligand_internal_pairs(mol: Chem.Mol) -> torch.Tensor:
     return torch.stack([i[keep], j[keep]], dim=1)
 
 
-# Residue atoms that carry a hydrogen in any protonation state at pH 7 (histidine's ring N both ways).
-_RECEPTOR_DONORS = {("*", "N"), ("SER", "OG"), ("THR", "OG1"), ("TYR", "OH"), ("ASN", "ND2"), ("GLN", "NE2"),
-                    ("LYS", "NZ"), ("ARG", "NE"), ("ARG", "NH1"), ("ARG", "NH2"), ("HIS", "ND1"), ("HIS", "NE2"),
-                    ("TRP", "NE1"), ("CYS", "SG")}
-_AMINO_ACIDS = {"ALA", "ARG", "ASN", "ASP", "CYS", "GLN", "GLU", "GLY", "HIS", "ILE", "LEU", "LYS", "MET",
-                "PHE", "PRO", "SER", "THR", "TRP", "TYR", "VAL", "HID", "HIE", "HIP", "CYX", "MSE"}
-
-
 def receptor_atoms(atoms: HeavyAtoms, center: tuple[float, float, float] | torch.Tensor,
                    radius: float) -> TypedAtoms:
     """The protein's heavy atoms (`data_prep.protein.read_heavy_atoms`, or a Receptor's `heavy_atoms`:
     waters left out, cofactors and metals kept; first model, first alternate location) within `radius`
-    of `center`, typed for the energy."""
+    of `center`, typed for the energy (`vina_typing`: amino acids by residue chemistry, other groups from
+    their bonds; the file's hydrogens where it has them)."""
     center = torch.as_tensor(center, dtype=torch.float64).reshape(3)
-    rows = list(zip(atoms.elements, atoms.residue_names, atoms.atom_names))   # (element, residue, atom name)
     xyz = torch.as_tensor(atoms.pos)
-    # type with a margin so that bonded neighbours just outside the sphere are seen
-    near = torch.nonzero((xyz - center).norm(dim=1) <= radius + COVALENT_BOND_A).flatten()
+    # type with a margin so that bonded neighbours (and the rings of groups) just outside the sphere are seen
+    near = torch.nonzero((xyz - center).norm(dim=1) <= radius + TYPING_MARGIN_A).flatten()
     sub = xyz[near]
     bonded = (torch.cdist(sub, sub) < COVALENT_BOND_A) & ~torch.eye(len(sub), dtype=torch.bool)
-    elements, neighbours, has_h = [], [], []
-    near_rows = near.tolist()
-    for k, index in enumerate(near_rows):
-        element, residue, name = rows[index]
-        element = element_symbol(element)
-        elements.append(element)
-        neighbours.append([rows[near_rows[m]][0] for m in torch.nonzero(bonded[k]).flatten().tolist()])
-        if residue in _AMINO_ACIDS:
-            residue = "HIS" if residue in ("HID", "HIE", "HIP") else residue
-            has_h.append(((residue, name) in _RECEPTOR_DONORS) or (name == "N" and residue != "PRO"))
-        else:   # a cofactor: N with at most two heavy neighbours or O with one is taken as protonated
-            count = len(neighbours[-1])
-            has_h.append((element == "N" and count <= 2) or (element == "O" and count <= 1))
-    typed = _typed(elements, neighbours, has_h, sub)
+    rows = near.tolist()
+    elements = [element_symbol(atoms.elements[i]) for i in rows]
+    hydrogens = None if atoms.hydrogens is None else [int(atoms.hydrogens[i]) for i in rows]
+    neighbours = [torch.nonzero(bonded[k]).flatten().tolist() for k in range(len(rows))]
+    types: list[tuple[bool, bool, bool] | None] = []
+    for k, i in enumerate(rows):
+        residue = atoms.residue_names[i]
+        if residue in AMINO_ACIDS:
+            types.append(amino_acid_types(residue, atoms.atom_names[i], elements[k],
+                                          [elements[m] for m in neighbours[k]],
+                                          None if hydrogens is None else hydrogens[k]))
+        else:
+            types.append(None)
+    groups = [k for k, t in enumerate(types) if t is None]
+    if groups:   # cofactors, modified residues, metals: typed together from their bonds
+        index = {k: g for g, k in enumerate(groups)}
+        bonds = [(index[k], index[m]) for k in groups for m in neighbours[k] if m in index and m > k]
+        typed_groups = group_types([elements[k] for k in groups], sub[groups].numpy(), bonds,
+                                   None if hydrogens is None else [hydrogens[k] for k in groups])
+        for g, k in enumerate(groups):
+            types[k] = (typed_groups.hydrophobic[g], typed_groups.donor[g], typed_groups.acceptor[g])
+    # a group's carbon bonded to a residue's heteroatom (or the reverse) is polar whatever its group says
+    for k, t in enumerate(types):
+        if elements[k] == "C" and t[0] and any(elements[m] != "C" for m in neighbours[k]):
+            types[k] = (False, t[1], t[2])
+    columns = AtomTypes(*(list(c) for c in zip(*types))) if types else AtomTypes([], [], [])
+    typed = _typed(elements, columns, sub)
     return typed.select((sub - center).norm(dim=1) <= radius)
 
 

@@ -27,7 +27,6 @@ from data_prep.protein import HeavyAtoms
 from data_prep.torsions import rotatable_bonds
 from docking.physics.interaction_energy import (
     CUTOFF_A,
-    HALOGENS,
     TERMS,
     InteractionEnergy,
     TypedAtoms,
@@ -36,6 +35,7 @@ from docking.physics.interaction_energy import (
     ligand_internal_pairs,
     receptor_atoms,
 )
+from docking.physics.vina_typing import HALOGENS
 
 ATOM_CLASSES = ("C_hydrophobic", "C_polar", "N_donor", "N_acceptor", "N_other", "O_acceptor", "O_donor_acceptor",
                 "S_P", "halogen", "other")

@@ -1,15 +1,16 @@
 """Our interaction energy against the `vina` package's own on fixed poses (benchmarks.studies.energy_vs_vina): five
 shipped complexes, the crystal pose and 19 rigidly moved copies each (from pressed into the pocket to half out).
 
-Tolerances enforced, kcal/mol, measured on 2026-12-06 (benchmarks/results/energy_vs_vina) with a margin:
-    with Vina's hard 8 A cutoff     crystal poses |ours - Vina| <= 0.25 (measured at most 0.23: the same terms,
-                                    weights and types on these complexes)
-                                    every pose |ours - Vina| <= 1.0 + 3% |Vina| (the largest residues, 0.78 and 0.98 on
-                                    two moved 1s3v poses and 1-3% on clashing poses at +40..+126, come from the
-                                    atom typing: issue "an energy that is exactly Vina's")
-                                    Spearman rank correlation with Vina's over each complex's poses >= 0.99
+Tolerances enforced, kcal/mol, measured on 2026-12-07 after the typing became Vina's
+(benchmarks/results/energy_vs_vina_typed; before: benchmarks/results/energy_vs_vina) with a margin:
+    with Vina's hard 8 A cutoff     crystal poses |ours - Vina| <= 0.2 (measured at most 0.16, on 1bju, whose
+                                    file has no hydrogens: its histidine tautomers are unknown; the others 0.02)
+                                    every pose |ours - Vina| <= 1.0 + 3% |Vina| (the largest residues, 0.8-1.0, are
+                                    on poses clashing at +25..+126, about 1% of the energy)
+                                    Spearman rank correlation with Vina's over each complex's poses >= 0.995
+                                    (measured 1.0 on all)
     as docking uses it (7-8 A fade) never below the hard-cutoff value (the fade removes only gauss2 attraction:
-                                    measured 0.47-1.5 above it) and the same ranking (Spearman >= 0.99)
+                                    measured 0.4-1.7 above it) and the same ranking (Spearman >= 0.99)
 """
 
 import pytest
@@ -32,10 +33,10 @@ def test_five_complexes_twenty_poses_each(energies):
 
 def test_with_vinas_cutoff_ours_is_vinas_energy(energies):
     for name, rows in energies.items():
-        assert abs(rows[0].ours_vina_cutoff - rows[0].vina) <= 0.25, (name, rows[0])
+        assert abs(rows[0].ours_vina_cutoff - rows[0].vina) <= 0.2, (name, rows[0])
         for r in rows:
             assert abs(r.ours_vina_cutoff - r.vina) <= 1.0 + 0.03 * abs(r.vina), (name, r)
-        assert spearmanr([r.ours_vina_cutoff for r in rows], [r.vina for r in rows])[0] >= 0.99, name
+        assert spearmanr([r.ours_vina_cutoff for r in rows], [r.vina for r in rows])[0] >= 0.995, name
 
 
 def test_the_fade_only_removes_attraction_and_keeps_the_ranking(energies):

@@ -70,7 +70,7 @@ def test_elements_without_parameters_get_the_documented_fallback_type():
 # What chemistry says about protein heavy atoms at pH 7, by (residue, PDB atom name); "*" any residue.
 # (hydrophobic, donor, acceptor, X-Score radius): a backbone N carries an H (a donor; an amide N, no acceptor),
 # proline's ring N carries none (three heavy neighbours: neither); a carbonyl O accepts; carbons bonded to N
-# or O (CA, the carbonyl C) are not hydrophobic, side-chain carbons with only C/S neighbours are; hydroxyls
+# or O (CA, the carbonyl C) are not hydrophobic, side-chain carbons with only C neighbours are; hydroxyls
 # both donate and accept; carboxylate O only accept; amide, amine, guanidinium and indole N only donate.
 HAND_TYPED = {
     ("*", "N"): (False, True, False, 1.8), ("PRO", "N"): (False, False, False, 1.8),
@@ -83,6 +83,11 @@ HAND_TYPED = {
     ("GLU", "OE2"): (False, False, True, 1.7), ("LYS", "NZ"): (False, True, False, 1.8),
     ("ASN", "ND2"): (False, True, False, 1.8), ("ARG", "NH1"): (False, True, False, 1.8),
     ("TRP", "NE1"): (False, True, False, 1.8),
+    # Vina's C_P is any carbon bonded to a heteroatom, sulfur included; S is neither donor nor acceptor (S_P);
+    # a histidine without hydrogens in the file may be either tautomer: both ring N give and take
+    ("MET", "CE"): (False, False, False, 1.9), ("MET", "SD"): (False, False, False, 2.0),
+    ("MET", "CB"): (True, False, False, 1.9),
+    ("HIS", "ND1"): (False, True, True, 1.8), ("HIS", "NE2"): (False, True, True, 1.8),
 }
 
 

@@ -14,7 +14,12 @@ pocket_guided was re-recorded (2026-12-04) after the analytic gradients of the m
 internal pair terms and the Rodrigues rotation in the minimiser: each of those changes alone, exact
 to float32 rounding (finite-difference tests in test_grid_maps.py / test_so3.py), moved its sample 0
 into a neighbouring minimum 0.97 A away (-8.04 -> -7.76 kcal/mol), which swapped ranks 1 and 2. The
-accuracy of the change was judged on val (benchmarks/results/diffusion_steps_val), not by this test."""
+accuracy of the change was judged on val (benchmarks/results/diffusion_steps_val), not by this test.
+
+pocket_guided and blind_guided were re-recorded (2026-12-07) when the energy's atom typing became Vina's
+(docking/physics/vina_typing.py): a change of the energy, so the guided poses, their order and, blind, the order
+of the sites the energy ranks changed; the unguided cases are as recorded before. The accuracy of that change is
+judged on val (benchmarks/results/vina_typing_val)."""
 
 from __future__ import annotations
 
