@@ -1,0 +1,42 @@
+"""RESULT.md's val table for the Vina-exact atom typing (benchmarks/results/vina_typing_val/RULE.md): the default
+with the new typing (val_seed{0,1}) beside the default before the change (before_val_seed{0,1}, the same command
+run with the previous commit's code), with per-complex paired counts.
+    python -m benchmarks.studies.vina_typing_val --records benchmarks/results/vina_typing_val
+Writes summary_val.json and per_complex_val.csv to --out (default: the records folder)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from benchmarks.pool import paired
+from benchmarks.studies import log_to_console, output_folder, seeded_runs, study_parser, write_rows
+
+STUDY = "vina_typing_val"
+SEEDS = (0, 1)
+log = logging.getLogger("summary")
+
+
+def summary(records: Path) -> tuple[dict, list[dict]]:
+    """summary_val.json's table and per_complex_val.csv's rows (the complexes of the new typing's runs)."""
+    sources = {"vina_typing": (str(records / "val_seed{s}"), "disco"),
+               "before": (str(records / "before_val_seed{s}"), "disco")}
+    table, top1, per_complex = seeded_runs(sources, SEEDS, "vina_typing")
+    counted = paired(top1["vina_typing"], top1["before"])
+    table["paired_vina_typing_vs_before"] = {k: counted[k] for k in ("only_first_lt2", "only_second_lt2")}
+    return table, per_complex
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = study_parser(__doc__, STUDY).parse_args(argv)
+    table, per_complex = summary(args.records)
+    out = output_folder(args, STUDY)
+    (out / "summary_val.json").write_text(json.dumps(table, indent=2) + "\n")
+    write_rows(out / "per_complex_val.csv", per_complex)
+    log.info("%s", json.dumps(table, indent=2))
+
+
+if __name__ == "__main__":
+    log_to_console()
+    main()
