@@ -10,6 +10,7 @@ folder), with defaults relative to the repository root. Counting (a miss, a hit,
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 import csv
 import logging
 from pathlib import Path
@@ -71,3 +72,17 @@ def seeded_runs(sources: dict[str, tuple[str, str]], seeds: tuple[int, ...], ref
 
 def log_to_console() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+
+def seeded_summary_main(argv: list[str] | None, doc: str | None, study: str,
+                        summary: Callable[[Path], tuple[dict, list[dict]]]) -> None:
+    """The `main` of a study that tabulates seeded val runs: `summary(records)` gives summary_val.json's table
+    and per_complex_val.csv's rows, written to --out (default: the records folder)."""
+    import json
+
+    args = study_parser(doc, study).parse_args(argv)
+    table, per_complex = summary(args.records)
+    out = output_folder(args, study)
+    (out / "summary_val.json").write_text(json.dumps(table, indent=2) + "\n")
+    write_rows(out / "per_complex_val.csv", per_complex)
+    logging.getLogger("summary").info("%s", json.dumps(table, indent=2))

@@ -6,16 +6,13 @@ Writes summary_val.json and per_complex_val.csv to --out (default: the records f
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 
 from benchmarks.pool import paired
-from benchmarks.studies import log_to_console, output_folder, seeded_runs, study_parser, write_rows
+from benchmarks.studies import log_to_console, seeded_runs, seeded_summary_main
 
 STUDY = "random_starts_val"
 SEEDS = (0, 1)
-log = logging.getLogger("summary")
 
 
 def sources(records: Path) -> dict[str, tuple[str, str]]:
@@ -35,12 +32,7 @@ def summary(records: Path) -> tuple[dict, list[dict]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = study_parser(__doc__, STUDY).parse_args(argv)
-    table, per_complex = summary(args.records)
-    out = output_folder(args, STUDY)
-    (out / "summary_val.json").write_text(json.dumps(table, indent=2) + "\n")
-    write_rows(out / "per_complex_val.csv", per_complex)
-    log.info("%s", json.dumps(table, indent=2))
+    seeded_summary_main(argv, __doc__, STUDY, summary)
 
 
 if __name__ == "__main__":
