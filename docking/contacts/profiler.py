@@ -8,7 +8,8 @@ Types are ProLIF's names, read from the ligand's side: `HBDonor` = the ligand do
 metal ion, `MetalDonor` = a ligand metal, `XBDonor` / `XBAcceptor` = halogen bonds. ProLIF's default
 geometry applies (e.g. donor-acceptor <= 3.5 A with a D-H...A angle of 130-180 degrees; ions <= 4.5 A).
 
-Hydrogens: the receptor is protonated once per protein (`docking.contacts.receptor`); a pose
+Hydrogens: the receptor is protonated once per protein and pocket, only its residues within 12 A of the poses
+of one call (`docking.contacts.receptor`, whose docstring says why the crop changes no contact); a pose
 (heavy atoms, as `disco dock` writes them) gets its hydrogens from RDKit (`Chem.AddHs(addCoords=True)`), in
 the ionisation state of the input molecule. Reported atoms are heavy atoms: a hydrogen counts as its parent,
 so ligand atom indices are those of the pose in poses.sdf (0-based) and protein atoms are names in the
@@ -32,6 +33,7 @@ from pathlib import Path
 from rdkit import Chem
 
 from disco_core.errors import InputError
+from docking.contacts.receptor import CROP_MARGIN_A, EmptyPocket, PocketRegion
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +67,14 @@ def _unique(values) -> tuple:
 
 
 class InteractionProfiler:
-    """ProLIF's fingerprint of poses against receptors that are protonated once per protein file (the last
-    `cache_size` files are kept, failures too, so that a protein ProLIF cannot read costs one attempt)."""
+    """ProLIF's fingerprint of poses against receptors protonated once per protein file and pocket: the residues
+    within `crop_margin` A of the poses of a `pose_interactions` call (None: the whole protein). A later call
+    whose poses lie inside a cached pocket (`PocketRegion.covers`) reuses it, so the poses of one docking run
+    share one protonation; a pose outside makes a new crop. The last `cache_size` receptors are kept. A protein
+    that cannot be prepared is remembered as such, whatever the pocket, so that it costs one attempt (the
+    causes are mostly the file's: unreadable, no polymer, residues PDBFixer or OpenMM have no template for)."""
 
-    def __init__(self, cache_size: int = 2):
+    def __init__(self, cache_size: int = 4, crop_margin: float | None = CROP_MARGIN_A):
         from docking.contacts.receptor import import_prolif
 
         try:
@@ -78,32 +84,60 @@ class InteractionProfiler:
                 from None
 
         self._fingerprint = prolif.Fingerprint(list(INTERACTION_TYPES), count=True)
-        self._receptors: OrderedDict[str, object] = OrderedDict()
+        # (protein file, region key) -> (region, receptor); region None: the whole protein
+        self._receptors: OrderedDict[tuple, tuple[PocketRegion | None, object]] = OrderedDict()
+        self._failures: OrderedDict[str, InputError] = OrderedDict()
         self._cache_size = cache_size
+        self.crop_margin = crop_margin
 
-    def receptor(self, protein_path: str | Path):
-        """The protonated receptor (an InteractionReceptor); raises InputError when it cannot be prepared."""
-        from docking.contacts.receptor import prolif_receptor
+    def regions(self, protein_path: str | Path) -> list[PocketRegion | None]:
+        """The pockets (PocketRegion; None for the whole protein) cached for a protein, oldest first."""
+        path = str(Path(protein_path).resolve())
+        return [region for (cached, _), (region, _) in self._receptors.items() if cached == path]
 
-        key = str(Path(protein_path).resolve())
-        if key not in self._receptors:
-            try:
-                self._receptors[key] = prolif_receptor(protein_path)
-            except InputError as exc:
-                self._receptors[key] = exc
-            while len(self._receptors) > self._cache_size:
-                self._receptors.popitem(last=False)
-        self._receptors.move_to_end(key)
-        receptor = self._receptors[key]
-        if isinstance(receptor, InputError):
-            raise receptor
+    def receptor(self, protein_path: str | Path, region: PocketRegion | None = None):
+        """The protonated receptor (an InteractionReceptor) of the residues near `region` (a PocketRegion;
+        None: the whole protein); raises InputError when it cannot be prepared, EmptyPocket when no residue is
+        near the region."""
+        from docking.contacts.receptor import prolif_receptor    # looked up per call: tests replace it
+
+        path = str(Path(protein_path).resolve())
+        if path in self._failures:
+            raise self._failures[path]
+        for key, (cached, receptor) in reversed(self._receptors.items()):
+            if key[0] == path and (cached is None or (region is not None and cached.covers(region))):
+                self._receptors.move_to_end(key)
+                return receptor
+        try:
+            receptor = prolif_receptor(protein_path) if region is None else prolif_receptor(protein_path, crop=region)
+        except EmptyPocket:
+            raise
+        except InputError as exc:
+            self._failures[path] = exc
+            while len(self._failures) > self._cache_size:
+                self._failures.popitem(last=False)
+            raise
+        self._receptors[(path, None if region is None else region.key)] = (region, receptor)
+        while len(self._receptors) > self._cache_size:
+            self._receptors.popitem(last=False)
         return receptor
 
     def pose_interactions(self, protein_path: str | Path, poses: list[Chem.Mol],
                           name: str = "ligand") -> list[list[PoseInteraction]]:
-        """The contacts of each pose, in a stable order (type, residue, atoms). InputError names the protein
-        or the ligand when ProLIF cannot handle it."""
-        receptor = self.receptor(protein_path)
+        """The contacts of each pose, in a stable order (type, residue, atoms). The protein is protonated around
+        all the poses together. InputError names the protein or the ligand when ProLIF cannot handle it."""
+        if not poses:
+            return []
+        region = None
+        if self.crop_margin is not None:
+            try:
+                region = PocketRegion.around_poses(poses, self.crop_margin)
+            except ValueError as exc:      # RDKit: a pose without coordinates
+                raise InputError(name, f"a pose has no coordinates for interactions ({exc})") from None
+        try:
+            receptor = self.receptor(protein_path, region)
+        except EmptyPocket:
+            return [[] for _ in poses]         # no residue within the margin: no contact either
         return [self._contacts(receptor, pose, name) for pose in poses]
 
     def _contacts(self, receptor, pose: Chem.Mol, name: str) -> list[PoseInteraction]:

@@ -15,20 +15,56 @@ What is dropped: water and every heterogen except monatomic metal ions (cofactor
 molecules: they have no templates, and guessing their chemistry from a PDB would report contacts with
 invented charges). Interactions with a cofactor are therefore not reported.
 
-Done once per protein file (2-10 s for a few hundred residues on one CPU core; up to a minute or two for
-multi-chain proteins of ~1500 residues with missing atoms, whose completion PDBFixer relaxes by dynamics) and
-cached by the caller (`docking.contacts.profiler.InteractionProfiler`). Chains are split where residues are
-unresolved (`split_at_chain_breaks`); ProLIF's limits on residue keys are handled by `InteractionReceptor`.
+Only the pocket is protonated (`PocketRegion`): whole residues with a heavy atom within `CROP_MARGIN_A` (12 A)
+of a heavy atom of the poses being profiled (or of a docking box), and the monatomic metal ions there; the
+rest is dropped before PDBFixer reads the file (mmCIF: right after). Protonating all of a 25,843-atom eight-chain
+receptor took ~250 s of a 281 s docking run. With ProLIF's molecule built from it, 2zx8 (42,828 atoms)
+took 324 s whole and 8 s for its pocket on one loaded CPU core. The crop cuts chains: `split_at_chain_breaks`
+makes each kept fragment a chain of its own, which PDBFixer and OpenMM end with termini (NH3+, COO-), and a
+disulfide whose partner was dropped becomes a thiol. Residue numbers, insertion codes and chain ids stay the
+file's, so contact labels (`ASP189.A`) are those of the whole protein. The crop cannot change a contact:
+
+- Artificial termini and thiols are too far away to be seen. A kept boundary residue is bonded to a dropped one
+  whose heavy atoms all lie > 12 A from every pose heavy atom, so its terminal N or C (1.33 A from the dropped
+  residue's C or N) lies > 10.6 A away, and what is added on it (H, OXT: <= 1.25 A further) > 9.4 A; a new thiol
+  hydrogen likewise > 8.6 A. ProLIF's cutoffs are all shorter: hydrogen and halogen bonds 3.5 A, ions,
+  cation-pi and hydrophobic contacts 4.5 A, pi-stacking 6.5 A between ring centroids (a ring, never a
+  terminus). A pose that reuses a crop made for other poses may lie up to `REUSE_SLACK_A` (2 A) beyond their
+  atoms, which still leaves > 7.4 A.
+- Every residue that can touch a pose is kept: the farthest a contact reaches, ring atom to ring atom of a
+  6.5 A pi-stack, is 6.5 + 2 x 1.4 = 9.3 A, inside the margin less the reuse slack (10 A).
+- Protonation states of those residues are those of the whole protein: OpenMM's choices are per residue from
+  its template, except histidine, whose tautomer follows its hydrogen-bond partners (acceptors within 3.5 A of
+  ND1/NE2). A histidine whose tautomer can change a contact has a ring nitrogen within 4.5 A of the pose (3.5 A
+  for an H-bond, 4.5 A for a charged HIP), so its partners lie within 8 A, all kept.
+
+What the crop does change is where atoms the file lacks end up. OpenMM minimises all new hydrogens in one call
+(their start positions drawn from the seeded random stream in atom order, the minimiser's steps global), so a
+rotatable hydrogen (hydroxyl, NH3+) of the pocket may settle elsewhere; PDBFixer likewise minimises (and, on a
+clash, runs dynamics over) all the heavy atoms it builds for incomplete side chains. Neither placement is more
+right than the other. Hydrogen-bond distances are donor-acceptor distances and do not move; an angle near
+ProLIF's 130-degree limit, or a contact of a built side chain, could in principle differ, as it can between
+OpenMM versions. tests/docking/test_pocket_contacts.py checks that the crystal poses of the shipped complexes
+get the same contacts from the pocket as from the whole protein.
+
+Done once per protein file and pocket, cached by the caller (`docking.contacts.profiler.InteractionProfiler`),
+which crops around all poses of one ligand together and reuses a crop for poses that lie inside it.
+`crop=None` protonates the whole protein (2-10 s for a few hundred residues on one CPU core; minutes for
+multi-chain proteins of ~1500 residues with missing atoms, whose completion PDBFixer relaxes by dynamics). Chains
+are split where residues are unresolved (`split_at_chain_breaks`); ProLIF's limits on residue keys are handled
+by `InteractionReceptor`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import logging
 import random
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +76,8 @@ logger = logging.getLogger(__name__)
 PROTONATION_PH = 7.4
 LINK_MAX_NM = 0.2            # consecutive residues whose C-N (O3'-P) is longer than this are a chain break
 STAND_IN_NUMBERS = 900_000   # ProLIF's numbers for residues it cannot key (InteractionReceptor)
+CROP_MARGIN_A = 12.0         # residues with a heavy atom this close to a pose heavy atom are protonated
+REUSE_SLACK_A = 2.0          # a pose whose heavy atoms lie this close to a crop's poses reuses that crop
 # Monatomic ions kept beside the polymer (ProLIF's metal interactions look for Ca, Cd, Co, Cu, Fe, Mg, Mn, Ni, Zn;
 # Na and K are kept too: they are part of the structure's electrostatics and have no hydrogens to add).
 METAL_ELEMENTS = frozenset({"Ca", "Cd", "Co", "Cu", "Fe", "Mg", "Mn", "Ni", "Zn", "Na", "K"})
@@ -124,34 +162,189 @@ def deterministic_openmm():
             platform.setPropertyDefaultValue("Threads", threads)
 
 
-def protonated_protein(protein_path: str | Path, keep_hydrogens: bool = True) -> tuple[str, list[tuple[int, int]]]:
-    """PDB text of the protein with hydrogens at pH 7.4, and its bonds (atom index pairs, from OpenMM's
-    residue templates). `keep_hydrogens=False` deletes the file's own hydrogens first. Raises InputError naming
-    the file when it cannot be read or protonated."""
+class EmptyPocket(InputError):
+    """No residue of the protein lies within the crop margin of the poses: they have no contacts."""
+
+
+@dataclass(frozen=True, eq=False)
+class PocketRegion:
+    """The part of space whose residues are protonated: heavy-atom positions of poses (A), or a box (`points`
+    its centre, `half_size` its half edges), and how far beyond it residues are kept (`margin`, A)."""
+
+    points: np.ndarray
+    margin: float = CROP_MARGIN_A
+    half_size: np.ndarray | None = None
+
+    @classmethod
+    def around_poses(cls, poses, margin: float = CROP_MARGIN_A) -> "PocketRegion":
+        """The region of all heavy atoms of the poses (RDKit molecules with a conformer) together."""
+        points = [mol.GetConformer().GetPositions()[[a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() > 1]]
+                  for mol in poses]
+        return cls(np.round(np.concatenate(points).reshape(-1, 3), 3), float(margin))
+
+    @classmethod
+    def around_box(cls, center, size, margin: float = CROP_MARGIN_A) -> "PocketRegion":
+        """The region of a docking box (centre and edge lengths, A)."""
+        return cls(np.asarray(center, float).reshape(1, 3), float(margin), np.asarray(size, float).reshape(3) / 2)
+
+    @cached_property
+    def key(self) -> tuple:
+        """A hashable identity (the positions to 1e-3 A): the profiler's cache key beside the protein file."""
+        half = None if self.half_size is None else tuple(np.round(self.half_size, 3))
+        return self.margin, half, hashlib.sha1(np.ascontiguousarray(self.points).tobytes()).hexdigest()
+
+    @cached_property
+    def _tree(self):
+        from scipy.spatial import cKDTree
+
+        return cKDTree(self.points)
+
+    def distances(self, xyz: np.ndarray) -> np.ndarray:
+        """Each position's distance (A) to the region's atoms, or to its box (0 inside)."""
+        xyz = np.asarray(xyz, float).reshape(-1, 3)
+        if self.half_size is not None:
+            return np.linalg.norm(np.maximum(np.abs(xyz - self.points[0]) - self.half_size, 0.0), axis=1)
+        return self._tree.query(xyz)[0] if len(xyz) else np.zeros(0)
+
+    def covers(self, other: "PocketRegion", slack: float = REUSE_SLACK_A) -> bool:
+        """Whether a crop made for this region serves `other` with the same contacts: the same margin, and
+        every one of other's atoms (a box: its corners) within `slack` of this region (module docstring)."""
+        if other.margin != self.margin:
+            return False
+        if other.half_size is None:
+            points = other.points
+        elif self.half_size is not None:
+            signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
+            points = other.points[0] + signs * other.half_size
+        else:
+            return False              # a union of spheres is not convex: its corners would not tell
+        return bool(np.all(self.distances(points) <= slack))
+
+
+def _is_hydrogen(line: str) -> bool:
+    """Whether an ATOM/HETATM line is a hydrogen (by its element column, else by its atom name)."""
+    element = line[76:78].strip().upper()
+    if element:
+        return element in ("H", "D")
+    return line[12:16].strip().lstrip("0123456789")[:1] in ("H", "D")
+
+
+def _residue_key(line: str) -> tuple[str, str, str]:
+    return line[21], line[22:27], line[17:20].strip()      # chain, number and insertion code, name
+
+
+def crop_pdb_text(text: str, region: PocketRegion) -> tuple[str, bool]:
+    """The PDB text with only the whole residues that have a heavy atom within `region.margin` of the region
+    (atom, anisotropy and CONECT records of the others dropped; every other record kept as it is, so
+    numbering, insertion codes and chain ids stay the file's), and whether the file has polymer residues at
+    all (to tell poses far from the protein from a file with nothing to protonate)."""
+    lines = text.splitlines()
+    heavy: dict[tuple, list[tuple[float, float, float]]] = {}
+    polymer = False
+    for line in lines:
+        if line.startswith(("ATOM  ", "HETATM")):
+            key = _residue_key(line)
+            polymer = polymer or line.startswith("ATOM") or key[2] in POLYMER_RESIDUES
+            atoms = heavy.setdefault(key, [])
+            if not _is_hydrogen(line):
+                with contextlib.suppress(ValueError):
+                    atoms.append((float(line[30:38]), float(line[38:46]), float(line[46:54])))
+    keys = [key for key, atoms in heavy.items() if atoms]
+    xyz = np.array([xyz for key in keys for xyz in heavy[key]]).reshape(-1, 3)
+    near = region.distances(xyz) <= region.margin
+    owner = np.repeat(np.arange(len(keys)), [len(heavy[key]) for key in keys])
+    kept = {keys[i] for i in np.unique(owner[near])}
+    out, serials = [], set()
+    for line in lines:
+        if line.startswith(("ATOM  ", "HETATM", "ANISOU")):
+            if _residue_key(line) not in kept:
+                continue
+            serials.add(line[6:11].strip())
+        out.append(line)
+    conect = [i for i, line in enumerate(out) if line.startswith("CONECT")]
+    for i in reversed(conect):
+        fields = [out[i][j:j + 5].strip() for j in range(6, 31, 5)]
+        if not all(f in serials for f in fields if f):
+            del out[i]
+    return "\n".join(out) + "\n", polymer
+
+
+def _crop_topology(modeller, region: PocketRegion) -> None:
+    """Delete, in place, the residues without a heavy atom within the region's margin (the mmCIF route)."""
+    from openmm import unit
+
+    xyz = np.asarray(modeller.positions.value_in_unit(unit.angstrom))
+    far = []
+    for residue in modeller.topology.residues():
+        heavy = [a.index for a in residue.atoms() if a.element is None or a.element.symbol not in ("H", "D")]
+        if not heavy or np.all(region.distances(xyz[heavy]) > region.margin):
+            far.append(residue)
+    modeller.delete(far)
+
+
+def _read(path: Path, crop: PocketRegion | None):
+    """PDBFixer on the file, or on the residues near `crop` (PDB text cropped before PDBFixer parses it; mmCIF
+    cropped after), and whether the whole file has polymer residues; (None, that) when nothing is near the crop.
+    Raises InputError when the file cannot be read."""
     from openmm import app
     from pdbfixer import PDBFixer
+
+    pdbx = any(tag in path.name.lower() for tag in (".cif", ".pdbx"))
+    polymer = True
+    try:
+        if crop is None or pdbx:
+            fixer = PDBFixer(filename=str(path))
+        else:
+            text, polymer = crop_pdb_text(path.read_text(errors="replace"), crop)
+            if not any(line.startswith(("ATOM  ", "HETATM")) for line in text.splitlines()):
+                return None, polymer
+            fixer = PDBFixer(pdbfile=io.StringIO(text))
+    except Exception as exc:     # PDBFixer raises plain Exceptions (and ValueErrors) for files it cannot parse
+        raise InputError(str(path), f"cannot read the protein for interactions ({first_line(exc)})") from None
+    if crop is not None and pdbx:
+        modeller = app.Modeller(fixer.topology, fixer.positions)
+        polymer = any(_polymer_or_metal(r) for r in modeller.topology.residues())
+        _crop_topology(modeller, crop)
+        fixer.topology, fixer.positions = modeller.topology, modeller.positions
+    return fixer, polymer
+
+
+def protonated_protein(protein_path: str | Path, keep_hydrogens: bool = True,
+                       crop: PocketRegion | None = None) -> tuple[str, list[tuple[int, int]]]:
+    """PDB text of the protein (of its residues near `crop`; None: all of it) with hydrogens at pH 7.4, and its
+    bonds (atom index pairs, from OpenMM's residue templates). `keep_hydrogens=False` deletes the file's own
+    hydrogens first. Raises InputError naming the file when it cannot be read, completed or protonated, and
+    EmptyPocket when no residue is near the crop."""
+    from openmm import app
 
     path = Path(protein_path)
     if not path.is_file():
         raise InputError(str(path), "protein file not found")
-    try:
-        fixer = PDBFixer(filename=str(path))
-    except Exception as exc:     # PDBFixer raises plain Exceptions (and ValueErrors) for files it cannot parse
-        raise InputError(str(path), f"cannot read the protein for interactions ({first_line(exc)})") from None
-    fixer.findNonstandardResidues()
-    fixer.replaceNonstandardResidues()
-    modeller = app.Modeller(fixer.topology, fixer.positions)
-    modeller.delete([r for r in modeller.topology.residues() if not _polymer_or_metal(r)])
-    if not keep_hydrogens:
-        modeller.delete([a for a in modeller.topology.atoms() if a.element is not None and a.element.symbol == "H"])
-    if modeller.topology.getNumAtoms() == 0:
+    fixer, polymer = _read(path, crop)
+    modeller = None
+    if fixer is not None:
+        fixer.findNonstandardResidues()
+        fixer.replaceNonstandardResidues()
+        modeller = app.Modeller(fixer.topology, fixer.positions)
+        modeller.delete([r for r in modeller.topology.residues() if not _polymer_or_metal(r)])
+        if not keep_hydrogens:
+            modeller.delete([a for a in modeller.topology.atoms()
+                             if a.element is not None and a.element.symbol == "H"])
+    if modeller is None or modeller.topology.getNumAtoms() == 0:
+        if crop is not None and polymer:
+            raise EmptyPocket(str(path), f"no residue within {crop.margin:g} A of the poses")
         raise InputError(str(path), "no protein or nucleic-acid residue to compute interactions with")
     fixer.topology, fixer.positions = split_at_chain_breaks(modeller.topology, modeller.positions)
     fixer.missingResidues = {}           # never build loops: a gap stays a chain break
-    fixer.findMissingAtoms()
     with deterministic_openmm() as platform:
         fixer.platform = platform
-        fixer.addMissingAtoms(seed=0)   # its dynamics seeded: the same protein always gets the same atoms
+        try:
+            fixer.findMissingAtoms()
+            fixer.addMissingAtoms(seed=0)   # its dynamics seeded: the same protein always gets the same atoms
+        except Exception as exc:  # PDBFixer raises plain Exceptions (templates, atoms it cannot place)
+            part = "the residues near the poses" if crop is not None else "the protein"
+            raise InputError(str(path), f"PDBFixer cannot complete {part} for interactions "
+                                        f"({first_line(exc)})") from None
         modeller = app.Modeller(fixer.topology, fixer.positions)
         try:
             modeller.addHydrogens(pH=PROTONATION_PH, platform=platform)
@@ -218,11 +411,11 @@ def _prolif_ready(mol) -> dict[tuple[str, int, str], tuple[str, str, str]]:
     return labels
 
 
-def _build(protein_path: str | Path, keep_hydrogens: bool) -> InteractionReceptor:
+def _build(protein_path: str | Path, keep_hydrogens: bool, crop: PocketRegion | None) -> InteractionReceptor:
     prolif = import_prolif()
     import MDAnalysis as mda
 
-    pdb_text, bonds = protonated_protein(protein_path, keep_hydrogens)
+    pdb_text, bonds = protonated_protein(protein_path, keep_hydrogens, crop)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # MDAnalysis' notes on PDB records it does not use
         universe = mda.Universe(io.StringIO(pdb_text), format="PDB")
@@ -236,16 +429,16 @@ def _build(protein_path: str | Path, keep_hydrogens: bool) -> InteractionRecepto
                                                     f"({first_line(exc)})") from None
 
 
-def prolif_receptor(protein_path: str | Path) -> InteractionReceptor:
-    """The protein with explicit hydrogens, bond orders and charges, as ProLIF reads it. The file's own
-    hydrogens are kept (they say which tautomer or charge the user chose); when they contradict its bonds
-    (an N-terminal NH3+ on a residue bonded to the one before it, as some preparation tools leave at a
-    numbering gap), the protein is protonated again without them."""
+def prolif_receptor(protein_path: str | Path, crop: PocketRegion | None = None) -> InteractionReceptor:
+    """The protein (its residues near `crop`; None: all of it) with explicit hydrogens, bond orders and charges,
+    as ProLIF reads it. The file's own hydrogens are kept (they say which tautomer or charge the user chose);
+    when they contradict its bonds (an N-terminal NH3+ on a residue bonded to the one before it, as some
+    preparation tools leave at a numbering gap), the protein is protonated again without them."""
     try:
-        return _build(protein_path, keep_hydrogens=True)
+        return _build(protein_path, keep_hydrogens=True, crop=crop)
     except ChemistryError as exc:
         logger.info("%s: its hydrogens contradict its bonds (%s); adding them anew", protein_path, exc.reason)
-        return _build(protein_path, keep_hydrogens=False)
+        return _build(protein_path, keep_hydrogens=False, crop=crop)
 
 
 def first_line(exc: BaseException) -> str:

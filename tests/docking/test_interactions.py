@@ -129,7 +129,8 @@ def test_unreadable_protein_is_an_input_error_once(tmp_path, monkeypatch):
     protein.write_text("HETATM    1 CL    CL A   1       0.000   0.000   0.000  1.00  0.00          CL\nEND\n")
     calls = []
     original = interaction_receptor.prolif_receptor
-    monkeypatch.setattr(interaction_receptor, "prolif_receptor", lambda path: calls.append(path) or original(path))
+    monkeypatch.setattr(interaction_receptor, "prolif_receptor",
+                        lambda path, **crop: calls.append(path) or original(path, **crop))
     profiler = InteractionProfiler()
     _, ligand = files("6g27")
     for _ in range(2):
@@ -175,10 +176,11 @@ def test_residues_prolif_cannot_key_keep_the_files_numbering(tmp_path):
 
 
 def test_hydrogens_that_contradict_the_bonds_are_added_anew(tmp_path, caplog):
-    """N-terminal hydrogens H2/H3 on ALA305's nitrogen, which is bonded to GLY304: the file's hydrogens are
-    dropped and the protein protonated without them (the contacts are the crystal's)."""
+    """N-terminal hydrogens H2/H3 on ALA320's nitrogen, which is bonded to ARG319 (in the pocket, 5.3 A from the
+    ligand: the profiler protonates only the residues near the poses): the file's hydrogens are dropped and the
+    protein protonated without them (the contacts are the crystal's)."""
     def extra_hydrogens(line: str):
-        if line.startswith("ATOM") and line[12:16] == " N  " and line[17:26] == "ALA A 305":
+        if line.startswith("ATOM") and line[12:16] == " N  " and line[17:26] == "ALA A 320":
             x, y, z = float(line[30:38]), float(line[38:46]), float(line[46:54])
             extra = [line[:12] + f" {name:<3}" + line[16:30] + f"{x + dx:8.3f}{y:8.3f}{z + dz:8.3f}" + line[54:76] + " H"
                      for name, dx, dz in (("H2", 0.6, 0.8), ("H3", -0.6, 0.8))]

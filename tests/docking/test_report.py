@@ -150,7 +150,7 @@ def test_no_report_and_no_interactions(tmp_path):
 
 
 def test_interactions_that_fail_never_fail_the_ligand(tmp_path, monkeypatch):
-    def unreadable(path):
+    def unreadable(path, **crop):
         raise interaction_receptor.InputError(str(path), "cannot build the protonated protein (test)")
 
     monkeypatch.setattr(interaction_receptor, "prolif_receptor", unreadable)
