@@ -46,11 +46,17 @@ def test_distinct_lowest_skips_near_copies_and_keeps_count():
 
 
 def test_random_starts_find_the_crystal_basin_the_flipped_starts_miss():
-    """Chains from two flipped poses stay in wrong basins; 64 random starts beside them reach a deeper basin and
-    a pose within 2 A of the crystal (seeded: the same poses every run)."""
+    """Chains from two flipped poses stay in wrong basins; 64 random starts beside them reach the depth of the
+    crystal basin (the crystal pose minimised in the same energy, the reference) in the crystal's orientation
+    (seeded: the same poses every run). Since the energy's typing became Vina's (2026-12-07) 1s3v has a second
+    basin 2.55 A from the crystal pose and 0.02 kcal/mol below the crystal basin (-12.61 against -12.59), which this
+    seed finds; the test asked for a pose within 2 A before, and now asks for the crystal basin's depth within
+    0.1 kcal/mol and a pose within 3 A (the flipped chains end 4.2 and 7.6 A away, 1.7 kcal/mol higher)."""
     energy, pos = crystal_energy()
     start, bonds, masks = flipped_crystal_poses()
     minimised, local = minimize_poses(energy, start, bonds, masks, steps=100)
+    crystal_basin, _ = minimize_poses(energy, pos.float()[None], bonds, masks, steps=100)
+    crystal_basin_energy = float(energy(crystal_basin.float())[0])
     center = pos.mean(0).float()
     refined, refined_energy = refine_poses(energy, minimised, local, bonds, masks, center, rounds=10,
                                            minimize_steps=30, generator=torch.Generator().manual_seed(0))
@@ -62,7 +68,9 @@ def test_random_starts_find_the_crystal_basin_the_flipped_starts_miss():
     assert bool((searched_energy[1:] >= searched_energy[:-1]).all())                      # lowest first
     assert float(searched_energy.min()) < float(refined_energy.min()) - 0.5
     assert float(rmsd(refined.float(), pos.float()).min()) > 2.0
-    assert float(rmsd(searched.float(), pos.float()).min()) < 2.0
+    assert float(refined_energy.min()) > crystal_basin_energy + 1.0                          # the flipped chains miss it
+    assert float(searched_energy.min()) < crystal_basin_energy + 0.1                         # random starts reach it
+    assert float(rmsd(searched[0].float(), pos.float())) < 3.0
     assert float(rmsd(searched[0].float(), searched[1].float())) > 1.0                    # distinct poses
 
 
