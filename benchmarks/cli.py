@@ -220,11 +220,17 @@ def run_screen_cli(args: argparse.Namespace) -> int:
 def _register_pockets(kinds: argparse._SubParsersAction) -> None:
     pockets = kinds.add_parser(
         "pockets", help="blind docking's site search: how often a site lands on the ligand (DCC < 4 A)",
-        description="Runs the blind site search on every complex and writes OUT/results.csv (distance from each "
-                    "complex's site 1 and best site to the ligand centroid) and OUT/summary.json.")
+        description="Runs each pocket finder on every complex and writes OUT/results.csv (a row per complex and "
+                    "finder: distance from each site to the ligand centroid, the rank of the first site within "
+                    "4 A) and OUT/summary.json (recall@1/3/5/10, top-1 and top-N per finder).")
     pockets.add_argument("--dataset", required=True, metavar="DIR", help="PDBBind-style folder")
     pockets.add_argument("--split", metavar="FILE", help="ids to use, one per line (default: every folder)")
-    pockets.add_argument("--sites", type=int, default=4, help="sites searched, as `disco dock --blind-sites` (default 4)")
+    pockets.add_argument("--sites", type=int, default=4,
+                         help="top-N: sites searched, as `disco dock --blind-sites` (default 4; recall@1/3/5/10 "
+                              "are reported whatever N)")
+    pockets.add_argument("--finders", default="disco", metavar="LIST",
+                         help="comma-separated: disco (ours, default), pykvfinder, fpocket-rs, pocketeer (optional: "
+                              "pip install '.[pockets]')")
     pockets.add_argument("--limit", type=int, help="only the first N complexes")
     pockets.add_argument("--out", required=True, metavar="DIR")
     pockets.set_defaults(run=run_pockets_cli)
@@ -234,8 +240,10 @@ def run_pockets_cli(args: argparse.Namespace) -> int:
     import json
 
     from benchmarks.pocket_bench import run_pocket_bench
+    from benchmarks.pocket_finders import parse_finders
 
-    summary = run_pocket_bench(args.dataset, args.split, args.out, args.sites, args.limit)
+    finders = parse_finders(args.finders)
+    summary = run_pocket_bench(args.dataset, args.split, args.out, args.sites, args.limit, finders)
     print(json.dumps(summary, indent=2))
     print(f"wrote {args.out}/results.csv and {args.out}/summary.json")
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from benchmarks.pocket_finders import FINDERS, is_installed
 from images.datasets import FASHION_MNIST_ROOT, fashion_mnist_available
 from tests.data_paths import REPO, SHARED_DATA, shared_data_present  # noqa: F401  (REPO: other tests import it from here)
 from tests.headless_browser import chromium_path
@@ -24,6 +25,9 @@ DATA_MARKERS = {
     "browser": (chromium_path() is not None,
                 "needs a headless Chromium to open report pages (no chromium on PATH; Debian: apt-get install "
                 "chromium)"),
+    "pocket_finders": (all(is_installed(name) for name in FINDERS),
+                       "needs the optional pocket finders of `disco bench pockets --finders` (pip install "
+                       "'.[pockets]': " + ", ".join(sorted(n for n in FINDERS if not is_installed(n))) + " missing)"),
     "cuda": (torch.cuda.is_available(), "needs a CUDA GPU (torch.cuda.is_available() is False here; each has a CPU "
                                         "twin that ran)"),
     "multi_gpu": (torch.cuda.device_count() >= 2, f"needs two CUDA GPUs ({torch.cuda.device_count()} here)"),
