@@ -75,14 +75,14 @@ def log_to_console() -> None:
 
 
 def seeded_summary_main(argv: list[str] | None, doc: str | None, study: str,
-                        summary: Callable[[Path], tuple[dict, list[dict]]]) -> None:
-    """The `main` of a study that tabulates seeded val runs: `summary(records)` gives summary_val.json's table
-    and per_complex_val.csv's rows, written to --out (default: the records folder)."""
+                        summary: Callable[[Path], tuple[dict, list[dict]]], split: str = "val") -> None:
+    """The `main` of a study that tabulates seeded runs of one split: `summary(records)` gives
+    summary_<split>.json's table and per_complex_<split>.csv's rows, written to --out (default: the records folder)."""
     import json
 
     args = study_parser(doc, study).parse_args(argv)
     table, per_complex = summary(args.records)
     out = output_folder(args, study)
-    (out / "summary_val.json").write_text(json.dumps(table, indent=2) + "\n")
-    write_rows(out / "per_complex_val.csv", per_complex)
+    (out / f"summary_{split}.json").write_text(json.dumps(table, indent=2) + "\n")
+    write_rows(out / f"per_complex_{split}.csv", per_complex)
     logging.getLogger("summary").info("%s", json.dumps(table, indent=2))
