@@ -94,6 +94,15 @@ def read_first_model(path: str | Path):
     return structure[0]
 
 
+def is_hydrogen_record(line: str) -> bool:
+    """Whether a PDB ATOM/HETATM line is a hydrogen (or deuterium): by its element column, else by its atom name
+    (leading digits of names such as 1HB skipped), for code that edits PDB text before a parser reads it."""
+    element = line[76:78].strip().upper()
+    if element:
+        return element in ("H", "D")
+    return line[12:16].strip().lstrip("0123456789")[:1] in ("H", "D")
+
+
 BOND_TO_HYDROGEN_A = 1.3   # a hydrogen this close to a heavy atom of its residue is bonded to it
 
 

@@ -16,10 +16,10 @@ molecules: they have no templates, and guessing their chemistry from a PDB would
 invented charges). Interactions with a cofactor are therefore not reported.
 
 Only the pocket is protonated (`PocketRegion`): whole residues with a heavy atom within `CROP_MARGIN_A` (12 A)
-of a heavy atom of the poses being profiled (or of a docking box), and the monatomic metal ions there; the
-rest is dropped before PDBFixer reads the file (mmCIF: right after). Protonating all of a 25,843-atom eight-chain
-receptor took ~250 s of a 281 s docking run. With ProLIF's molecule built from it, 2zx8 (42,828 atoms)
-took 324 s whole and 8 s for its pocket on one loaded CPU core. The crop cuts chains: `split_at_chain_breaks`
+of a heavy atom of the poses being profiled, and the monatomic metal ions there; the
+rest is dropped before PDBFixer reads the file (mmCIF: right after). Why: protonating a whole multi-chain
+receptor (PDBFixer, OpenMM, then MDAnalysis' conversion for ProLIF) costs minutes, most of a docking run of
+one ligand (issue 43), while only the residues near the poses can make contacts. The crop cuts chains: `split_at_chain_breaks`
 makes each kept fragment a chain of its own, which PDBFixer and OpenMM end with termini (NH3+, COO-), and a
 disulfide whose partner was dropped becomes a thiol. Residue numbers, insertion codes and chain ids stay the
 file's, so contact labels (`ASP189.A`) are those of the whole protein. The crop cannot change a contact:
@@ -69,6 +69,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data_prep.protein import is_hydrogen_record
 from disco_core.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -168,12 +169,11 @@ class EmptyPocket(InputError):
 
 @dataclass(frozen=True, eq=False)
 class PocketRegion:
-    """The part of space whose residues are protonated: heavy-atom positions of poses (A), or a box (`points`
-    its centre, `half_size` its half edges), and how far beyond it residues are kept (`margin`, A)."""
+    """The part of space whose residues are protonated: heavy-atom positions of poses (A), and how far beyond
+    them residues are kept (`margin`, A)."""
 
     points: np.ndarray
     margin: float = CROP_MARGIN_A
-    half_size: np.ndarray | None = None
 
     @classmethod
     def around_poses(cls, poses, margin: float = CROP_MARGIN_A) -> "PocketRegion":
@@ -182,16 +182,10 @@ class PocketRegion:
                   for mol in poses]
         return cls(np.round(np.concatenate(points).reshape(-1, 3), 3), float(margin))
 
-    @classmethod
-    def around_box(cls, center, size, margin: float = CROP_MARGIN_A) -> "PocketRegion":
-        """The region of a docking box (centre and edge lengths, A)."""
-        return cls(np.asarray(center, float).reshape(1, 3), float(margin), np.asarray(size, float).reshape(3) / 2)
-
     @cached_property
     def key(self) -> tuple:
         """A hashable identity (the positions to 1e-3 A): the profiler's cache key beside the protein file."""
-        half = None if self.half_size is None else tuple(np.round(self.half_size, 3))
-        return self.margin, half, hashlib.sha1(np.ascontiguousarray(self.points).tobytes()).hexdigest()
+        return self.margin, hashlib.sha1(np.ascontiguousarray(self.points).tobytes()).hexdigest()
 
     @cached_property
     def _tree(self):
@@ -200,33 +194,14 @@ class PocketRegion:
         return cKDTree(self.points)
 
     def distances(self, xyz: np.ndarray) -> np.ndarray:
-        """Each position's distance (A) to the region's atoms, or to its box (0 inside)."""
+        """Each position's distance (A) to the nearest of the region's atoms."""
         xyz = np.asarray(xyz, float).reshape(-1, 3)
-        if self.half_size is not None:
-            return np.linalg.norm(np.maximum(np.abs(xyz - self.points[0]) - self.half_size, 0.0), axis=1)
         return self._tree.query(xyz)[0] if len(xyz) else np.zeros(0)
 
     def covers(self, other: "PocketRegion", slack: float = REUSE_SLACK_A) -> bool:
         """Whether a crop made for this region serves `other` with the same contacts: the same margin, and
-        every one of other's atoms (a box: its corners) within `slack` of this region (module docstring)."""
-        if other.margin != self.margin:
-            return False
-        if other.half_size is None:
-            points = other.points
-        elif self.half_size is not None:
-            signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
-            points = other.points[0] + signs * other.half_size
-        else:
-            return False              # a union of spheres is not convex: its corners would not tell
-        return bool(np.all(self.distances(points) <= slack))
-
-
-def _is_hydrogen(line: str) -> bool:
-    """Whether an ATOM/HETATM line is a hydrogen (by its element column, else by its atom name)."""
-    element = line[76:78].strip().upper()
-    if element:
-        return element in ("H", "D")
-    return line[12:16].strip().lstrip("0123456789")[:1] in ("H", "D")
+        every one of other's atoms within `slack` of this region (module docstring)."""
+        return other.margin == self.margin and bool(np.all(self.distances(other.points) <= slack))
 
 
 def _residue_key(line: str) -> tuple[str, str, str]:
@@ -246,7 +221,7 @@ def crop_pdb_text(text: str, region: PocketRegion) -> tuple[str, bool]:
             key = _residue_key(line)
             polymer = polymer or line.startswith("ATOM") or key[2] in POLYMER_RESIDUES
             atoms = heavy.setdefault(key, [])
-            if not _is_hydrogen(line):
+            if not is_hydrogen_record(line):
                 with contextlib.suppress(ValueError):
                     atoms.append((float(line[30:38]), float(line[38:46]), float(line[46:54])))
     keys = [key for key, atoms in heavy.items() if atoms]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rdkit.rdBase import BlockLogs
 
-from data_prep.protein import WATER_NAMES
+from data_prep.protein import WATER_NAMES, is_hydrogen_record
 from disco_core.errors import InputError
 from disco_core.io import atomic_write_text
 
@@ -67,14 +67,6 @@ def _templates():
     return _TEMPLATES
 
 
-def _is_hydrogen_line(line: str) -> bool:
-    element = line[76:78].strip()
-    if element:
-        return element.upper() in ("H", "D")
-    name = line[12:16].strip()
-    return name[:1] in ("H", "D") or (name[:1].isdigit() and name[1:2] in ("H", "D"))
-
-
 def _with_element(line: str) -> str:
     """Fill an empty element column (columns 77-78) from the atom name, which meeko needs."""
     if line[76:78].strip():
@@ -104,7 +96,7 @@ def _clean_pdb(text: str, strip_hydrogens: bool) -> tuple[str, list[str]]:
                     if label not in dropped:
                         dropped.append(label)
                 continue
-            if strip_hydrogens and _is_hydrogen_line(line):
+            if strip_hydrogens and is_hydrogen_record(line):
                 continue
             line = _with_element(line)
         if record == "ENDMDL":
