@@ -91,12 +91,6 @@ def score_sites(name: str, finder_name: str, centres: list[tuple[float, float, f
                           dccs=tuple(round(d, 3) for d in dccs))
 
 
-def bench_complex(name: str, protein_path: str, ligand_path: str, max_sites: int,
-                  finder_name: str = "disco") -> PocketBenchRow:
-    """Run one finder on one complex and score its sites (at least max(RECALL_AT) of them)."""
-    return bench_finder(name, protein_path, ligand_centroids(ligand_path, name), max_sites, finder_name)
-
-
 def bench_finder(name: str, protein_path: str, centroids: np.ndarray, max_sites: int,
                  finder_name: str) -> PocketBenchRow:
     """One finder on one complex. Ours may only fail with an InputError (anything else is a bug to see); a
