@@ -70,6 +70,15 @@ def seeded_runs(sources: dict[str, tuple[str, str]], seeds: tuple[int, ...], ref
     return table, top1, per_complex
 
 
+def paired_counts(top1: dict[str, dict], first: str, second: str) -> dict[str, int]:
+    """Runs within 2 A at rank 1 with only `first` and with only `second` (benchmarks.pool.paired), from
+    `seeded_runs`' top-1 RMSDs: the pair of numbers each seeded study's table reports per comparison."""
+    from benchmarks.pool import paired
+
+    counted = paired(top1[first], top1[second])
+    return {k: counted[k] for k in ("only_first_lt2", "only_second_lt2")}
+
+
 def log_to_console() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 

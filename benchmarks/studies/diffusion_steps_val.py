@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.pool import paired
-from benchmarks.studies import log_to_console, seeded_runs, seeded_summary_main
+from benchmarks.studies import log_to_console, paired_counts, seeded_runs, seeded_summary_main
 
 STUDY = "diffusion_steps_val"
 SEEDS = (0, 1)
@@ -26,8 +25,7 @@ def summary(records: Path) -> tuple[dict, list[dict]]:
     table, top1, per_complex = seeded_runs({name: (folder, "disco") for name, folder in sources(records).items()},
                                            SEEDS, "steps60")
     for name in ("steps30", "steps20", "steps60_before_cbf19bf"):
-        counted = paired(top1[name], top1["steps60"])
-        table[f"paired_{name}_vs_steps60"] = {k: counted[k] for k in ("only_first_lt2", "only_second_lt2")}
+        table[f"paired_{name}_vs_steps60"] = paired_counts(top1, name, "steps60")
     return table, per_complex
 
 

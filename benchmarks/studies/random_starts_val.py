@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.pool import paired
-from benchmarks.studies import log_to_console, seeded_runs, seeded_summary_main
+from benchmarks.studies import log_to_console, paired_counts, seeded_runs, seeded_summary_main
 
 STUDY = "random_starts_val"
 SEEDS = (0, 1)
@@ -26,8 +25,7 @@ def summary(records: Path) -> tuple[dict, list[dict]]:
     """summary_val.json's table and per_complex_val.csv's rows (the complexes of the R30 runs)."""
     table, top1, per_complex = seeded_runs(sources(records), SEEDS, "R30")
     for other in ("default_old", "vina"):
-        counted = paired(top1["R30"], top1[other])
-        table[f"paired_R30_vs_{other}"] = {k: counted[k] for k in ("only_first_lt2", "only_second_lt2")}
+        table[f"paired_R30_vs_{other}"] = paired_counts(top1, "R30", other)
     return table, per_complex
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.pool import paired
-from benchmarks.studies import log_to_console, seeded_runs, seeded_summary_main
+from benchmarks.studies import log_to_console, paired_counts, seeded_runs, seeded_summary_main
 
 STUDY = "vina_typing_val"
 SEEDS = (0, 1)
@@ -23,8 +22,7 @@ def summary(records: Path) -> tuple[dict, list[dict]]:
                "vina": (before, "vina")}
     table, top1, per_complex = seeded_runs(sources, SEEDS, "vina_typing")
     for other in ("before", "vina"):
-        counted = paired(top1["vina_typing"], top1[other])
-        table[f"paired_vina_typing_vs_{other}"] = {k: counted[k] for k in ("only_first_lt2", "only_second_lt2")}
+        table[f"paired_vina_typing_vs_{other}"] = paired_counts(top1, "vina_typing", other)
     return table, per_complex
 
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.pool import paired
-from benchmarks.studies import log_to_console, seeded_runs, seeded_summary_main
+from benchmarks.studies import log_to_console, paired_counts, seeded_runs, seeded_summary_main
 
 STUDY = "vina_typing_val"
 SEEDS = (0, 1)
@@ -20,8 +19,7 @@ def summary(records: Path) -> tuple[dict, list[dict]]:
     sources = {"vina_typing": (str(records / "val_seed{s}"), "disco"),
                "before": (str(records / "before_val_seed{s}"), "disco")}
     table, top1, per_complex = seeded_runs(sources, SEEDS, "vina_typing")
-    counted = paired(top1["vina_typing"], top1["before"])
-    table["paired_vina_typing_vs_before"] = {k: counted[k] for k in ("only_first_lt2", "only_second_lt2")}
+    table["paired_vina_typing_vs_before"] = paired_counts(top1, "vina_typing", "before")
     return table, per_complex
 
 
