@@ -103,10 +103,18 @@ def _register_speed(kinds: argparse._SubParsersAction) -> None:
     speed = kinds.add_parser(
         "speed", help="wall time per complex of DisCo (default and --fast) vs Vina, and DisCo's peak memory",
         description="Docks the same complexes with DisCo (the default, then --fast), then with Vina, in this "
-                    "process; writes RUN/speed.json.")
+                    "process; writes RUN/speed.json. With --size-sweep: the fixed costs of one `disco dock` run "
+                    "of one ligand (imports, model load, receptor parsing, grid maps, docking, contacts, report, "
+                    "in seconds) on the smallest, the median and the largest receptor of --dataset (or --split) "
+                    "by heavy-atom count, each in a fresh process; writes RUN/size_sweep.csv and "
+                    "RUN/size_sweep.json.")
     _add_common(speed)
-    speed.add_argument("--split", required=True, metavar="FILE", help="ids to use, one per line")
-    speed.add_argument("--limit", type=int, default=5, metavar="N", help="first N complexes (default 5)")
+    speed.add_argument("--split", metavar="FILE", help="ids to use, one per line (required without --size-sweep)")
+    speed.add_argument("--limit", type=int, default=5, metavar="N",
+                       help="first N complexes (default 5; not with --size-sweep, which picks by size)")
+    speed.add_argument("--size-sweep", action="store_true",
+                       help="time each fixed cost of `disco dock` on a small, a medium and the largest receptor "
+                            "(the DisCo default only; no Vina)")
     speed.set_defaults(run=run_speed_bench_cli)
 
 
@@ -145,12 +153,34 @@ def run_speed_bench_cli(args: argparse.Namespace) -> int:
     import torch
 
     from benchmarks.dock_bench import run_speed_bench
+    from disco_core.errors import DiscoError
 
+    if args.size_sweep:
+        return run_size_sweep_cli(args)
+    if args.split is None:
+        raise DiscoError("disco bench speed: --split is required (except with --size-sweep)")
     torch.set_num_threads(args.threads)
     report = run_speed_bench(_options(args, ("disco", "vina")), progress=not args.no_progress)
     shown = {k: v for k, v in report.items() if k not in ("per_complex_seconds", "complexes")}
     print(json.dumps(shown, indent=2))
     print(f"wrote {args.out}/speed.json")
+    return 0
+
+
+def run_size_sweep_cli(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from benchmarks.dock_bench import DiscoMethod
+    from benchmarks.size_sweep import SweepSettings, markdown_table, run_size_sweep
+
+    options = _options(args, ("disco",))
+    preset = DiscoMethod("disco", options.models[0], options).preset    # `disco dock`'s default with the overrides
+    settings = SweepSettings(preset=dataclasses.asdict(preset), samples=args.samples, seed=args.seed,
+                             device=args.device, model=options.models[0], blind=args.pocket == "blind",
+                             threads=args.threads)
+    summary = run_size_sweep(args.dataset, args.out, settings, args.split, progress=not args.no_progress)
+    print(markdown_table(summary["rows"]), end="")
+    print(f"wrote {args.out}/size_sweep.csv and {args.out}/size_sweep.json")
     return 0
 
 
@@ -222,7 +252,9 @@ def _register_pockets(kinds: argparse._SubParsersAction) -> None:
         "pockets", help="blind docking's site search: how often a site lands on the ligand (DCC < 4 A)",
         description="Runs each pocket finder on every complex and writes OUT/results.csv (a row per complex and "
                     "finder: distance from each site to the ligand centroid, the rank of the first site within "
-                    "4 A) and OUT/summary.json (recall@1/3/5/10, top-1 and top-N per finder).")
+                    "4 A; rewritten after every complex) and OUT/summary.json (recall@1/3/5/10, top-1 and top-N per "
+                    "finder). Rerun into the same --out with the same --dataset, --split and --sites, it resumes: "
+                    "the complexes and finders results.csv holds are kept, not run again.")
     pockets.add_argument("--dataset", required=True, metavar="DIR", help="PDBBind-style folder")
     pockets.add_argument("--split", metavar="FILE", help="ids to use, one per line (default: every folder)")
     pockets.add_argument("--sites", type=int, default=4,
@@ -232,7 +264,8 @@ def _register_pockets(kinds: argparse._SubParsersAction) -> None:
                          help="comma-separated: disco (ours, default), pykvfinder, fpocket-rs, pocketeer (optional: "
                               "pip install '.[pockets]')")
     pockets.add_argument("--limit", type=int, help="only the first N complexes")
-    pockets.add_argument("--out", required=True, metavar="DIR")
+    pockets.add_argument("--out", required=True, metavar="DIR",
+                         help="results folder; an earlier run of the same settings there is resumed")
     pockets.set_defaults(run=run_pockets_cli)
 
 

@@ -12,6 +12,13 @@ of its ligand (`<id>_ligands.sdf`), the nearest copy counts.
 At least max(RECALL_AT) sites are always asked for, so one run gives every recall@N; the first `--sites`
 of them are exactly what a run asking for `--sites` alone returns (every finder here ranks first and cuts
 after), so top-N does not depend on how many more were scored.
+
+A run records as it goes: OUT/results.csv is rewritten (atomically) after every complex, and OUT/run.json names
+the dataset, split and --sites it belongs to. Run again into the same OUT with those three unchanged, it
+resumes: every (complex, finder) pair results.csv holds is kept as recorded and not run again, so a run over
+hundreds of complexes can be stopped and continued, or given another finder later. With other settings OUT's
+records are replaced (with a warning), as a fresh run would. The summary is always over the complexes and
+finders of the run at hand.
 """
 
 from __future__ import annotations
@@ -126,7 +133,8 @@ def finder_summary(rows: list[PocketBenchRow], max_sites: int) -> dict:
 
 def run_pocket_bench(dataset: str, split: str | None, out: str | Path, max_sites: int = 4,
                      limit: int | None = None, finders: tuple[str, ...] = ("disco",)) -> dict:
-    """Score each finder on every complex; write OUT/results.csv (a row per complex and finder) and
+    """Score each finder on every complex; write OUT/results.csv (a row per complex and finder, rewritten after
+    each complex; the pairs an earlier run of the same settings recorded there are kept, not run again) and
     OUT/summary.json. The summary's top-level figures are the first finder's (the fields older readers use);
     `finders` holds every finder's."""
     unknown = [name for name in finders if name not in FINDERS]
@@ -135,18 +143,34 @@ def run_pocket_bench(dataset: str, split: str | None, out: str | Path, max_sites
     jobs = pdbbind_jobs(dataset, split)[:limit]
     if not jobs:
         raise InputError(dataset, "no complexes to benchmark")
-    rows = []
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = run_settings(dataset, split, max_sites)
+    rows = recorded_rows(out, settings)
+    if rows:
+        log.info("%s: resumed, %d (complex, finder) rows recorded before are kept", out, len(rows))
+    n_dcc = max(max_sites, *RECALL_AT)
+    # records of other settings go before run.json names this run's: a stop in between never resumes them
+    atomic_write_text(out / "results.csv", results_table(rows, n_dcc))
+    atomic_write_text(out / RUN_FILE, json.dumps(settings, indent=2) + "\n")
+    done = {(row.id, row.finder) for row in rows}
     for job in jobs:
+        todo = [name for name in finders if (job.name, name) not in done]
+        if not todo:
+            continue
         try:
             if job.input_error:
                 raise InputError(job.name, job.input_error)
             centroids = ligand_centroids(job.ligand, job.name)
         except InputError as exc:
             log.warning("skipped: %s", exc)
-            rows.extend(PocketBenchRow(job.name, "failed", error=str(exc), finder=name) for name in finders)
-            continue
-        rows.extend(bench_finder(job.name, job.protein_path, centroids, max_sites, name) for name in finders)
-    by_finder = {name: finder_summary([r for r in rows if r.finder == name], max_sites) for name in finders}
+            rows.extend(PocketBenchRow(job.name, "failed", error=str(exc), finder=name) for name in todo)
+        else:
+            rows.extend(bench_finder(job.name, job.protein_path, centroids, max_sites, name) for name in todo)
+        atomic_write_text(out / "results.csv", results_table(rows, n_dcc))     # recorded before the next complex
+    names = {job.name for job in jobs}
+    by_finder = {name: finder_summary([r for r in rows if r.finder == name and r.id in names], max_sites)
+                 for name in finders}
     for name, figures in by_finder.items():
         figures["ranking"] = FINDERS[name].ranking
     summary = {
@@ -155,11 +179,52 @@ def run_pocket_bench(dataset: str, split: str | None, out: str | Path, max_sites
         **{k: v for k, v in by_finder[finders[0]].items() if k != "ranking"},
         "finders": by_finder,
     }
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.csv", results_table(rows, max(max_sites, *RECALL_AT)))
+    atomic_write_text(out / "results.csv", results_table(rows, n_dcc))
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+RUN_FILE = "run.json"
+
+
+def run_settings(dataset: str | Path, split: str | Path | None, max_sites: int) -> dict:
+    """What a run's records depend on (OUT/run.json): the dataset and split (resolved paths) and --sites."""
+    return {"dataset": str(Path(dataset).resolve()), "split": None if split is None else str(Path(split).resolve()),
+            "max_sites": max_sites}
+
+
+def recorded_rows(out: Path, settings: dict) -> list[PocketBenchRow]:
+    """The rows an earlier run with the same settings recorded in OUT/results.csv (a resume); none when OUT holds
+    no records, or records of other settings (or of no known settings), which this run replaces."""
+    results = out / "results.csv"
+    if not results.is_file():
+        return []
+    try:
+        saved = json.loads((out / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        saved = None
+    if saved != settings:
+        log.warning("%s holds results of other settings than this run's (%s); they are replaced", out,
+                    ", ".join(f"{key} {value}" for key, value in settings.items()))
+        return []
+    return read_results(results)
+
+
+def read_results(path: Path) -> list[PocketBenchRow]:
+    """The rows of a results.csv (as results_table writes them)."""
+    def number(text: str, kind):
+        return None if text == "" else kind(text)
+
+    rows = []
+    with path.open(newline="") as handle:
+        for record in csv.DictReader(handle):
+            n_dcc = sum(key.startswith("dcc_") and key[4:].isdigit() for key in record)
+            rows.append(PocketBenchRow(
+                record["id"], record["status"], int(record["n_sites"]), number(record["dcc_site1"], float),
+                number(record["dcc_best"], float), number(record["best_site"], int), float(record["seconds"]),
+                record["error"], record["finder"], number(record["first_hit"], int),
+                tuple(float(record[f"dcc_{i}"]) for i in range(1, n_dcc + 1) if record[f"dcc_{i}"] != "")))
+    return rows
 
 
 def results_table(rows: list[PocketBenchRow], n_dcc: int) -> str:

@@ -9,11 +9,17 @@ typed record, so that the writer, the API and the reader agree on every name wit
                                                          relaxed, interactions, ... (VALUE_LABELS names those
                                                          the report shows)
 
+A blind run also writes OUT/<name>/sites.csv, the candidate sites (docking.inference.site_search.CandidateSite)
+with which of them the written poses came from: SITE_COLUMNS, one row per site, best first; a pose's `site` is
+the row's `site`.
+
 Torch-free and engine-free: the report imports it without the models.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,3 +83,32 @@ def read_pose_records(path: str | Path) -> Iterator[tuple[Chem.Mol | None, dict[
             yield None, {}
             continue
         yield mol, {name: mol.GetProp(name) for name in mol.GetPropNames()}
+
+
+SITES_FILE = "sites.csv"
+SITE_COLUMNS = ("rank", "site", "center_x", "center_y", "center_z", "score", "volume_A3", "docked", "poses",
+                "best_pose_rank", "residues")
+
+
+def sites_csv_text(candidate_sites, pose_sites: list[str]) -> str:
+    """OUT/<name>/sites.csv of a blind run: each candidate site (best first; rank, label, centre in A, the
+    finder's score, the pocket's volume in A^3, docked or not, how many of the written poses came from it and
+    the best rank among them, the residues lining it, space-separated) for poses whose sites are `pose_sites`
+    (rank order)."""
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=SITE_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for site in candidate_sites:
+        ranks = [rank for rank, label in enumerate(pose_sites, start=1) if label == site.label]
+        writer.writerow({"rank": site.rank, "site": site.label,
+                         **{f"center_{axis}": f"{value:.3f}" for axis, value in zip("xyz", site.center)},
+                         "score": f"{site.score:.1f}", "volume_A3": f"{site.volume_A3:.1f}", "docked": site.docked,
+                         "poses": len(ranks), "best_pose_rank": ranks[0] if ranks else "",
+                         "residues": " ".join(site.residues)})
+    return table.getvalue()
+
+
+def read_sites_csv(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a sites.csv as written (strings)."""
+    with Path(path).open(newline="") as handle:
+        return list(csv.DictReader(handle))

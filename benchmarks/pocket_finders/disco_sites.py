@@ -8,6 +8,6 @@ from docking.inference.site_search import candidate_sites
 
 
 def site_centres(protein_path: str, max_sites: int) -> list[tuple[float, float, float]]:
-    """The first `max_sites` blind-docking sites (pockets at least 8 A apart; the heavy-atom centroid when the
-    protein has no pocket)."""
+    """The first `max_sites` blind-docking sites (pockets at least 8 A apart; none when the protein has no pocket,
+    which blind docking refuses)."""
     return [tuple(site.center) for site in candidate_sites(read_heavy_atoms(protein_path).pos, max_sites)]

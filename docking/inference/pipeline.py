@@ -4,7 +4,8 @@ and `disco bench dock`.
     receptor   parsed once per protein file and shared by all its ligands
     ligand     SMILES / SDF / MOL2 / RDKit Mol -> graph, rotatable bonds, an RDKit conformer (seeded)
     sites      the given pocket (docking.inference.given_sites), or candidate sites for blind docking
-               (docking.inference.site_search)
+               (docking.inference.site_search; the first `blind_sites` docked, up to LISTED_SITES listed in
+               the result's `candidate_sites`; a protein without a pocket is a NoCavityError)
     poses      `samples` poses per site, all ligands and sites in one batch through the one sampler
                (docking.model.complex_sampling; physics-guided: docking.inference.guided_docking)
     ranking    confidence logit -> calibrated P(RMSD < 2 A) (docking.confidence.calibration), best first; or the
@@ -23,8 +24,11 @@ import logging
 import time
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from rdkit import Chem
@@ -39,7 +43,7 @@ from disco_core.errors import InputError
 from docking.physics.interaction_energy import InteractionEnergy, vina_form_score
 from docking.physics.site_energies import SiteEnergies
 from docking.physics.guidance import PhysicsGuidance
-from docking.inference.site_search import candidate_sites
+from docking.inference.site_search import CandidateSite, blind_site_table
 from docking.inference.given_sites import Pocket
 from docking.inference.guided_docking import dock_guided_complexes
 from docking.model.complex_sampling import Docking, docking_input, sampler_settings
@@ -49,6 +53,37 @@ from docking.request.ligand_stream import as_ligand_input
 from docking.request.presets import ENERGY_RANKINGS
 
 log = logging.getLogger(__name__)
+
+# The stages a DockingPipeline times inside `recorded_stage_seconds`: loading the model folder, parsing a receptor,
+# the blind site search, featurising the ligands, the physics' receptor grid maps and atom sets at the sites, and
+# the sampling with its minimisation and refinement (the ranking after it is not timed: it is cheap).
+STAGES = ("model_load", "receptor", "sites", "ligand", "maps", "docking")
+_stage_seconds: ContextVar[dict[str, float] | None] = ContextVar("stage_seconds", default=None)
+
+
+@contextmanager
+def recorded_stage_seconds() -> Iterator[dict[str, float]]:
+    """Inside the block, every DockingPipeline adds the wall seconds of its STAGES to the dict this yields (summed
+    over calls, a stage that did not run absent), so that a benchmark splits a run's time where the work is done
+    rather than guessing it from outside (`disco bench speed --size-sweep`). Outside such a block nothing is kept."""
+    record: dict[str, float] = {}
+    token = _stage_seconds.set(record)
+    try:
+        yield record
+    finally:
+        _stage_seconds.reset(token)
+
+
+@contextmanager
+def _timed(stage: str) -> Iterator[None]:
+    """Adds the block's wall seconds to `stage` of the active record (see recorded_stage_seconds), if any."""
+    record = _stage_seconds.get()
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        if record is not None:
+            record[stage] = record.get(stage, 0.0) + time.perf_counter() - start
 
 
 @dataclass
@@ -94,6 +129,8 @@ class DockResult:
     seconds: float
     extras: dict[str, list] = field(default_factory=dict)   # per-pose values by name, one per pose, in rank order
                                                              # (docking.pose_record.PoseRecord.values)
+    candidate_sites: list[CandidateSite] = field(default_factory=list)   # blind: every listed site, best first
+                                                                         # (a pose's `sites` entry is its label)
 
     def __post_init__(self) -> None:
         for key, values in self.extras.items():
@@ -119,7 +156,8 @@ class DockingPipeline:
     def __init__(self, options: DockOptions | None = None, receptor_cache_size: int = 4):
         self.options = options or DockOptions()
         self.device = resolve_device(self.options.device)
-        folder = load_model_folder(self.options.model, self.device)
+        with _timed("model_load"):
+            folder = load_model_folder(self.options.model, self.device)
         self.models, self.calibration, self.pose_confidence = folder.models, folder.calibration, folder.pose_confidence
         self.pose_scorer = folder.pose_scorer
         if self.options.rank_by == "scorer" and self.pose_scorer is None:
@@ -127,7 +165,7 @@ class DockingPipeline:
                         folder.path)
         self._receptors: OrderedDict[str, Receptor] = OrderedDict()
         self._cache_size = receptor_cache_size
-        self._blind_sites: weakref.WeakKeyDictionary[Receptor, list[Pocket]] = weakref.WeakKeyDictionary()
+        self._blind_sites: weakref.WeakKeyDictionary[Receptor, list[CandidateSite]] = weakref.WeakKeyDictionary()
         # the physics' energies at each site, built once per site and ligand size class (docking.physics.site_energies)
         self.energies = SiteEnergies(self.options.energy, 3 * float(self.models.schedule.translation.sigma_max),
                                      4 * receptor_cache_size)
@@ -136,21 +174,29 @@ class DockingPipeline:
         """The protein file parsed once (residue graph features and heavy atoms), cached by its resolved path."""
         key = str(Path(protein_path).resolve())
         if key not in self._receptors:
-            self._receptors[key] = load_receptor(protein_path, self.options.max_residues)
+            with _timed("receptor"):
+                self._receptors[key] = load_receptor(protein_path, self.options.max_residues)
             while len(self._receptors) > self._cache_size:
                 self._receptors.popitem(last=False)
         self._receptors.move_to_end(key)
         return self._receptors[key]
 
     def sites(self, receptor: Receptor, pocket: Pocket | None) -> list[Pocket | None]:
-        """The given pocket; else candidate sites (a pocket-trained model; found once per receptor) or None
-        (whole receptor)."""
+        """The given pocket; else the docked candidate sites (a pocket-trained model) or None (whole receptor).
+        NoCavityError (an InputError naming the protein) when a blind run's protein has no pocket."""
         if pocket is not None:
             return [pocket]
         if self.models.pocket_radius is None:
             return [None]
+        return [Pocket(site.center, None, site.label) for site in self.candidate_sites(receptor) if site.docked]
+
+    def candidate_sites(self, receptor: Receptor) -> list[CandidateSite]:
+        """A blind run's candidate sites of the receptor (found once per receptor): the `blind_sites` docked
+        ones first, then the next ones up to LISTED_SITES."""
         if receptor not in self._blind_sites:
-            self._blind_sites[receptor] = candidate_sites(receptor.heavy_atoms.pos, self.options.blind_sites)
+            with _timed("sites"):
+                self._blind_sites[receptor] = blind_site_table(receptor.path, receptor.heavy_atoms.pos,
+                                                               self.options.blind_sites)
         return list(self._blind_sites[receptor])
 
     def dock(self, protein_path: str | Path, ligand: str | Path | Chem.Mol | LigandInput, name: str = "ligand",
@@ -182,6 +228,7 @@ class DockingPipeline:
         start = time.perf_counter()
         receptor = self.receptor(protein_path)
         sites = self.sites(receptor, pocket)
+        listed = self.candidate_sites(receptor) if pocket is None and sites != [None] else []
         prepared: list[tuple[str, Chem.Mol] | InputError] = []
         dockings: list[Docking] = []
         energies: list[InteractionEnergy | None] = []
@@ -190,26 +237,30 @@ class DockingPipeline:
             [] if self.options.physics is not None and self.options.energy == "grid+pairwise" else None)
         for name, ligand in ligands:
             try:
-                item, mol = self.featurize(receptor, name, ligand)
-                inputs = [docking_input(self.models, item, self._generator(site_index),
-                                        None if site is None else torch.tensor(site.center),
-                                        None if site is None else site.radius)
-                          for site_index, site in enumerate(sites)]
+                with _timed("ligand"):
+                    item, mol = self.featurize(receptor, name, ligand)
+                    inputs = [docking_input(self.models, item, self._generator(site_index),
+                                            None if site is None else torch.tensor(site.center),
+                                            None if site is None else site.radius)
+                              for site_index, site in enumerate(sites)]
             except InputError as exc:
                 prepared.append(exc)
                 continue
-            energies += [None if self.options.physics is None else
-                         self.energies.energy(receptor, d.center, mol, item["lig_pos_conformer"]) for d in inputs]
-            if ranking_energies is not None:
-                ranking_energies += [self.energies.energy(receptor, d.center, mol, item["lig_pos_conformer"], "pairwise")
-                                     for d in inputs]
+            with _timed("maps"):
+                energies += [None if self.options.physics is None else
+                             self.energies.energy(receptor, d.center, mol, item["lig_pos_conformer"]) for d in inputs]
+                if ranking_energies is not None:
+                    ranking_energies += [self.energies.energy(receptor, d.center, mol, item["lig_pos_conformer"],
+                                                              "pairwise") for d in inputs]
             prepared.append((name, mol))
             dockings += inputs
-        docked = (dock_guided_complexes(self.models, dockings, energies, self.options.physics, self.options.samples,
-                                        sampler_settings(None, self.options.steps), self.options.guidance_weight,
-                                        self.options.prior_temperature, self.options.latents == "null",
-                                        1.0 if self.options.learned_score else 0.0, ranking_energies)
-                  if dockings else [])
+        with _timed("docking"):
+            docked = (dock_guided_complexes(self.models, dockings, energies, self.options.physics,
+                                            self.options.samples, sampler_settings(None, self.options.steps),
+                                            self.options.guidance_weight, self.options.prior_temperature,
+                                            self.options.latents == "null",
+                                            1.0 if self.options.learned_score else 0.0, ranking_energies)
+                      if dockings else [])
         seconds = (time.perf_counter() - start) / max(1, len(ligands))
         results: list[DockResult | InputError] = []
         position = 0
@@ -220,7 +271,7 @@ class DockingPipeline:
             name, mol = entry
             per_site = docked[position:position + len(sites)]
             position += len(sites)
-            results.append(self._rank(name, mol, per_site, sites, seconds, receptor))
+            results.append(replace(self._rank(name, mol, per_site, sites, seconds, receptor), candidate_sites=listed))
         return results
 
     def _generator(self, site_index: int) -> torch.Generator:

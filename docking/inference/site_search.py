@@ -15,17 +15,27 @@ grid-and-rays idea of LIGSITE (Hendlich et al., J. Mol. Graph. Model. 1997):
        ranked by that core buriedness, so a ligand-sized deep cleft beats a long shallow groove.
 
 The thresholds were chosen on the train split (`disco bench pockets`, benchmarks/README.md).
+
+A blind run lists its candidate sites for the user (OUT/<name>/sites.csv, docking.runs.outputs): each site's
+centre, score (the core buriedness above), the pocket's volume and the residues lining its core (a heavy
+atom within clearance + spacing, 4 A, of a core point), and whether it was docked. A protein with no pocket
+has no site: blind docking refuses it with one line (`NoCavityError`) rather than docking at a guess.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from data_prep.protein import WATER_NAMES, read_first_model
+from disco_core.errors import InputError
 from docking.inference.given_sites import Pocket
+
+LISTED_SITES = 10               # sites a blind run lists in sites.csv (at least --blind-sites): the bench's recall@10
 
 RAY_DIRECTIONS = np.array([d for d in np.ndindex(3, 3, 3) if sum(abs(c - 1) for c in d) in (1, 3)]) - 1
 
@@ -46,6 +56,32 @@ class FoundPocket:
     center: tuple[float, float, float]
     points: int          # the whole pocket's volume, in grid points
     score: float         # buriedness summed over the core (the ranking key)
+    core: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)), compare=False, repr=False)  # (P, 3) core points
+
+
+@dataclass(frozen=True)
+class CandidateSite:
+    """One candidate site of a blind run, as OUT/<name>/sites.csv lists it."""
+    rank: int                                # 1-based, best first (the finder's order after the separation cut)
+    center: tuple[float, float, float]
+    score: float                             # the finder's score: buriedness summed over the core
+    volume_A3: float                         # the whole pocket's volume
+    residues: tuple[str, ...]                # lining the core: "A:TYR45" (chain:name number[insertion code])
+    docked: bool                             # among the --blind-sites sites that were docked
+
+    @property
+    def label(self) -> str:
+        """The `site` every pose docked here carries."""
+        return f"blind-site-{self.rank}"
+
+
+class NoCavityError(InputError):
+    """Blind docking of a protein in which the site search finds no pocket."""
+
+    def __init__(self, protein: str):
+        super().__init__(protein, "no cavity that the blind site search accepts (no buried pocket of at least "
+                                  f"{PocketFinderSettings().min_points} A^3); give the site with --pocket-center X Y Z "
+                                  "or --autobox-ligand REF.sdf")
 
 
 def _shifted(grid: np.ndarray, offset: tuple[int, ...]) -> np.ndarray:
@@ -101,23 +137,68 @@ def find_pockets(heavy_atoms: np.ndarray, settings: PocketFinderSettings | None 
         core_sums = np.array([weights[near].sum() for near in tree.query_ball_point(positions, s.core_radius)])
         core = tree.query_ball_point(positions[np.argmax(core_sums)], s.core_radius)
         center = np.average(positions[core], axis=0, weights=weights[core])
-        pockets.append(FoundPocket(tuple(float(v) for v in center), int(sizes[label]), float(core_sums.max())))
+        pockets.append(FoundPocket(tuple(float(v) for v in center), int(sizes[label]), float(core_sums.max()),
+                                   positions[core]))
     return sorted(pockets, key=lambda pocket: -pocket.score)
+
+
+def separated_pockets(heavy_atoms: np.ndarray, max_sites: int = 4,
+                      settings: PocketFinderSettings | None = None) -> list[FoundPocket]:
+    """The `max_sites` best pockets at least `min_separation` apart, best first (none when the protein has no
+    pocket: a peptide, a single helix). Greedy in rank order, so the first k of a longer list are the list
+    asked for with k."""
+    s = settings or PocketFinderSettings()
+    kept: list[FoundPocket] = []
+    for pocket in find_pockets(heavy_atoms, s):
+        if len(kept) == max_sites:
+            break
+        center = np.array(pocket.center)
+        if all(np.linalg.norm(center - np.array(other.center)) >= s.min_separation for other in kept):
+            kept.append(pocket)
+    return kept
 
 
 def candidate_sites(heavy_atoms: np.ndarray, max_sites: int = 4,
                     settings: PocketFinderSettings | None = None) -> list[Pocket]:
-    """Blind docking's search sites: the `max_sites` best pockets at least `min_separation` apart; the
-    heavy-atom centroid when the protein has no pocket at all (a peptide, a single helix)."""
+    """Blind docking's search sites: the `max_sites` best pockets at least `min_separation` apart, labelled
+    blind-site-1, -2, ...; an empty list when the protein has no pocket."""
+    return [Pocket(pocket.center, None, f"blind-site-{rank}")
+            for rank, pocket in enumerate(separated_pockets(heavy_atoms, max_sites, settings), start=1)]
+
+
+def lining_residues(protein_path: str | Path, points: list[np.ndarray], cutoff: float) -> list[tuple[str, ...]]:
+    """For each array of points in `points` ((P, 3) arrays), the residues of the protein file with a
+    heavy atom within `cutoff` of one of them, in file order, as "A:TYR45" (the atoms the site search sees:
+    the first model, waters and hydrogens left out, first alternate location)."""
+    labels, positions = [], []
+    for chain in read_first_model(protein_path):
+        for residue in chain:
+            if residue.name.upper() in WATER_NAMES:
+                continue
+            label = f"{chain.name.strip() or '_'}:{residue.name}{residue.seqid.num}{residue.seqid.icode.strip()}"
+            for atom in residue:
+                if not atom.element.is_hydrogen and atom.altloc in ("\0", " ", "A"):
+                    labels.append(label)
+                    positions.append(atom.pos.tolist())
+    if not positions:
+        return [() for _ in points]
+    tree = cKDTree(np.asarray(positions, dtype=np.float64))
+    lined = []
+    for group in points:
+        near = {i for hits in tree.query_ball_point(np.asarray(group).reshape(-1, 3), cutoff) for i in hits}
+        lined.append(tuple(dict.fromkeys(labels[i] for i in sorted(near))))
+    return lined
+
+
+def blind_site_table(protein_path: str | Path, heavy_atoms: np.ndarray, docked: int,
+                     listed: int = LISTED_SITES, settings: PocketFinderSettings | None = None) -> list[CandidateSite]:
+    """The candidate sites of a blind run: the first max(`docked`, `listed`) separated pockets, the first
+    `docked` of them marked docked (exactly candidate_sites(heavy_atoms, docked)). NoCavityError naming the
+    protein when it has no pocket."""
     s = settings or PocketFinderSettings()
-    sites: list[Pocket] = []
-    for pocket in find_pockets(heavy_atoms, s):
-        if len(sites) == max_sites:
-            break
-        center = np.array(pocket.center)
-        if all(np.linalg.norm(center - np.array(site.center)) >= s.min_separation for site in sites):
-            sites.append(Pocket(pocket.center, None, f"blind-site-{len(sites) + 1}"))
-    if not sites:
-        centroid = np.asarray(heavy_atoms, dtype=np.float64).reshape(-1, 3).mean(0)
-        sites.append(Pocket(tuple(float(v) for v in centroid), None, "blind-centroid"))
-    return sites
+    pockets = separated_pockets(heavy_atoms, max(docked, listed), s)
+    if not pockets:
+        raise NoCavityError(str(protein_path))
+    residues = lining_residues(protein_path, [p.core for p in pockets], s.clearance + s.spacing)
+    return [CandidateSite(rank, pocket.center, pocket.score, pocket.points * s.spacing ** 3, lined, rank <= docked)
+            for rank, (pocket, lined) in enumerate(zip(pockets, residues), start=1)]

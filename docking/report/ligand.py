@@ -1,6 +1,7 @@
 """One ligand's part of the run report, read from its output folder: the ranked poses of OUT/<name>/poses.sdf
 with their SD properties, the contacts of OUT/<name>/interactions.csv placed in space (a line from the
-ligand atoms to the protein atoms of each contact), and the pocket residues around the top pose.
+ligand atoms to the protein atoms of each contact), the pocket residues around the top pose, and, for a blind
+run, the candidate sites of OUT/<name>/sites.csv (and the site of each pose in the pose table).
 
 Nothing here recomputes a pose property: the report shows what the run wrote."""
 
@@ -12,7 +13,7 @@ import numpy as np
 from rdkit import Chem
 
 from docking.contacts.profiler import read_interactions_csv
-from docking.pose_record import CHECK_LABELS, VALUE_LABELS, read_pose_records
+from docking.pose_record import CHECK_LABELS, SITES_FILE, VALUE_LABELS, read_pose_records, read_sites_csv
 from docking.report.protein import ViewerProtein
 
 # the pose table's columns, in this order, when the poses carry them: rank, the per-pose values, then checks
@@ -70,5 +71,20 @@ def ligand_report_data(folder: Path, name: str, protein: ViewerProtein | None,
     top = records[0][1] if records and records[0][1] is not None else np.zeros((0, 3))
     pocket = protein.pocket_residues(top) if protein is not None and records else []
     columns = [[key, label] for key, label in POSE_COLUMNS if any(key in p["properties"] for p in poses)]
+    sites = blind_sites(folder / SITES_FILE)
+    if sites and columns:
+        columns.insert(1, ["site", "site"])
     return {"name": name, "protein": protein.key if protein is not None else None, "pocket": pocket,
-            "columns": columns, "poses": poses, "notes": notes}
+            "columns": columns, "poses": poses, "notes": notes, "sites": sites}
+
+
+def blind_sites(path: Path) -> list[dict]:
+    """The candidate sites of a blind run's sites.csv as the page shows them (none when the file is absent:
+    the site was given)."""
+    if not path.is_file():
+        return []
+    return [{"rank": row["rank"], "site": row["site"],
+             "center": [float(row[f"center_{axis}"]) for axis in "xyz"], "score": row["score"],
+             "volume": row["volume_A3"], "docked": row["docked"] == "True", "poses": row["poses"],
+             "best_pose_rank": row["best_pose_rank"], "residues": row["residues"].split()}
+            for row in read_sites_csv(path)]

@@ -1,7 +1,7 @@
 """OUT/report.html: the page a `disco dock` run leaves for a person to look at its poses, built from what
-the run wrote (summary.csv, failures.csv, OUT/<name>/poses.sdf and interactions.csv, the proteins named in
-summary.csv's `protein` column), so that anything that writes those files (a run, a resumed run, a merge of
-shards) can rebuild it with `write_run_report(out_dir)`.
+the run wrote (summary.csv, failures.csv, OUT/<name>/poses.sdf, interactions.csv and, blind, sites.csv, the
+proteins named in summary.csv's `protein` column), so that anything that writes those files (a run, a resumed
+run, a merge of shards) can rebuild it with `write_run_report(out_dir)`.
 
 Layout, and why:
 
@@ -20,7 +20,7 @@ kB plus its summary, and a browser reads the shared script once from its cache. 
 network: OUT opens offline as it is, and can be moved or zipped as a whole.
 
 Rebuilding is incremental: a ligand's data file is rewritten only when it is older than the ligand's
-poses.sdf / interactions.csv or its protein file, or was written by another version of this module.
+poses.sdf / interactions.csv / sites.csv or its protein file, or was written by another version of this module.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from pathlib import Path
 from disco_core.errors import InputError
 from disco_core.io import atomic_write_text
 from docking.contacts.profiler import HYDROGEN_BOND_TYPES, parse_interaction_summary
+from docking.pose_record import SITES_FILE
 from docking.request.ligand_stream import RESERVED_FOLDERS
 from docking.report.ligand import ligand_report_data
 from docking.report.protein import ViewerProtein, load_viewer_protein
@@ -161,7 +162,8 @@ def _write_ligand_data(out_dir: Path, row: dict, proteins: _Proteins) -> None:
     folder = out_dir / row["name"]
     target = folder / LIGAND_DATA
     protein_path = proteins.locate(row.get("protein", ""))
-    sources = [folder / "poses.sdf", folder / "interactions.csv"] + ([protein_path] if protein_path else [])
+    sources = ([folder / "poses.sdf", folder / "interactions.csv", folder / SITES_FILE]
+               + ([protein_path] if protein_path else []))
     if _is_fresh(target, sources, proteins, protein_path is not None):
         return
     protein, note = proteins.get(row.get("protein", ""))

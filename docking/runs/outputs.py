@@ -1,6 +1,7 @@
 """What `disco dock` writes per ligand: OUT/<name>/ with rank1.sdf ... rankN.sdf and poses.sdf (all poses,
-best first, SD properties on each), interactions.csv (the poses' protein contacts, unless --no-interactions;
-docking.contacts.profiler), optionally complex_rank1.pdb (protein + top pose). Every file of a
+best first, SD properties on each; `site` names the site a pose was docked at), sites.csv (blind runs: the
+candidate sites, docking.pose_record.sites_csv_text), interactions.csv (the poses' protein contacts, unless
+--no-interactions; docking.contacts.profiler), optionally complex_rank1.pdb (protein + top pose). Every file of a
 ligand is written atomically, so a ligand docked again after a kill (`--resume`) replaces its half-written
 files whole. The run's tables are docking.runs.tables."""
 
@@ -11,10 +12,10 @@ from pathlib import Path
 
 from rdkit import Chem
 
-from disco_core.io import atomic_write_text
+from disco_core.io import atomic_open, atomic_write_text
 from docking.contacts.profiler import PoseInteraction, interactions_csv_text
 from docking.inference.pipeline import DockResult
-from docking.pose_record import PoseRecord
+from docking.pose_record import SITES_FILE, PoseRecord, sites_csv_text
 
 
 def sdf_text(mols: list[Chem.Mol], properties: list[dict[str, str]]) -> str:
@@ -45,8 +46,9 @@ def complex_pdb_text(protein_path: str | Path, ligand: Chem.Mol) -> str:
 
 def write_ligand_outputs(out_dir: Path, result: DockResult, protein_path: str | Path | None = None,
                          interactions: list[list[PoseInteraction]] | None = None) -> None:
-    """The ligand's folder; interactions.csv when `interactions` (one list of contacts per pose) is given,
-    and none left from an earlier attempt into the same folder when it is not."""
+    """The ligand's folder; interactions.csv when `interactions` (one list of contacts per pose) is given, and
+    sites.csv when the result has candidate sites (blind), none of either left from an earlier attempt into the
+    same folder when it is not."""
     folder = out_dir / result.name
     folder.mkdir(parents=True, exist_ok=True)
     properties = [PoseRecord.of(result, rank).sd_properties() for rank in range(len(result.poses))]
@@ -59,3 +61,8 @@ def write_ligand_outputs(out_dir: Path, result: DockResult, protein_path: str | 
         atomic_write_text(folder / "interactions.csv", interactions_csv_text(interactions))
     else:
         (folder / "interactions.csv").unlink(missing_ok=True)
+    if result.candidate_sites:
+        with atomic_open(folder / SITES_FILE) as handle:
+            handle.write(sites_csv_text(result.candidate_sites, result.sites))
+    else:
+        (folder / SITES_FILE).unlink(missing_ok=True)

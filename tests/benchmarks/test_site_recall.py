@@ -101,3 +101,74 @@ def test_optional_finder_ranks_sites_on_a_real_protein(name):
     assert 1 <= len(centres) <= 10 and np.isfinite(np.array(centres)).all()
     row = score_sites("1bju", name, centres, ligand_centroids(str(folder / "1bju_ligand.sdf"), "1bju"), 10, 0.0)
     assert row.n_sites == len(centres) and min(row.dccs) < 5.0
+
+
+def _two_complexes(tmp_path):
+    """A dataset of two shipped complexes (vendored 1bju, the example 1s3v), in that order."""
+    root = tmp_path / "data"
+    shutil.copytree(VENDORED / "1bju", root / "1bju")
+    shutil.copytree(REPO / "examples" / "1s3v", root / "1s3v")
+    return root
+
+
+def _lines(path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+def test_bench_pockets_resumes_where_it_stopped(tmp_path):
+    """Stopped after one complex (--limit 1), the same --out run again on both records only the second: the first
+    row stays as written (its seconds too: not run again), no row twice; a third run changes nothing. The rows
+    match a run done in one go but for the seconds. Another --sites replaces the records instead."""
+    root = _two_complexes(tmp_path)
+    out = tmp_path / "run"
+    assert main(["bench", "pockets", "--dataset", str(root), "--limit", "1", "--out", str(out)]) == 0
+    first = _lines(out / "results.csv")
+    assert len(first) == 2 and first[1].startswith("1bju,ok,")
+    assert main(["bench", "pockets", "--dataset", str(root), "--out", str(out)]) == 0
+    resumed = _lines(out / "results.csv")
+    assert resumed[:2] == first and len(resumed) == 3 and resumed[2].startswith("1s3v,ok,")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n"] == 2 and summary["finders"]["disco"]["n"] == 2
+    assert main(["bench", "pockets", "--dataset", str(root), "--out", str(out)]) == 0
+    assert _lines(out / "results.csv") == resumed
+    assert json.loads((out / "summary.json").read_text()) == summary
+    # the same figures as one uninterrupted run
+    whole = tmp_path / "whole"
+    assert main(["bench", "pockets", "--dataset", str(root), "--out", str(whole)]) == 0
+    without_seconds = lambda path: [{k: v for k, v in r.items() if k != "seconds"}
+                                    for r in csv.DictReader(path.open())]
+    assert without_seconds(out / "results.csv") == without_seconds(whole / "results.csv")
+    fresh = json.loads((whole / "summary.json").read_text())
+    assert {k: v for k, v in fresh.items() if k not in ("median_seconds", "finders")} == \
+           {k: v for k, v in summary.items() if k not in ("median_seconds", "finders")}
+    # other settings: the records are replaced, not resumed
+    assert main(["bench", "pockets", "--dataset", str(root), "--sites", "1", "--out", str(out)]) == 0
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert [r["id"] for r in rows] == ["1bju", "1s3v"] and all(r["best_site"] in ("1", "") for r in rows)
+
+
+def test_bench_pockets_records_each_complex_as_it_goes(tmp_path, monkeypatch):
+    """A run interrupted while on the second complex (our finder stops there) has already recorded the first in
+    results.csv; the rerun adds the second once."""
+    import benchmarks.pocket_finders.disco_sites as disco_sites
+    from benchmarks.pocket_bench import run_pocket_bench
+
+    root = _two_complexes(tmp_path)
+    out = tmp_path / "run"
+    search = disco_sites.site_centres
+
+    def stops_at_1s3v(protein_path, max_sites):
+        if "1s3v" in str(protein_path):
+            raise KeyboardInterrupt
+        return search(protein_path, max_sites)
+
+    monkeypatch.setattr(disco_sites, "site_centres", stops_at_1s3v)
+    with pytest.raises(KeyboardInterrupt):
+        run_pocket_bench(str(root), None, out)
+    recorded = _lines(out / "results.csv")
+    assert len(recorded) == 2 and recorded[1].startswith("1bju,ok,") and not (out / "summary.json").exists()
+    monkeypatch.setattr(disco_sites, "site_centres", search)
+    summary = run_pocket_bench(str(root), None, out)
+    lines = _lines(out / "results.csv")
+    assert lines[:2] == recorded and [line.split(",")[0] for line in lines[1:]] == ["1bju", "1s3v"]
+    assert summary["n"] == 2

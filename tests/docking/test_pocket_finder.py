@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from data_prep.protein import read_heavy_atoms
-from docking.inference.site_search import PocketFinderSettings, buriedness, candidate_sites, find_pockets
+from docking.inference.site_search import (NoCavityError, PocketFinderSettings, blind_site_table, buriedness,
+                                           candidate_sites, find_pockets)
 from disco_core.errors import InputError
 
 from tests.docking.test_dock_cli import PROTEIN, crystal_center
@@ -37,12 +38,14 @@ def test_a_closed_cavity_is_found_at_its_centre():
     assert pockets[0].points > 300                 # ~4/3 pi 6^3 = 900 grid points, minus the rim
 
 
-def test_open_surface_has_no_pocket_and_falls_back_to_the_centroid():
+def test_open_surface_has_no_pocket_and_no_site():
+    """No pocket, no site: blind docking refuses the protein (NoCavityError, naming it and the options that give
+    a site) instead of docking at a guess."""
     flat = np.array([[x, y, 0.0] for x in np.arange(0, 30, 1.5) for y in np.arange(0, 30, 1.5)])
     assert find_pockets(flat) == []
-    sites = candidate_sites(flat, max_sites=4)
-    assert len(sites) == 1 and sites[0].source == "blind-centroid"
-    np.testing.assert_allclose(sites[0].center, flat.mean(0))
+    assert candidate_sites(flat, max_sites=4) == []
+    with pytest.raises(NoCavityError, match=r"flat\.pdb: no cavity .*--pocket-center X Y Z or --autobox-ligand"):
+        blind_site_table("flat.pdb", flat, docked=4)
 
 
 def test_two_cavities_are_ranked_and_kept_apart():

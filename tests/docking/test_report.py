@@ -68,6 +68,8 @@ def test_report_files(run):
         assert [p["properties"]["rank"] for p in data["poses"]] == ["1", "2"]
         assert {"rank", "interaction_energy", "confidence", "pb_valid"} <= {key for key, _ in data["columns"]}
         assert data["pocket"] and all(r["chain"] == "A" for r in data["pocket"])
+        assert data["sites"] == [] and not (run / name / "sites.csv").exists()     # the site was given: no sites table
+        assert "site" not in {key for key, _ in data["columns"]}
         # every contact of interactions.csv is in the data, placed between ligand and protein atoms
         contacts = rows(run / name / "interactions.csv")
         assert sum(len(p["contacts"]) for p in data["poses"]) == len(contacts) > 0
