@@ -37,6 +37,7 @@ from docking.inference.given_sites import Pocket
 
 LISTED_SITES = 10               # sites a blind run lists in sites.csv (at least --blind-sites): the bench's recall@10
 
+CENTERS = ("core", "core_mean", "pocket")
 RAY_DIRECTIONS = np.array([d for d in np.ndindex(3, 3, 3) if sum(abs(c - 1) for c in d) in (1, 3)]) - 1
 
 
@@ -49,6 +50,8 @@ class PocketFinderSettings:
     min_points: int = 20            # smallest pocket kept, in grid points
     core_radius: float = 6.0        # radius of a pocket's core (about a drug-like ligand's), A
     min_separation: float = 8.0     # sites closer than this to a better one are dropped, A
+    center: str = "core"            # a site's centre: "core" (buriedness-weighted centroid of the core),
+                                    # "core_mean" (plain centroid of the core) or "pocket" (of all its points)
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ def buriedness(occupied: np.ndarray, steps: int) -> np.ndarray:
 def find_pockets(heavy_atoms: np.ndarray, settings: PocketFinderSettings | None = None) -> list[FoundPocket]:
     """All pockets of a protein given its heavy-atom coordinates (A, 3), best first."""
     s = settings or PocketFinderSettings()
+    if s.center not in CENTERS:
+        raise ValueError(f"PocketFinderSettings.center must be one of {CENTERS}, not {s.center!r}")
     atoms = np.asarray(heavy_atoms, dtype=np.float64).reshape(-1, 3)
     if len(atoms) == 0:
         return []
@@ -136,7 +141,8 @@ def find_pockets(heavy_atoms: np.ndarray, settings: PocketFinderSettings | None 
         tree = cKDTree(positions)
         core_sums = np.array([weights[near].sum() for near in tree.query_ball_point(positions, s.core_radius)])
         core = tree.query_ball_point(positions[np.argmax(core_sums)], s.core_radius)
-        center = np.average(positions[core], axis=0, weights=weights[core])
+        center = (positions.mean(0) if s.center == "pocket" else positions[core].mean(0) if s.center == "core_mean"
+                  else np.average(positions[core], axis=0, weights=weights[core]))
         pockets.append(FoundPocket(tuple(float(v) for v in center), int(sizes[label]), float(core_sums.max()),
                                    positions[core]))
     return sorted(pockets, key=lambda pocket: -pocket.score)

@@ -99,3 +99,18 @@ def test_guided_blind_docking_keeps_the_lowest_energy_poses_of_all_sites():
     assert energies == sorted(energies) and len(energies) == 3
     assert all(site.startswith("blind-site-") for site in by_energy.sites)
     assert sum(energies) <= sum(by_confidence.extras["interaction_energy"]) + 1e-6
+
+
+def test_site_centre_choices_on_a_two_lobed_cavity():
+    """A big lobe (cavity radius ~6 A after clearance) at the origin joined to a small one (~4 A) at x = 12: the
+    core centres sit in the big lobe, the whole pocket's centroid between the lobes, near the two balls' closed-form
+    volume-weighted centroid 12 * 4^3 / (6^3 + 4^3) = 2.74 A (the neck adds a little)."""
+    big, small = hollow_sphere(9.0), hollow_sphere(7.0) + np.array([12.0, 0.0, 0.0])
+    atoms = np.concatenate([big[np.linalg.norm(big - [12.0, 0.0, 0.0], axis=1) > 7.0],
+                            small[np.linalg.norm(small, axis=1) > 9.0]])
+    centres = {c: np.array(find_pockets(atoms, PocketFinderSettings(center=c))[0].center)
+               for c in ("core", "core_mean", "pocket")}
+    assert np.linalg.norm(centres["core"]) < 0.5 and np.linalg.norm(centres["core_mean"]) < 0.5
+    assert 2.2 < centres["pocket"][0] < 3.8 and np.abs(centres["pocket"][1:]).max() < 0.3
+    with pytest.raises(ValueError, match="center must be one of"):
+        find_pockets(atoms, PocketFinderSettings(center="middle"))
