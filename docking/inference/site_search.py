@@ -113,6 +113,28 @@ def buriedness(occupied: np.ndarray, steps: int) -> np.ndarray:
     return count
 
 
+def occupied_grid(atoms: np.ndarray, low: np.ndarray, shape: tuple[int, ...], spacing: float,
+                  clearance: float) -> np.ndarray:
+    """Boolean grid (`shape`, origin `low`): the points with a heavy atom closer than `clearance`. Each atom marks
+    the points around it, one integer offset at a time, so the cost grows with the atoms, not with the box
+    (a kd-tree query of every box point was nine tenths of the search on an eight-chain protein)."""
+    occupied = np.zeros(shape, dtype=bool)
+    reach = int(np.ceil(clearance / spacing))
+    base = np.floor((atoms - low) / spacing).astype(np.int64)     # the cell's lower corner: atom - corner in [0, 1)
+    limit = np.array(shape)
+    steps = np.arange(-reach, reach + 2)
+    for offset in np.stack(np.meshgrid(steps, steps, steps, indexing="ij"), -1).reshape(-1, 3):
+        # the closest this offset's point can be to an atom anywhere in its cell
+        if ((np.maximum(0, np.maximum(offset - 1, -offset)) * spacing) ** 2).sum() >= clearance ** 2:
+            continue
+        index = base + offset
+        inside = ((index >= 0) & (index < limit)).all(1)
+        close = ((low + index * spacing - atoms) ** 2).sum(1) < clearance ** 2
+        hit = index[inside & close]
+        occupied[hit[:, 0], hit[:, 1], hit[:, 2]] = True
+    return occupied
+
+
 def find_pockets(heavy_atoms: np.ndarray, settings: PocketFinderSettings | None = None) -> list[FoundPocket]:
     """All pockets of a protein given its heavy-atom coordinates (A, 3), best first."""
     s = settings or PocketFinderSettings()
@@ -124,20 +146,21 @@ def find_pockets(heavy_atoms: np.ndarray, settings: PocketFinderSettings | None 
     margin = s.clearance + s.spacing
     low = atoms.min(0) - margin
     shape = tuple(int(np.ceil(extent / s.spacing)) + 1 for extent in atoms.max(0) + margin - low)
-    points = low + np.indices(shape).reshape(3, -1).T * s.spacing
-    nearest, _ = cKDTree(atoms).query(points, distance_upper_bound=s.clearance)
-    occupied = np.isfinite(nearest).reshape(shape)
+    occupied = occupied_grid(atoms, low, shape, s.spacing, s.clearance)
     buried = buriedness(occupied, int(round(s.ray_length / s.spacing)))
     cavity = ~occupied & (buried >= s.min_buried)
     labels, count = ndimage.label(cavity, structure=np.ones((3, 3, 3), dtype=bool))
     flat_labels, flat_buried = labels.reshape(-1), buried.reshape(-1).astype(np.float64)
     sizes = np.bincount(flat_labels, minlength=count + 1)
+    kept = np.flatnonzero(sizes >= s.min_points)
+    kept = kept[kept > 0]
+    in_pocket = np.flatnonzero(np.isin(flat_labels, kept))          # the grid points of every kept pocket
+    pocket_of = flat_labels[in_pocket]
     pockets = []
-    for label in range(1, count + 1):
-        if sizes[label] < s.min_points:
-            continue
-        members = flat_labels == label
-        positions, weights = points[members], flat_buried[members]
+    for label in kept:
+        members = in_pocket[pocket_of == label]
+        positions = low + np.stack(np.unravel_index(members, shape), axis=1) * s.spacing
+        weights = flat_buried[members]
         tree = cKDTree(positions)
         core_sums = np.array([weights[near].sum() for near in tree.query_ball_point(positions, s.core_radius)])
         core = tree.query_ball_point(positions[np.argmax(core_sums)], s.core_radius)

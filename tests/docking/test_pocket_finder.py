@@ -114,3 +114,21 @@ def test_site_centre_choices_on_a_two_lobed_cavity():
     assert 2.2 < centres["pocket"][0] < 3.8 and np.abs(centres["pocket"][1:]).max() < 0.3
     with pytest.raises(ValueError, match="center must be one of"):
         find_pockets(atoms, PocketFinderSettings(center="middle"))
+
+
+@pytest.mark.parametrize("spacing, clearance", [(1.0, 3.0), (1.0, 2.5), (0.7, 3.0)])
+def test_occupied_grid_equals_a_kd_tree_query_of_every_point(spacing, clearance):
+    """The atom-stamped occupancy is exactly "some heavy atom closer than the clearance" for every grid point, as a
+    scipy kd-tree query of all points says, on the shipped protein."""
+    from scipy.spatial import cKDTree
+
+    from docking.inference.site_search import occupied_grid
+
+    atoms = read_heavy_atoms(PROTEIN).pos
+    low = atoms.min(0) - clearance - spacing
+    shape = tuple(int(np.ceil(e / spacing)) + 1 for e in atoms.max(0) + clearance + spacing - low)
+    points = low + np.indices(shape).reshape(3, -1).T * spacing
+    distance, _ = cKDTree(atoms).query(points)
+    expected = (distance < clearance).reshape(shape)
+    got = occupied_grid(atoms, low, shape, spacing, clearance)
+    assert got.sum() > 1000 and np.array_equal(got, expected)
