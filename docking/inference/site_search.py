@@ -24,6 +24,7 @@ has no site: blind docking refuses it with one line (`NoCavityError`) rather tha
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from data_prep.protein import WATER_NAMES, read_first_model
 from disco_core.errors import InputError
 from docking.inference.given_sites import Pocket
 
+MAX_GRID_POINTS = 40_000_000   # a 340 A cube at 1 A; the largest shared protein (4kya) needs 7.9 million
 LISTED_SITES = 10               # sites a blind run lists in sites.csv (at least --blind-sites): the bench's recall@10
 
 CENTERS = ("core", "core_mean", "pocket")
@@ -135,6 +137,13 @@ def occupied_grid(atoms: np.ndarray, low: np.ndarray, shape: tuple[int, ...], sp
     return occupied
 
 
+def search_grid(atoms: np.ndarray, settings: PocketFinderSettings) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """Origin and shape of the grid over the protein's bounding box (plus the clearance and one spacing)."""
+    margin = settings.clearance + settings.spacing
+    low = atoms.min(0) - margin
+    return low, tuple(int(np.ceil(extent / settings.spacing)) + 1 for extent in atoms.max(0) + margin - low)
+
+
 def find_pockets(heavy_atoms: np.ndarray, settings: PocketFinderSettings | None = None) -> list[FoundPocket]:
     """All pockets of a protein given its heavy-atom coordinates (A, 3), best first."""
     s = settings or PocketFinderSettings()
@@ -143,14 +152,12 @@ def find_pockets(heavy_atoms: np.ndarray, settings: PocketFinderSettings | None 
     atoms = np.asarray(heavy_atoms, dtype=np.float64).reshape(-1, 3)
     if len(atoms) == 0:
         return []
-    margin = s.clearance + s.spacing
-    low = atoms.min(0) - margin
-    shape = tuple(int(np.ceil(extent / s.spacing)) + 1 for extent in atoms.max(0) + margin - low)
+    low, shape = search_grid(atoms, s)
     occupied = occupied_grid(atoms, low, shape, s.spacing, s.clearance)
     buried = buriedness(occupied, int(round(s.ray_length / s.spacing)))
     cavity = ~occupied & (buried >= s.min_buried)
     labels, count = ndimage.label(cavity, structure=np.ones((3, 3, 3), dtype=bool))
-    flat_labels, flat_buried = labels.reshape(-1), buried.reshape(-1).astype(np.float64)
+    flat_labels, flat_buried = labels.reshape(-1), buried.reshape(-1)
     sizes = np.bincount(flat_labels, minlength=count + 1)
     kept = np.flatnonzero(sizes >= s.min_points)
     kept = kept[kept > 0]
@@ -160,7 +167,7 @@ def find_pockets(heavy_atoms: np.ndarray, settings: PocketFinderSettings | None 
     for label in kept:
         members = in_pocket[pocket_of == label]
         positions = low + np.stack(np.unravel_index(members, shape), axis=1) * s.spacing
-        weights = flat_buried[members]
+        weights = flat_buried[members].astype(np.float64)
         tree = cKDTree(positions)
         core_sums = np.array([weights[near].sum() for near in tree.query_ball_point(positions, s.core_radius)])
         core = tree.query_ball_point(positions[np.argmax(core_sums)], s.core_radius)
@@ -225,7 +232,15 @@ def blind_site_table(protein_path: str | Path, heavy_atoms: np.ndarray, docked: 
     `docked` of them marked docked (exactly candidate_sites(heavy_atoms, docked)). NoCavityError naming the
     protein when it has no pocket."""
     s = settings or PocketFinderSettings()
-    pockets = separated_pockets(heavy_atoms, max(docked, listed), s)
+    atoms = np.asarray(heavy_atoms, dtype=np.float64).reshape(-1, 3)
+    if len(atoms):
+        _, shape = search_grid(atoms, s)
+        if math.prod(shape) > MAX_GRID_POINTS:
+            raise InputError(str(protein_path), "too large for the blind site search: its box is "
+                             f"{' x '.join(f'{n * s.spacing:.0f}' for n in shape)} A ({math.prod(shape) / 1e6:.0f} "
+                             f"million grid points; the limit is {MAX_GRID_POINTS / 1e6:.0f} million); give the site "
+                             "with --pocket-center X Y Z or --autobox-ligand REF.sdf")
+    pockets = separated_pockets(atoms, max(docked, listed), s)
     if not pockets:
         raise NoCavityError(str(protein_path))
     residues = lining_residues(protein_path, [p.core for p in pockets], s.clearance + s.spacing)

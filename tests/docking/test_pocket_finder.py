@@ -132,3 +132,11 @@ def test_occupied_grid_equals_a_kd_tree_query_of_every_point(spacing, clearance)
     expected = (distance < clearance).reshape(shape)
     got = occupied_grid(atoms, low, shape, spacing, clearance)
     assert got.sum() > 1000 and np.array_equal(got, expected)
+
+
+def test_a_protein_too_large_for_the_grid_is_refused_with_its_size():
+    atoms = np.array([[0.0, 0.0, 0.0], [400.0, 300.0, 350.0]])
+    with pytest.raises(InputError, match=r"huge\.pdb: too large for the blind site search: its box is "
+                                         r"409 x 309 x 359 A \(45 million grid points; the limit is 40 million\); "
+                                         r"give the site with --pocket-center"):
+        blind_site_table("huge.pdb", atoms, docked=4)
