@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
-
-from docking.inference.site_search import CandidateSite
 
 RESIDUE_CLASSES = {
     "hydrophobic": {"ALA", "VAL", "LEU", "ILE", "MET", "PRO", "PHE", "TRP"},
@@ -40,6 +39,16 @@ SITE_FEATURES = ("log_score", "log_volume", "score_share", "log_rank", "log_resi
                  "chains", "centrality")
 
 
+class SiteLike(Protocol):
+    """What the features read of a site: docking.inference.site_search.CandidateSite has it. A protocol, so that
+    scoring does not import inference (the arrows point down, DESIGN.md)."""
+    rank: int
+    center: tuple[float, float, float]
+    score: float
+    volume_A3: float
+    residues: tuple[str, ...]
+
+
 def residue_name(label: str) -> tuple[str, str]:
     """(chain, residue name) of a lining-residue label "A:TYR45" (CandidateSite.residues)."""
     chain, rest = label.split(":", 1)
@@ -47,7 +56,7 @@ def residue_name(label: str) -> tuple[str, str]:
         c for c in rest if c.isalpha()).upper()
 
 
-def site_features(sites: Sequence[CandidateSite], protein_pos: np.ndarray) -> np.ndarray:
+def site_features(sites: Sequence[SiteLike], protein_pos: np.ndarray) -> np.ndarray:
     """(S, len(SITE_FEATURES)) features of a protein's candidate sites (best first, as the finder ranks them)."""
     pos = np.asarray(protein_pos, dtype=np.float64).reshape(-1, 3)
     centroid = pos.mean(0)
