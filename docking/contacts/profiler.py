@@ -11,9 +11,12 @@ geometry applies (e.g. donor-acceptor <= 3.5 A with a D-H...A angle of 130-180 d
 Hydrogens: the receptor is protonated once per protein and pocket, only its residues within 12 A of the poses
 of one call (`docking.contacts.receptor`, whose docstring says why the crop changes no contact); a pose
 (heavy atoms, as `disco dock` writes them) gets its hydrogens from RDKit (`Chem.AddHs(addCoords=True)`), in
-the ionisation state of the input molecule. Reported atoms are heavy atoms: a hydrogen counts as its parent,
-so ligand atom indices are those of the pose in poses.sdf (0-based) and protein atoms are names in the
-user's residue.
+the ionisation state of the input molecule. Cofactors and other heterogens of the receptor file near the poses
+(NADPH, FAD, ATP, sulfate...: `docking.contacts.cofactors`) are residues like the others, labelled with the
+file's residue name and number (`Hydrophobic:NDP195.B`); a heterogen with the pose's heavy-atom formula is the
+docked ligand's own copy in the file and gets no contacts. Reported atoms are heavy atoms: a hydrogen counts
+as its parent, so ligand atom indices are those of the pose in poses.sdf (0-based) and protein atoms are names
+in the user's residue.
 
 Written per ligand as the SD property `interactions` of every pose (`interaction_summary`: the distinct
 type:residue pairs, e.g. `HBDonor:ASP189.A;Hydrophobic:PHE41.A`) and as OUT/<name>/interactions.csv (one row
@@ -33,6 +36,7 @@ from pathlib import Path
 from rdkit import Chem
 
 from disco_core.errors import InputError
+from docking.contacts.cofactors import heavy_formula
 from docking.contacts.receptor import CROP_MARGIN_A, EmptyPocket, PocketRegion
 
 logger = logging.getLogger(__name__)
@@ -151,7 +155,10 @@ class InteractionProfiler:
         except Exception as exc:   # RDKit and ProLIF raise several types for molecules they reject
             raise InputError(name, f"ProLIF cannot compute its interactions ({first_line(exc)})") from None
         contacts = []
+        formula = heavy_formula(a.GetSymbol() for a in pose.GetAtoms())
         for (_, residue_id), found in fingerprint.items():
+            if receptor.is_copy_of(residue_id, formula):
+                continue                       # the docked ligand's own copy in the receptor file
             label, chain, number = receptor.label(residue_id)
             for kind, occurrences in found.items():
                 for metadata in occurrences:

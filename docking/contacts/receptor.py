@@ -11,12 +11,18 @@ the now complete hydrogen set, with the bonds taken from OpenMM's templates rath
 distances (as `prolif.Molecule.from_mda` does, the path ProLIF's documentation recommends for explicit-H
 proteins).
 
-What is dropped: water and every heterogen except monatomic metal ions (cofactors, sugars, buffer
-molecules: they have no templates, and guessing their chemistry from a PDB would report contacts with
-invented charges). Interactions with a cofactor are therefore not reported.
+What is dropped: water, and the heterogens RDKit cannot build from a template. Cofactors and other heterogens
+(NAD(P)(H), FAD, FMN, ATP/ADP/AMP, GTP/GDP, SAM/SAH, PLP, sulfate, phosphate, glycerol...) have no OpenMM
+template; they are taken out before PDBFixer and OpenMM see the file and built with RDKit from their heavy atoms,
+bond orders, charges and hydrogens from a template of their residue name (`docking.contacts.cofactors`, which
+says which and how), then appended to the protonated polymer, so that ProLIF reports their contacts under the
+file's residue name and number (`NDP195.B`). A heterogen without a matching template is left out, as every
+heterogen was before (guessing its chemistry from a PDB would report contacts with invented charges). Monatomic
+metal ions stay with the polymer (OpenMM has their templates). The cofactors play no part in OpenMM's choice of
+histidine tautomers or hydrogen positions, as before.
 
 Only the pocket is protonated (`PocketRegion`): whole residues with a heavy atom within `CROP_MARGIN_A` (12 A)
-of a heavy atom of the poses being profiled, and the monatomic metal ions there; the
+of a heavy atom of the poses being profiled, and the metal ions and heterogens there (whole); the
 rest is dropped before PDBFixer reads the file (mmCIF: right after). Why: protonating a whole multi-chain
 receptor (PDBFixer, OpenMM, then MDAnalysis' conversion for ProLIF) costs minutes, most of a docking run of
 one ligand (issue 43), while only the residues near the poses can make contacts. The crop cuts chains: `split_at_chain_breaks`
@@ -63,7 +69,7 @@ import io
 import logging
 import random
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -71,6 +77,7 @@ import numpy as np
 
 from data_prep.protein import is_hydrogen_record
 from disco_core.errors import InputError
+from docking.contacts.cofactors import WATER_RESIDUES, Heterogen, heavy_formula, heterogen_molecule
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +205,14 @@ class PocketRegion:
         xyz = np.asarray(xyz, float).reshape(-1, 3)
         return self._tree.query(xyz)[0] if len(xyz) else np.zeros(0)
 
+    def within_margin(self, xyz: np.ndarray) -> np.ndarray:
+        """Whether each position lies within `margin` of one of the region's atoms (a bounded search: far
+        positions, most of a large receptor, cost next to nothing)."""
+        xyz = np.asarray(xyz, float).reshape(-1, 3)
+        if not len(xyz):
+            return np.zeros(0, dtype=bool)
+        return self._tree.query(xyz, distance_upper_bound=self.margin + 1e-6)[0] <= self.margin
+
     def covers(self, other: "PocketRegion", slack: float = REUSE_SLACK_A) -> bool:
         """Whether a crop made for this region serves `other` with the same contacts: the same margin, and
         every one of other's atoms within `slack` of this region (module docstring)."""
@@ -208,33 +223,55 @@ def _residue_key(line: str) -> tuple[str, str, str]:
     return line[21], line[22:27], line[17:20].strip()      # chain, number and insertion code, name
 
 
+def _coordinates(records: list[str]) -> np.ndarray:
+    """The x, y, z columns of ATOM/HETATM records (A); NaN for a record whose columns are not numbers."""
+    try:
+        return np.array([(r[30:38], r[38:46], r[46:54]) for r in records], dtype=float).reshape(-1, 3)
+    except ValueError:                      # a malformed record: parse one by one
+        xyz = np.full((len(records), 3), np.nan)
+        for i, r in enumerate(records):
+            with contextlib.suppress(ValueError):
+                xyz[i] = float(r[30:38]), float(r[38:46]), float(r[46:54])
+        return xyz
+
+
 def crop_pdb_text(text: str, region: PocketRegion) -> tuple[str, bool]:
     """The PDB text with only the whole residues that have a heavy atom within `region.margin` of the region
-    (atom, anisotropy and CONECT records of the others dropped; every other record kept as it is, so
-    numbering, insertion codes and chain ids stay the file's), and whether the file has polymer residues at
-    all (to tell poses far from the protein from a file with nothing to protonate)."""
+    (atom, anisotropy and CONECT records of the others dropped, and the TER of a chain dropped whole; every
+    other record kept as it is, so numbering, insertion codes and chain ids stay the file's), and whether the
+    file has polymer residues at all (to tell poses far from the protein from a file with nothing to protonate).
+
+    One pass over the text and numpy for the distances: a 32,000-atom receptor is cropped in about 0.1 s."""
     lines = text.splitlines()
-    heavy: dict[tuple, list[tuple[float, float, float]]] = {}
-    polymer = False
-    for line in lines:
+    rows = [i for i, line in enumerate(lines) if line.startswith(("ATOM  ", "HETATM"))]
+    records = [lines[i] for i in rows]
+    residues: dict[tuple, int] = {}
+    owner = np.fromiter((residues.setdefault(_residue_key(r), len(residues)) for r in records), dtype=np.int64,
+                        count=len(records))
+    polymer = any(r.startswith("ATOM") for r in records) or any(key[2] in POLYMER_RESIDUES for key in residues)
+    heavy = np.fromiter((not is_hydrogen_record(r) for r in records), dtype=bool, count=len(records))
+    xyz = _coordinates(records)
+    heavy &= np.isfinite(xyz).all(axis=1)
+    near = np.zeros(len(records), dtype=bool)
+    near[heavy] = region.within_margin(xyz[heavy])
+    kept_residues = np.zeros(len(residues), dtype=bool)
+    kept_residues[owner[near]] = True
+    keep = np.ones(len(lines), dtype=bool)
+    keep[rows] = kept_residues[owner]
+    kept_keys = {key for key, i in residues.items() if kept_residues[i]}
+    out, serials, chain_open = [], set(), False
+    for i, line in enumerate(lines):
         if line.startswith(("ATOM  ", "HETATM")):
-            key = _residue_key(line)
-            polymer = polymer or line.startswith("ATOM") or key[2] in POLYMER_RESIDUES
-            atoms = heavy.setdefault(key, [])
-            if not is_hydrogen_record(line):
-                with contextlib.suppress(ValueError):
-                    atoms.append((float(line[30:38]), float(line[38:46]), float(line[46:54])))
-    keys = [key for key, atoms in heavy.items() if atoms]
-    xyz = np.array([xyz for key in keys for xyz in heavy[key]]).reshape(-1, 3)
-    near = region.distances(xyz) <= region.margin
-    owner = np.repeat(np.arange(len(keys)), [len(heavy[key]) for key in keys])
-    kept = {keys[i] for i in np.unique(owner[near])}
-    out, serials = [], set()
-    for line in lines:
-        if line.startswith(("ATOM  ", "HETATM", "ANISOU")):
-            if _residue_key(line) not in kept:
+            if not keep[i]:
                 continue
             serials.add(line[6:11].strip())
+            chain_open = True
+        elif line.startswith("ANISOU") and _residue_key(line) not in kept_keys:
+            continue
+        elif line.startswith("TER"):
+            if not chain_open:           # the chain it ends was dropped whole: OpenMM refuses a TER of nothing
+                continue
+            chain_open = False
         out.append(line)
     conect = [i for i, line in enumerate(out) if line.startswith("CONECT")]
     for i in reversed(conect):
@@ -248,11 +285,11 @@ def _crop_topology(modeller, region: PocketRegion) -> None:
     """Delete, in place, the residues without a heavy atom within the region's margin (the mmCIF route)."""
     from openmm import unit
 
-    xyz = np.asarray(modeller.positions.value_in_unit(unit.angstrom))
+    near = region.within_margin(np.asarray(modeller.positions.value_in_unit(unit.angstrom)))
     far = []
     for residue in modeller.topology.residues():
         heavy = [a.index for a in residue.atoms() if a.element is None or a.element.symbol not in ("H", "D")]
-        if not heavy or np.all(region.distances(xyz[heavy]) > region.margin):
+        if not heavy or not near[heavy].any():
             far.append(residue)
     modeller.delete(far)
 
@@ -287,20 +324,52 @@ def _read(path: Path, crop: PocketRegion | None):
 def protonated_protein(protein_path: str | Path, keep_hydrogens: bool = True,
                        crop: PocketRegion | None = None) -> tuple[str, list[tuple[int, int]]]:
     """PDB text of the protein (of its residues near `crop`; None: all of it) with hydrogens at pH 7.4, and its
-    bonds (atom index pairs, from OpenMM's residue templates). `keep_hydrogens=False` deletes the file's own
-    hydrogens first. Raises InputError naming the file when it cannot be read, completed or protonated, and
-    EmptyPocket when no residue is near the crop."""
+    bonds (atom index pairs, from OpenMM's residue templates); heterogens other than metal ions left out
+    (`protonated_receptor` returns them beside). Raises as `protonated_receptor`."""
+    text, bonds, _ = protonated_receptor(protein_path, keep_hydrogens, crop)
+    return text, bonds
+
+
+def _heterogens(topology, positions) -> list[Heterogen]:
+    """The heavy atoms of every residue that is neither polymer, metal ion nor water (cofactors, additives, a
+    ligand's copy), as the file names them."""
+    from openmm import unit
+
+    xyz = np.asarray(positions.value_in_unit(unit.angstrom))
+    groups = []
+    for residue in topology.residues():
+        if _polymer_or_metal(residue) or residue.name in WATER_RESIDUES:
+            continue
+        atoms = [a for a in residue.atoms() if a.element is None or a.element.symbol not in ("H", "D")]
+        if not atoms or any(a.element is None for a in atoms) or not residue.id.strip().lstrip("-").isdigit():
+            logger.info("heterogen %s %s%s: atoms without element or an unusual number; left out", residue.name,
+                        residue.id, residue.chain.id)
+            continue
+        groups.append(Heterogen(residue.name, residue.chain.id, residue.id.strip(),
+                                (residue.insertionCode or "").strip(), tuple(a.name for a in atoms),
+                                tuple(a.element.symbol for a in atoms), xyz[[a.index for a in atoms]]))
+    return groups
+
+
+def protonated_receptor(protein_path: str | Path, keep_hydrogens: bool = True, crop: PocketRegion | None = None
+                        ) -> tuple[str, list[tuple[int, int]], list[Heterogen]]:
+    """PDB text of the protein (of its residues near `crop`; None: all of it) with hydrogens at pH 7.4, its
+    bonds (atom index pairs, from OpenMM's residue templates), and the heterogens near `crop` (cofactors...:
+    `docking.contacts.cofactors`; not metal ions, which stay in the text, nor waters). `keep_hydrogens=False`
+    deletes the file's own hydrogens first. Raises InputError naming the file when it cannot be read, completed
+    or protonated, and EmptyPocket when no residue is near the crop."""
     from openmm import app
 
     path = Path(protein_path)
     if not path.is_file():
         raise InputError(str(path), "protein file not found")
     fixer, polymer = _read(path, crop)
-    modeller = None
+    modeller, heterogens = None, []
     if fixer is not None:
         fixer.findNonstandardResidues()
         fixer.replaceNonstandardResidues()
         modeller = app.Modeller(fixer.topology, fixer.positions)
+        heterogens = _heterogens(modeller.topology, modeller.positions)
         modeller.delete([r for r in modeller.topology.residues() if not _polymer_or_metal(r)])
         if not keep_hydrogens:
             modeller.delete([a for a in modeller.topology.atoms()
@@ -328,7 +397,7 @@ def protonated_protein(protein_path: str | Path, keep_hydrogens: bool = True,
     text = io.StringIO()
     app.PDBFile.writeFile(modeller.topology, modeller.positions, text, keepIds=True)
     bonds = [(a.index, b.index) for a, b in modeller.topology.bonds()]
-    return text.getvalue(), bonds
+    return text.getvalue(), bonds, heterogens
 
 
 def import_prolif():
@@ -358,6 +427,13 @@ class InteractionReceptor:
 
     molecule: object                                  # prolif.Molecule
     labels: dict[tuple[str, int, str], tuple[str, str, str]]
+    # ProLIF key of each heterogen (cofactor...) -> its heavy-atom formula, to tell a copy of the docked ligand
+    heterogen_formulas: dict[tuple[str, int, str], tuple] = field(default_factory=dict)
+
+    def is_copy_of(self, resid, formula: tuple) -> bool:
+        """Whether a ProLIF residue id is a heterogen with this heavy-atom formula (the docked ligand's own copy
+        in the receptor file: its contacts are no contacts)."""
+        return self.heterogen_formulas.get((resid.name, resid.number, resid.chain or "")) == formula
 
     def label(self, resid) -> tuple[str, str, str]:
         """(label, chain, number) of a ProLIF residue id: ('ASP189.A', 'A', '189'), ('LEU82A.H', 'H', '82A')."""
@@ -386,19 +462,49 @@ def _prolif_ready(mol) -> dict[tuple[str, int, str], tuple[str, str, str]]:
     return labels
 
 
+def _with_heterogens(mol, heterogens: list[Heterogen], protein_path):
+    """The protonated polymer with the heterogens that have a template appended (RDKit, with hydrogens); those
+    without one are named in one INFO line."""
+    from rdkit import Chem
+
+    left_out = []
+    for group in heterogens:
+        built = heterogen_molecule(group)
+        if built is None:
+            left_out.append(group.label)
+        else:
+            mol = Chem.CombineMols(mol, built)
+    if left_out:
+        logger.info("%s: heterogens without a matching template left out of the contacts: %s", protein_path,
+                    ", ".join(left_out))
+    return mol
+
+
+def _heterogen_formulas(mol, n_polymer: int) -> dict[tuple[str, int, str], tuple]:
+    """ProLIF key -> heavy-atom formula of the heterogens (the atoms after the first `n_polymer`)."""
+    elements: dict[tuple[str, int, str], list[str]] = {}
+    for atom in list(mol.GetAtoms())[n_polymer:]:
+        info = atom.GetPDBResidueInfo()
+        key = (info.GetResidueName().strip(), info.GetResidueNumber(), info.GetChainId().strip())
+        elements.setdefault(key, []).append(atom.GetSymbol())
+    return {key: heavy_formula(symbols) for key, symbols in elements.items()}
+
+
 def _build(protein_path: str | Path, keep_hydrogens: bool, crop: PocketRegion | None) -> InteractionReceptor:
     prolif = import_prolif()
     import MDAnalysis as mda
 
-    pdb_text, bonds = protonated_protein(protein_path, keep_hydrogens, crop)
+    pdb_text, bonds, heterogens = protonated_receptor(protein_path, keep_hydrogens, crop)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # MDAnalysis' notes on PDB records it does not use
         universe = mda.Universe(io.StringIO(pdb_text), format="PDB")
         universe.add_TopologyAttr("bonds", bonds)
         try:
             mol = universe.atoms.convert_to.rdkit()
+            n_polymer = mol.GetNumAtoms()
+            mol = _with_heterogens(mol, heterogens, protein_path)
             labels = _prolif_ready(mol)
-            return InteractionReceptor(prolif.Molecule(mol), labels)
+            return InteractionReceptor(prolif.Molecule(mol), labels, _heterogen_formulas(mol, n_polymer))
         except Exception as exc:   # RDKit's sanitisation and ProLIF's residue checks raise several types
             raise ChemistryError(str(protein_path), f"cannot build the protonated protein for interactions "
                                                     f"({first_line(exc)})") from None

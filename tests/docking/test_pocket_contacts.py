@@ -16,7 +16,7 @@ from rdkit import Chem
 
 from disco_core.errors import InputError
 from docking.contacts.profiler import InteractionProfiler
-from docking.contacts.receptor import CROP_MARGIN_A, PocketRegion, protonated_protein
+from docking.contacts.receptor import CROP_MARGIN_A, PocketRegion, crop_pdb_text, protonated_protein
 from docking.inference.ligand_docker import annotate_interactions
 from docking.inference.pipeline import DockResult
 from tests.data_paths import REPO, VENDORED
@@ -163,3 +163,20 @@ def test_an_mmcif_protein_is_cropped_after_reading(tmp_path, cropped):
     contacts = cropped.pose_interactions(tmp_path / "1s3v_protein.cif", [ligand])[0]
     assert contacts and contacts == cropped.pose_interactions(protein, [ligand])[0]
     assert cropped.regions(tmp_path / "1s3v_protein.cif")[0] is not None
+
+
+def test_a_chain_dropped_whole_leaves_no_empty_chain(tmp_path, cropped):
+    """1s3v behind a first chain that lies 300 A away (a copy of its first residues, chain Z, ended by TER): the
+    crop drops chain Z whole and its TER with it (a TER of nothing is a file OpenMM refuses: multi-chain
+    receptors whose pocket lies in a later chain, 1atl, 1ia1, 2bm2, failed so), and the contacts are 1s3v's."""
+    protein, ligand = files("1s3v")
+    lines = open(protein).read().splitlines()
+    far = [f"{line[:21]}Z{line[22:30]}{float(line[30:38]) + 300:8.3f}{line[38:]}" for line in lines
+           if line.startswith("ATOM") and int(line[22:26]) <= 3]
+    path = tmp_path / "1s3v_two_chains.pdb"
+    path.write_text("\n".join(far + ["TER"] + [line for line in lines if not line.startswith("CRYST1")]) + "\n")
+    text, _ = crop_pdb_text(path.read_text(), PocketRegion.around_poses([ligand]))
+    records = [line[:3] for line in text.splitlines() if line.startswith(("ATOM", "HETATM", "TER"))]
+    assert records[0] == "ATO" and records.count("TER") == 1
+    contacts = cropped.pose_interactions(path, [ligand], "1s3v")[0]
+    assert contacts and contacts == cropped.pose_interactions(protein, [ligand], "1s3v")[0]
