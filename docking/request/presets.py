@@ -5,7 +5,7 @@
               score steered by the interaction energy read from receptor grid maps, 30 reverse steps,
               minimisation, then 30 rounds of basin hopping from the ten samples and from 30 random poses
               in the site, the ten lowest distinct poses minimised once more in the exact pairwise energy and ranked by it
-    fast      `--fast`, the sampler alone (20 steps, no energy while sampling), for screens of very many
+    fast      `--fast`, the sampler alone (8 steps: fast_steps_val; no energy while sampling), for screens of very many
               ligands; its poses are locally minimised in the interaction energy and ranked by it, because
               the confidence model's calibrated score is nearly the same number for every pose
 
@@ -35,7 +35,7 @@ class DockPreset:
 
 DEFAULT = DockPreset(physics_guidance=3.0, steps=30, refine_rounds=30, rank_by="energy", energy="grid+pairwise",
                      random_starts=30)
-FAST = DockPreset(physics_guidance=0.0, steps=20, refine_rounds=0, rank_by="energy", energy="pairwise")
+FAST = DockPreset(physics_guidance=0.0, steps=8, refine_rounds=0, rank_by="energy", energy="pairwise")
 PRESETS = {"default": DEFAULT, "fast": FAST}
 ENERGY_RANKINGS = ("energy", "intermolecular")   # rankings that need the interaction energy of every pose
 # rankings of the searched (minimised) poses as the pipeline returns them: the energies and the learned pose scorer

@@ -166,7 +166,7 @@ def test_dock_cli_with_refinement_is_seeded_and_lowers_no_energy(tmp_path):
 
 def test_default_preset_is_guidance_refinement_and_energy_ranking(tmp_path):
     """`disco dock` without flags = --physics-guidance 3 --steps 60 --refine-rounds 30 --random-starts 30 --energy
-    grid+pairwise --rank-by energy (--accurate names it), each overridable; --fast = no guidance, 20 steps, no
+    grid+pairwise --rank-by energy (--accurate names it), each overridable; --fast = no guidance, 8 steps, no
     random starts, the pairwise energy, minimised-energy ranking; --rescore vina ranks by Vina, --relax alone by
     confidence."""
     import argparse
