@@ -232,6 +232,11 @@ def _register_screen(kinds: argparse._SubParsersAction) -> None:
     screen.add_argument("--model", metavar="DIR")
     screen.add_argument("--mode", choices=["fast", "default"], default="fast",
                         help="disco dock --fast (the screening setting; default) or its default search")
+    screen.add_argument("--steps", type=int, nargs="+", metavar="N",
+                        help="reverse-diffusion step counts to run one after the other on each library (default: "
+                             "the mode's own), so that their speeds compare within one run")
+    screen.add_argument("--threads", type=int, metavar="N",
+                        help="torch/OpenMP threads of each disco dock process (default: inherited)")
     screen.add_argument("--out", required=True, metavar="DIR")
     screen.set_defaults(run=run_screen_cli)
 
@@ -242,7 +247,7 @@ def run_screen_cli(args: argparse.Namespace) -> int:
     from benchmarks.screen import run_screen
 
     runs = run_screen(args.protein, args.autobox_ligand, args.index, args.sizes, args.out, args.samples,
-                      args.batch_size, args.device, args.model, args.mode)
+                      args.batch_size, args.device, args.model, args.mode, args.steps, args.threads)
     print(json.dumps(runs, indent=2))
     return 0
 
