@@ -118,3 +118,27 @@ def test_decoy_energy_ranking_by_hand(tmp_path):
     table = summary(rows)
     assert table.pop("mean_share_of_poses_within_2A") == pytest.approx((1 / 3 + 2 / 4) / 2, abs=1e-4)
     assert table == {"complexes": 2, "poses": 7, "top1_lt2": 0.5, "top5_lt2": 1.0, "any_lt2": 1.0}
+
+
+def test_blind_comparison_counts_by_hand():
+    """benchmarks.studies.blind_val: a refused blind complex is a miss, the time ratio pairs finished complexes only,
+    and the site hits split the pocket-given successes."""
+    from benchmarks.studies.blind_val import compare
+
+    def row(top1, best, seconds, status="ok", valid="True"):
+        return {"status": status, "top1_rmsd": top1, "top5_min_rmsd": best, "min_rmsd": best, "pb_valid": valid,
+                "seconds": seconds}
+
+    blind = {"a": row("1.0", "0.8", "30"), "b": row("6.0", "1.5", "90"), "c": row("", "", "0.3", "failed", ""),
+             "d": row("9.0", "8.0", "80", valid="False")}
+    given = {"a": row("1.2", "1.0", "10"), "b": row("1.1", "1.1", "30"), "c": row("1.9", "1.0", "20"),
+             "d": row("3.0", "2.5", "40")}
+    hits = {"a": True, "b": True, "c": False}
+    result = compare(blind, given, hits, ["a", "b", "c", "d"])
+    # by hand: blind top-1 < 2 only a; best < 2 a, b; valid a, b; given top-1 a, b, c; ratios 3, 3, 2 -> median 3
+    assert result["blind"]["top1_lt2"] == 1 and result["blind"]["best_lt2"] == 2
+    assert result["blind"]["pb_valid_top1"] == 2 and result["pocket_given"]["top1_lt2"] == 3
+    assert result["refused_or_failed"] == 1 and result["docked_site_within_4A"] == 2
+    assert result["blind_top1_lt2_with_site_hit"] == 1 and result["given_top1_lt2_with_site_hit"] == 2
+    assert result["given_top1_lt2_without_site_hit"] == 1
+    assert result["median_time_ratio_blind_over_given"] == 3.0
