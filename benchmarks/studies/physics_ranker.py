@@ -17,7 +17,6 @@ one is not recomputed, and the table is rewritten whole (atomically) after every
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import zlib
@@ -27,12 +26,8 @@ import numpy as np
 from rdkit import Chem
 
 from benchmarks.studies import RESULTS, ROOT, RUNS, DATASET, log_to_console, write_rows
-from data_prep.inputs import pdbbind_jobs
-from data_prep.ligand import read_ligand_file
+from benchmarks.studies.pose_tables import fill_run_table, fill_training_table, read_table
 from data_prep.protein import read_heavy_atoms
-from disco_core.errors import InputError
-from disco_core.io import atomic_open
-from docking.scoring.decoys import dataset_complexes, read_part
 from docking.scoring.pose_physics import FEATURES, physics_features
 from docking.scoring.pose_ranker import NEAR_NATIVE_A, PoseGroup, fit_ranker, top1_near_native
 
@@ -51,20 +46,6 @@ STAGE2_MARGIN = 3                            # RULE.md: val top-1 >= E + 3 and w
 
 # ------------------------------------------------------------------------------------------- features
 
-def read_table(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def write_table(path: Path, rows: list[dict]) -> None:
-    with atomic_open(path, "w") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def pose_rows(name: str, seed: int, mol: Chem.Mol, coords: np.ndarray, rmsd: np.ndarray, energy: np.ndarray,
               protein: Path) -> list[dict]:
     features = physics_features(mol, coords, read_heavy_atoms(protein))
@@ -75,48 +56,13 @@ def pose_rows(name: str, seed: int, mol: Chem.Mol, coords: np.ndarray, rmsd: np.
 
 def features_train(args: argparse.Namespace) -> None:
     """Features of the default's poses of every training complex in the decoy set's source 3."""
-    path = args.out / "train_features.csv"
-    rows = read_table(path)
-    done = {r["id"] for r in rows}
-    jobs = {j.name: j for j in dataset_complexes(args.dataset, args.dataset.parent / "splits" / "train.txt")}
-    extra = args.dataset.parent / "extra"
-    if (extra / "splits" / "train_extra.txt").is_file():
-        jobs.update({j.name: j for j in dataset_complexes(extra / "complexes", extra / "splits" / "train_extra.txt")})
-    decoys, _ = read_part(args.decoys)
-    for entry in decoys:
-        if entry.name in done:
-            continue
-        job = jobs[entry.name]
-        try:
-            mol = Chem.RemoveHs(read_ligand_file(job.ligand, job.ligand_fallbacks).mol, sanitize=False)
-            rows += pose_rows(entry.name, 0, mol, entry.coords, entry.rmsd, entry.energy, Path(job.protein_path))
-        except InputError as exc:
-            log.warning("%s: skipped (%s)", entry.name, exc.reason)
-            continue
-        write_table(path, rows)
-        log.info("%s: %d poses", entry.name, len(entry.rmsd))
+    fill_training_table(args.out / "train_features.csv", args.dataset, args.decoys, pose_rows, FIELDS)
 
 
 def features_val(args: argparse.Namespace) -> None:
     """Features of the ten poses of every complex of a `disco bench dock` run (RUN/disco/<id>.sdf)."""
-    from benchmarks.studies.pose_scorer_val import RunFailed, crystal_rmsd, read_poses
-
-    path = args.out / f"val_features_s{args.seed}.csv"
-    rows = read_table(path)
-    done = {r["id"] for r in rows}
-    for job in pdbbind_jobs(args.dataset, args.split):
-        if job.name in done:
-            continue
-        try:
-            poses, energy = read_poses(args.run, job.name)
-            coords = np.stack([p.GetConformer().GetPositions() for p in poses])
-            rmsd = crystal_rmsd(job.name, poses, coords, args.dataset / job.name)
-            rows += pose_rows(job.name, args.seed, poses[0], coords, rmsd, energy, Path(job.protein_path))
-        except (RunFailed, InputError) as exc:
-            log.warning("%s: no poses (%s); a miss for every ranking", job.name, exc)
-            continue
-        write_table(path, rows)
-        log.info("%s: %d poses", job.name, len(poses))
+    fill_run_table(args.out / f"val_features_s{args.seed}.csv", args.run, args.dataset, args.split, args.seed,
+                   pose_rows, FIELDS)
 
 
 # ------------------------------------------------------------------------------------------- rankings
