@@ -142,3 +142,25 @@ def test_blind_comparison_counts_by_hand():
     assert result["blind_top1_lt2_with_site_hit"] == 1 and result["given_top1_lt2_with_site_hit"] == 2
     assert result["given_top1_lt2_without_site_hit"] == 1
     assert result["median_time_ratio_blind_over_given"] == 3.0
+
+
+def test_blind_val_rewrites_its_committed_summary(tmp_path):
+    from benchmarks.studies import blind_val
+
+    names = _rewrite(blind_val, "blind_val", tmp_path, "summary")
+    assert names == ["per_complex.csv", "summary.json"]
+    _same_as_committed("blind_val", tmp_path, names)
+
+
+def test_basin_ranker_counts_first_poses_by_hand():
+    """Two runs: in the first F puts the 1 A pose first where E0 put a 5 A pose first (a win), in the second both put
+    the 1.5 A pose first; a tie in the score goes to the written order."""
+    from benchmarks.studies.basin_ranker import by_run, compare
+
+    def pose(run, rank, rmsd, e0, f):
+        return {"seed": "0", "id": run, "written_rank": str(rank), "rmsd": str(rmsd), "e0": str(e0), "F": str(f)}
+
+    rows = [pose("a", 1, 5.0, -10.0, -7.0), pose("a", 2, 1.0, -9.8, -8.0), pose("a", 3, 3.0, -9.0, -8.0),
+            pose("b", 1, 1.5, -11.0, -9.0), pose("b", 2, 6.0, -10.0, -9.0)]
+    assert compare(by_run(rows), "F", "e0") == {"runs": 2, "top1": 2, "baseline_top1": 1, "wins": 1, "losses": 0,
+                                                 "best_of_ten": 2}
