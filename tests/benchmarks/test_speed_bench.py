@@ -23,6 +23,6 @@ def test_speed_report(tmp_path):
     assert set(median) == {"disco", "disco/fast", "vina"} and all(value > 0 for value in median.values())
     for name in ("disco", "disco/fast"):
         assert report["median_time_ratio_to_vina"][name] == pytest.approx(median[name] / median["vina"], rel=1e-2)
-    assert report["settings"]["disco_default"]["steps"] == 5 and report["settings"]["disco_fast"]["steps"] == 20
+    assert report["settings"]["disco_default"]["steps"] == 5 and report["settings"]["disco_fast"]["steps"] == 8
     assert report["peak_rss_mb_after_disco"] >= report["peak_rss_mb_before_docking"] > 50
     assert json.loads(Path(options.out, "speed.json").read_text())["n"] == 1

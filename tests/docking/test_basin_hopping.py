@@ -191,7 +191,7 @@ def test_default_preset_is_guidance_refinement_and_energy_ranking(tmp_path):
     assert filled() == (3.0, 30, 30, "energy")
     assert starts[False] == (30, "grid+pairwise")
     assert filled(steps=5) == (3.0, 5, 30, "energy")
-    assert filled(fast=True) == (0.0, 20, 0, "energy")
+    assert filled(fast=True) == (0.0, 8, 0, "energy")       # 8 steps: benchmarks/results/fast_steps_val
     assert starts[True] == (0, "pairwise")
     assert filled(rescore="vina")[3] == "vina" and filled(relax=True)[3] == "confidence"
     assert filled(physics_guidance=0.0, rank_by="confidence") == (0.0, 30, 0, "confidence")
