@@ -13,6 +13,7 @@ import argparse
 from collections.abc import Callable
 import csv
 import logging
+import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +44,18 @@ def output_folder(args: argparse.Namespace, study: str) -> Path:
     out = args.out or getattr(args, "records", None) or RESULTS / study
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+RUN_TABLES = ("config.json", "results.csv", "summary.json", "report.md", "failures.csv")
+
+
+def copy_run_tables(run: Path, target: Path) -> Path:
+    """A `disco bench dock` run's tables (not its poses) into a study's records folder `target`."""
+    target.mkdir(parents=True, exist_ok=True)
+    for table in RUN_TABLES:
+        if (run / table).is_file():
+            shutil.copy2(run / table, target / table)
+    return target
 
 
 def write_rows(path: Path, rows: list[dict], fieldnames: list[str] | None = None) -> None:

@@ -16,33 +16,24 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
+import logging
 import statistics
 from pathlib import Path
 
 from benchmarks.pool import SUCCESS_A, counts, method_rows, rmsd
-from benchmarks.studies import RESULTS, study_parser
+from benchmarks.studies import RESULTS, copy_run_tables, log_to_console, study_parser
+from benchmarks.studies.site_finder_settings import TODAY, setting_name
 from disco_core.io import atomic_open, atomic_write_text
 
 STUDY = "blind_val"
-TODAY_SETTING = "clearance3.0_buried13_core6.0_core"      # PocketFinderSettings() (site_finder_settings' name)
+log = logging.getLogger(STUDY)
+TODAY_SETTING = setting_name(TODAY)     # PocketFinderSettings(), as site_finder_settings names it
 POCKET_GIVEN = RESULTS / "vina_typing_val"
 SITES = RESULTS / "site_finder_settings" / "per_complex.csv"
-TABLES = ("config.json", "summary.json", "results.csv", "failures.csv", "report.md")
 
 
 def part_folder(records: Path, split: str, seed: int) -> Path:
     return records / f"{split}_seed{seed}"
-
-
-def copy_part(run: Path, records: Path, split: str, seed: int) -> Path:
-    """The run's tables (not its poses) into the records."""
-    target = part_folder(records, split, seed)
-    target.mkdir(parents=True, exist_ok=True)
-    for name in TABLES:
-        if (run / name).is_file():
-            shutil.copyfile(run / name, target / name)
-    return target
 
 
 def site_hits(path: Path = SITES, setting: str = TODAY_SETTING) -> dict[str, bool]:
@@ -107,10 +98,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     out = args.out or args.records
+    log_to_console()
     if args.step == "copy":
-        print(copy_part(args.run, args.records, args.split, args.seed))
+        log.info("copied to %s", copy_run_tables(args.run, part_folder(args.records, args.split, args.seed)))
     else:
-        print(json.dumps(summarise(args.records, out), indent=2))
+        log.info("%s", json.dumps(summarise(args.records, out), indent=2))
 
 
 if __name__ == "__main__":

@@ -20,12 +20,11 @@ from datetime import datetime, timezone
 import json
 import logging
 from pathlib import Path
-import shutil
 import subprocess
 import sys
 
-from benchmarks.studies import (DATASET, ROOT, RUNS, log_to_console, output_folder, paired_counts, seeded_runs,
-                                study_parser, write_rows)
+from benchmarks.studies import (DATASET, ROOT, RUNS, copy_run_tables, log_to_console, output_folder, paired_counts,
+                                seeded_runs, study_parser, write_rows)
 
 STUDY = "fast_steps_val"
 SEEDS = (0, 1)
@@ -36,7 +35,6 @@ MODELS = {"disco": "disco", "null": "disco/null-latent"}     # setting prefix ->
 SPLIT = ROOT.parent / "shared" / "data" / "splits" / "val.txt"
 # the fast preset's settings, given to the default's methods (the bench applies its overrides to them only)
 FAST_SETTINGS = ("--physics-guidance", "0", "--refine-rounds", "0", "--random-starts", "0", "--energy", "pairwise")
-RUN_TABLES = ("config.json", "results.csv", "summary.json", "report.md", "failures.csv")
 log = logging.getLogger(STUDY)
 
 
@@ -219,14 +217,6 @@ def write_summary(records: Path, out: Path) -> dict:
 
 # ------------------------------------------------------------------------------------------------ runs
 
-def copy_tables(run: Path, records: Path, name: str, seed: int) -> None:
-    target = record_folder(records, name, seed)
-    target.mkdir(parents=True, exist_ok=True)
-    for table in RUN_TABLES:
-        if (run / table).is_file():
-            shutil.copy2(run / table, target / table)
-
-
 def run_parts(args: argparse.Namespace) -> None:
     chosen = [part for part in parts() if not args.parts or f"{part[0]}_s{part[1]}" in args.parts]
     for name, seed in chosen:
@@ -234,14 +224,14 @@ def run_parts(args: argparse.Namespace) -> None:
         if complete(args.records, name, seed):
             log.info("done: %s_s%d", name, seed)
             continue
-        print(" ".join(command), flush=True)
+        log.info("%s", " ".join(command))
         if args.dry_run:
             continue
         if args.stop_at and datetime.now(timezone.utc).strftime("%H:%M") >= args.stop_at:
             log.info("%s UTC reached: no new part started", args.stop_at)
             return
         subprocess.run(command, check=True)
-        copy_tables(run_folder(args.runs, name, seed), args.records, name, seed)
+        copy_run_tables(run_folder(args.runs, name, seed), record_folder(args.records, name, seed))
         table = write_summary(args.records, args.out or args.records)
         log.info("%s_s%d finished; per seed: %s", name, seed, json.dumps(
             {key: {n: (c["top1_lt2"], c["best_lt2"]) for n, c in counted.items()}
