@@ -4,7 +4,7 @@ often than the energy of its minimum?
     # per-pose E0 and F of the default's ten poses on the 279 training complexes (data/scorer_decoys/default_poses.npz)
     OMP_NUM_THREADS=1 python -m benchmarks.studies.basin_ranker compute-train
     # stage 1: the setting chosen on train_a, checked on train_b
-    python -m benchmarks.studies.basin_ranker stage1
+    python -m benchmarks.studies.basin_ranker stage1      # train_a: the records' train_a.txt
     # stage 2 (only if stage 1 passes): the val runs of ../vina_typing_val, seeds 0 and 1
     OMP_NUM_THREADS=1 python -m benchmarks.studies.basin_ranker compute-val --run runs/typing_val_s0 --seed 0
     OMP_NUM_THREADS=1 python -m benchmarks.studies.basin_ranker compute-val --run runs/typing_val_s1 --seed 1
@@ -126,12 +126,10 @@ def stage2(args: argparse.Namespace) -> dict:
     rows = [r for seed in (0, 1) for r in read_table(args.out / f"per_pose_val_s{seed}.csv")]
     chosen = json.loads((args.out / "stage1.json").read_text())["chosen_on_train_a"]
     runs = by_run(rows)
-    for row in rows:                       # the written order is the default's ranking
-        row["written"] = row["written_rank"]
-    result = compare(runs, chosen, "written")
+    result = compare(runs, chosen, "written_rank")          # the written order is the default's ranking
     result["expected_runs"] = 60           # a run without poses is a miss for both
     passed = result["top1"] >= result["baseline_top1"] + STAGE2_MARGIN and result["wins"] > result["losses"]
-    summary = {"setting": chosen, "val": result, "e0_val": compare(runs, "e0", "written"),
+    summary = {"setting": chosen, "val": result, "e0_val": compare(runs, "e0", "written_rank"),
                "rule": f"top1 >= written + {STAGE2_MARGIN} and wins > losses", "passed": passed}
     atomic_write_text(args.out / "stage2.json", json.dumps(summary, indent=2) + "\n")
     return summary
@@ -143,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RECORDS)
     parser.add_argument("--dataset", type=Path, default=DATASET)
     parser.add_argument("--decoys", type=Path, default=ROOT / "data" / "scorer_decoys" / "default_poses.npz")
-    parser.add_argument("--train-a", type=Path, default=RUNS / "train_a.txt",
+    parser.add_argument("--train-a", type=Path, default=RECORDS / "train_a.txt",
                         help="ids of train_a (every second line of splits/train.txt, from the first)")
     parser.add_argument("--run", type=Path, default=RUNS / "typing_val_s0")
     parser.add_argument("--seed", type=int, default=0)
@@ -155,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     step = {"compute-train": compute_train, "compute-val": compute_val, "stage1": stage1, "stage2": stage2}[args.step]
     result = step(args)
     if result is not None:
-        print(json.dumps({k: v for k, v in result.items() if k != "table"}, indent=2))
+        log.info("%s", json.dumps({k: v for k, v in result.items() if k != "table"}, indent=2))
 
 
 if __name__ == "__main__":
